@@ -1,0 +1,170 @@
+//! Engine configuration: `Config::new(dim)`, chainable setters, then [`Config::check`].
+
+use crate::error::ConfigError;
+
+/// Which compute backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum BackendChoice {
+    /// A real GPU adapter if one exists, otherwise the CPU (software adapters are not taken).
+    /// The choice and its reason are logged. The environment variable `ENGRAM_BACKEND`
+    /// (`cpu`, `gpu`, `auto`) overrides this default.
+    #[default]
+    Auto,
+    /// Always the CPU path.
+    Cpu,
+    /// The GPU path (any adapter, software ones included); an error if none exists.
+    Gpu,
+}
+
+impl BackendChoice {
+    /// Parses `cpu`, `gpu` or `auto` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "cpu" => Some(Self::Cpu),
+            "gpu" => Some(Self::Gpu),
+            _ => None,
+        }
+    }
+
+    /// The value of `ENGRAM_BACKEND`, if set.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        match std::env::var("ENGRAM_BACKEND") {
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => Self::parse(&v).map(Some).ok_or(ConfigError::BadEnv {
+                name: "ENGRAM_BACKEND",
+                value: v,
+                expected: "cpu, gpu, auto",
+            }),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The name, as accepted by [`BackendChoice::parse`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
+/// How embeddings are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Precision {
+    /// f32 rows only (4 bytes a component). Exact search.
+    #[default]
+    F32,
+    /// f32 rows plus an f16 copy (6 bytes a component); searches may use either.
+    F32AndF16,
+    /// f16 rows only (2 bytes a component): half the memory, scores within about 1e-3.
+    F16,
+}
+
+impl Precision {
+    /// Whether f32 rows are kept.
+    pub fn has_f32(&self) -> bool {
+        matches!(self, Self::F32 | Self::F32AndF16)
+    }
+    /// Whether f16 rows are kept.
+    pub fn has_f16(&self) -> bool {
+        matches!(self, Self::F16 | Self::F32AndF16)
+    }
+    /// Bytes stored per component.
+    pub fn bytes_per_component(&self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F32AndF16 => 6,
+            Self::F16 => 2,
+        }
+    }
+}
+
+/// Engine configuration. Build with [`Config::new`], adjust with the setters, validate with
+/// [`Config::check`] (the engine checks it again when built).
+///
+/// ```
+/// use engram::{Config, Precision};
+/// let cfg = Config::new(384).precision(Precision::F32AndF16).check().unwrap();
+/// assert_eq!(cfg.dim(), 384);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Config {
+    dim: usize,
+    chunk_bytes: usize,
+    precision: Precision,
+    backend: BackendChoice,
+}
+
+/// Default largest chunk of the embedding arena: 128 MiB, the WebGPU default binding limit.
+pub const DEFAULT_CHUNK_BYTES: usize = 128 << 20;
+
+impl Config {
+    /// Defaults for embeddings of `dim` components.
+    pub fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            precision: Precision::default(),
+            backend: BackendChoice::default(),
+        }
+    }
+
+    /// Largest chunk of the embedding arena in bytes (default 128 MiB). The GPU backend
+    /// lowers it to the device's `max_storage_buffer_binding_size` when that is smaller.
+    pub fn chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes;
+        self
+    }
+
+    /// Storage precision (default [`Precision::F32`]).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Backend choice (default [`BackendChoice::Auto`], overridable by `ENGRAM_BACKEND`).
+    pub fn backend(mut self, backend: BackendChoice) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// The embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The chunk limit in bytes.
+    pub fn chunk_limit(&self) -> usize {
+        self.chunk_bytes
+    }
+
+    /// The storage precision.
+    pub fn storage(&self) -> Precision {
+        self.precision
+    }
+
+    /// The backend choice.
+    pub fn backend_choice(&self) -> BackendChoice {
+        self.backend
+    }
+
+    /// Validates every invariant and returns the config unchanged if all hold.
+    pub fn check(self) -> Result<Self, ConfigError> {
+        if self.dim == 0 {
+            return Err(ConfigError::ZeroDimension);
+        }
+        let row_bytes = self.dim * 4;
+        if self.chunk_bytes < row_bytes {
+            return Err(ConfigError::ChunkTooSmall {
+                chunk_bytes: self.chunk_bytes,
+                row_bytes,
+            });
+        }
+        Ok(self)
+    }
+}

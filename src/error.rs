@@ -1,0 +1,222 @@
+//! Layered error types.
+//!
+//! [`Error`] is what every public function returns. It wraps one enum per concern
+//! ([`ConfigError`], [`InputError`], [`GpuError`], [`StoreError`]) so a caller can match on the
+//! layer first and on the exact invariant second. Every message says what was expected and what
+//! was got.
+
+use std::path::PathBuf;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error the library returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid (see [`crate::Config::check`]).
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// An argument or input row is invalid; nothing was changed.
+    #[error("invalid input: {0}")]
+    Input(#[from] InputError),
+    /// The GPU backend failed or is unavailable.
+    #[error("gpu: {0}")]
+    Gpu(#[from] GpuError),
+    /// The on-disk store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A configuration value breaks one of its invariants.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The embedding dimension must be at least 1.
+    #[error("dimension must be at least 1, got 0")]
+    ZeroDimension,
+    /// A chunk must hold at least one row.
+    #[error("chunk limit of {chunk_bytes} bytes cannot hold one row of {row_bytes} bytes")]
+    ChunkTooSmall {
+        /// The configured chunk limit in bytes.
+        chunk_bytes: usize,
+        /// The size of one row in bytes.
+        row_bytes: usize,
+    },
+    /// A value must lie in a range.
+    #[error("{name} must be in {range}, got {value}")]
+    OutOfRange {
+        /// The parameter's name.
+        name: &'static str,
+        /// The allowed range, for the message.
+        range: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// An environment variable holds a value that is not understood.
+    #[error("environment variable {name}={value:?} is not one of {expected}")]
+    BadEnv {
+        /// The variable's name.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it may hold.
+        expected: &'static str,
+    },
+}
+
+/// A call's arguments are invalid. Nothing was stored or changed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// A vector has the wrong number of components.
+    #[error("row {row}: expected dimension {expected}, got {got}")]
+    DimensionMismatch {
+        /// The store's dimension.
+        expected: usize,
+        /// The length given.
+        got: usize,
+        /// Which row of a batch (0 for a single vector).
+        row: usize,
+    },
+    /// A flat batch's length is not a multiple of the dimension.
+    #[error("a batch of {len} floats is not a whole number of rows of dimension {dim}")]
+    RaggedBatch {
+        /// The flat length given.
+        len: usize,
+        /// The store's dimension.
+        dim: usize,
+    },
+    /// The number of metadata entries does not match the number of rows.
+    #[error("{rows} rows but {metas} metadata entries")]
+    MetaCount {
+        /// Rows in the batch.
+        rows: usize,
+        /// Metadata entries given.
+        metas: usize,
+    },
+    /// A component is NaN or infinite.
+    #[error("row {row}, component {col}: value {value} is not finite")]
+    NonFinite {
+        /// Which row of a batch.
+        row: usize,
+        /// Which component.
+        col: usize,
+        /// The value found.
+        value: f32,
+    },
+    /// A vector has zero length and cannot be normalised.
+    #[error("row {row}: the vector has zero length and cannot be normalised")]
+    ZeroVector {
+        /// Which row of a batch.
+        row: usize,
+    },
+    /// `k` must be at least 1.
+    #[error("k must be at least 1, got 0")]
+    ZeroK,
+    /// The id names no live episode.
+    #[error("unknown episode id {0}")]
+    UnknownEpisode(u64),
+    /// The id names no live concept.
+    #[error("unknown concept id {0}")]
+    UnknownConcept(u64),
+    /// A parameter is outside its range.
+    #[error("{name} must be in {range}, got {value}")]
+    OutOfRange {
+        /// The parameter's name.
+        name: &'static str,
+        /// The allowed range, for the message.
+        range: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// The operation needs data that is not there.
+    #[error("{0}")]
+    Empty(&'static str),
+}
+
+/// The GPU backend failed or is unavailable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GpuError {
+    /// The crate was built without the `gpu` feature.
+    #[error("engram was built without the `gpu` feature")]
+    NotCompiled,
+    /// No adapter matched the request.
+    #[error("no GPU adapter found: {0}")]
+    NoAdapter(String),
+    /// The device could not be created.
+    #[error("could not create a device on {adapter}: {reason}")]
+    RequestDevice {
+        /// The adapter's name.
+        adapter: String,
+        /// What wgpu said.
+        reason: String,
+    },
+    /// The device ran out of memory.
+    #[error("the GPU ran out of memory: {0}")]
+    OutOfMemory(String),
+    /// The device was lost (driver reset, removal).
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    /// wgpu reported a validation error: a bug in engram, please report it.
+    #[error("GPU validation error (a bug in engram): {0}")]
+    Validation(String),
+    /// Reading results back failed.
+    #[error("GPU readback failed: {0}")]
+    Readback(String),
+    /// The request exceeds what this device can do.
+    #[error("the device cannot do this: {0}")]
+    Unsupported(String),
+}
+
+/// The on-disk store failed. Nothing already stored was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A checksum did not match: the file is corrupt at this place.
+    #[error("{path}: corrupt {section} at byte offset {offset}: {detail}")]
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// The section or record kind.
+        section: String,
+        /// The byte offset of the bad section or record.
+        offset: u64,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The file was written by a format version this build does not read.
+    #[error("{path}: format version {found} is not supported (this build reads {supported})")]
+    Version {
+        /// The file concerned.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The versions supported, for the message.
+        supported: String,
+    },
+    /// The store's dimension differs from the configuration's.
+    #[error("{path}: the store holds dimension {stored}, the configuration asks for {configured}")]
+    DimensionMismatch {
+        /// The store's directory.
+        path: PathBuf,
+        /// The stored dimension.
+        stored: usize,
+        /// The configured dimension.
+        configured: usize,
+    },
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+}
