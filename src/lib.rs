@@ -3,15 +3,33 @@
 //! Applications store *episodes* (an embedding, a timestamp and a payload); the engine
 //! consolidates them into *concepts* (clusters with a centroid, a coherence and a lifecycle)
 //! linked to episodes by weighted *bindings*, and recalls from either tier or both.
+//!
+//! Similarity search runs on a SIMD CPU path that is always available (AVX2/FMA or NEON chosen
+//! at run time, GEMM tiles for large batches) and, with the `gpu` feature, as WGSL compute
+//! shaders through `wgpu`. Embeddings are normalised on insert, so cosine is a dot product.
+//!
+//! ```
+//! use engram::{Config, Engram, EpisodeMeta};
+//! let mut mem = Engram::new(Config::new(4)).unwrap();
+//! let rows = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.7, 0.7, 0.0, 0.0];
+//! let ids = mem.remember_batch(&rows, vec![]).unwrap();
+//! let hits = mem.search(&[1.0, 0.1, 0.0, 0.0], 2).unwrap();
+//! assert_eq!(hits[0].id, ids[0]);
+//! assert_eq!(hits[1].id, ids[2]);
+//! ```
 #![warn(missing_docs)]
 
 pub mod compute;
 pub mod config;
+mod engine;
 pub mod error;
+pub mod graph;
 pub mod memory;
+pub mod vectors;
 
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
+pub use engine::{Engram, Layout, Scored};
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,

@@ -1,1 +1,222 @@
-//! CPU kernels: scalar reference, AVX2/FMA and NEON picked at run time.
+//! CPU kernels: a scalar reference that is always compiled, AVX2/FMA (x86-64) and NEON
+//! (aarch64) kernels picked at run time, and the blocked batch search on top of them.
+//!
+//! Dispatch follows qdrant's model: one module per instruction set, chosen at run time with
+//! `is_x86_feature_detected!`, never `target-cpu=native`. `ENGRAM_SIMD=scalar` forces the
+//! scalar kernels (for comparisons).
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod batch;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+pub mod scalar;
+mod search;
+
+use std::sync::OnceLock;
+
+use half::f16;
+
+pub use search::{search, RowChunk};
+
+use crate::compute::TopK;
+use crate::vectors::RowMask;
+
+/// The instruction set a CPU kernel uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimdLevel {
+    /// Plain Rust loops (always available; the reference).
+    Scalar,
+    /// x86-64 with AVX2, FMA and F16C.
+    Avx2Fma,
+    /// aarch64 NEON.
+    Neon,
+}
+
+impl SimdLevel {
+    /// The best level this CPU supports.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+                && is_x86_feature_detected!("f16c")
+            {
+                return SimdLevel::Avx2Fma;
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            return SimdLevel::Neon;
+        }
+        #[allow(unreachable_code)]
+        SimdLevel::Scalar
+    }
+
+    /// The level in use: [`SimdLevel::detect`], or scalar when `ENGRAM_SIMD=scalar`.
+    pub fn current() -> Self {
+        static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+        *LEVEL.get_or_init(|| match std::env::var("ENGRAM_SIMD").as_deref() {
+            Ok("scalar") => SimdLevel::Scalar,
+            _ => SimdLevel::detect(),
+        })
+    }
+
+    /// Every level this CPU can run (the scalar one first).
+    pub fn available() -> Vec<Self> {
+        let mut v = vec![SimdLevel::Scalar];
+        let best = Self::detect();
+        if best != SimdLevel::Scalar {
+            v.push(best);
+        }
+        v
+    }
+
+    /// A short name: `scalar`, `avx2+fma`, `neon`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SimdLevel::Scalar => "scalar",
+            SimdLevel::Avx2Fma => "avx2+fma",
+            SimdLevel::Neon => "neon",
+        }
+    }
+
+    /// Dot product of two slices of equal length at this level.
+    ///
+    /// # Panics
+    /// Never for equal lengths; unequal lengths use the shorter one.
+    #[inline]
+    pub fn dot(&self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            // SAFETY: the level is only constructed when the CPU has the features.
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2Fma if Self::detect() == SimdLevel::Avx2Fma => unsafe {
+                avx2::dot(a, b)
+            },
+            #[cfg(target_arch = "aarch64")]
+            SimdLevel::Neon => unsafe { neon::dot(a, b) },
+            _ => scalar::dot(a, b),
+        }
+    }
+
+    /// Dot product of an f32 query with an f16 row at this level.
+    #[inline]
+    pub fn dot_f16(&self, a: &[f32], b: &[f16]) -> f32 {
+        match self {
+            // SAFETY: as in `dot`.
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2Fma if Self::detect() == SimdLevel::Avx2Fma => unsafe {
+                avx2::dot_f16(a, b)
+            },
+            #[cfg(target_arch = "aarch64")]
+            SimdLevel::Neon => unsafe { neon::dot_f16(a, b) },
+            _ => scalar::dot_f16(a, b),
+        }
+    }
+
+    /// Converts f16 components to f32.
+    pub fn f16_to_f32(&self, src: &[f16], dst: &mut [f32]) {
+        match self {
+            // SAFETY: as in `dot`.
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2Fma if Self::detect() == SimdLevel::Avx2Fma => unsafe {
+                avx2::f16_to_f32(src, dst)
+            },
+            _ => {
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = s.to_f32();
+                }
+            }
+        }
+    }
+}
+
+/// Dot product with the current SIMD level.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    SimdLevel::current().dot(a, b)
+}
+
+/// A block of stored rows, in either layout.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    /// f32 rows, row-major.
+    F32(&'a [f32]),
+    /// f16 rows, row-major.
+    F16(&'a [f16]),
+}
+
+impl Rows<'_> {
+    /// Number of rows for a dimension.
+    pub fn count(&self, dim: usize) -> usize {
+        match self {
+            Rows::F32(r) => r.len() / dim,
+            Rows::F16(r) => r.len() / dim,
+        }
+    }
+
+    /// Rows `start..end` of this block.
+    pub fn slice(&self, dim: usize, start: usize, end: usize) -> Self {
+        match self {
+            Rows::F32(r) => Rows::F32(&r[start * dim..end * dim]),
+            Rows::F16(r) => Rows::F16(&r[start * dim..end * dim]),
+        }
+    }
+}
+
+/// Offers scores to a [`TopK`], skipping dead rows, with the entry threshold cached locally.
+pub(crate) struct Pusher<'a> {
+    top: &'a mut TopK,
+    thr: f32,
+    dead: Option<&'a RowMask>,
+}
+
+impl<'a> Pusher<'a> {
+    pub(crate) fn new(top: &'a mut TopK, dead: Option<&'a RowMask>) -> Self {
+        let thr = top.threshold();
+        Self { top, thr, dead }
+    }
+
+    #[inline(always)]
+    pub(crate) fn offer(&mut self, score: f32, row: usize) {
+        if score >= self.thr {
+            if let Some(d) = self.dead {
+                if d.contains(row) {
+                    return;
+                }
+            }
+            self.top.push(score, row as u64);
+            self.thr = self.top.threshold();
+        }
+    }
+}
+
+/// Fused single-query scan over a block of rows at a level.
+pub(crate) fn scan(
+    level: SimdLevel,
+    query: &[f32],
+    rows: Rows<'_>,
+    dim: usize,
+    first_row: usize,
+    out: &mut Pusher<'_>,
+) {
+    match level {
+        // SAFETY: `Avx2Fma` is only used when detected (checked again here, once per block).
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2Fma if SimdLevel::detect() == SimdLevel::Avx2Fma => unsafe {
+            avx2::scan(query, rows, dim, first_row, out)
+        },
+        _ => match rows {
+            Rows::F32(r) => {
+                for (i, row) in r.chunks_exact(dim).enumerate() {
+                    out.offer(level.dot(query, row), first_row + i);
+                }
+            }
+            Rows::F16(r) => {
+                for (i, row) in r.chunks_exact(dim).enumerate() {
+                    out.offer(level.dot_f16(query, row), first_row + i);
+                }
+            }
+        },
+    }
+}

@@ -1,0 +1,218 @@
+//! AVX2 + FMA (+ F16C) kernels for x86-64. Every function here requires those features: callers
+//! check them at run time (see [`super::SimdLevel`]) before calling.
+
+use std::arch::x86_64::*;
+
+use half::f16;
+
+use super::{Pusher, Rows};
+
+#[inline(always)]
+unsafe fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let sh = _mm_movehdup_ps(s);
+    let s2 = _mm_add_ps(s, sh);
+    let sh2 = _mm_movehl_ps(sh, s2);
+    _mm_cvtss_f32(_mm_add_ss(s2, sh2))
+}
+
+/// Dot product with four accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `a` and `b` must have the same length.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut acc2 = _mm256_setzero_ps();
+    let mut acc3 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 32 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        acc1 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 8)),
+            _mm256_loadu_ps(pb.add(i + 8)),
+            acc1,
+        );
+        acc2 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 16)),
+            _mm256_loadu_ps(pb.add(i + 16)),
+            acc2,
+        );
+        acc3 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 24)),
+            _mm256_loadu_ps(pb.add(i + 24)),
+            acc3,
+        );
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        i += 8;
+    }
+    let mut s = hsum(_mm256_add_ps(
+        _mm256_add_ps(acc0, acc1),
+        _mm256_add_ps(acc2, acc3),
+    ));
+    while i < n {
+        s += *pa.add(i) * *pb.add(i);
+        i += 1;
+    }
+    s
+}
+
+#[inline(always)]
+unsafe fn load_f16x8(p: *const f16) -> __m256 {
+    _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i))
+}
+
+/// Dot product of an f32 query with an f16 row, unpacking with F16C.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `a` and `b` must have the same length.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut acc2 = _mm256_setzero_ps();
+    let mut acc3 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 32 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load_f16x8(pb.add(i)), acc0);
+        acc1 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 8)),
+            load_f16x8(pb.add(i + 8)),
+            acc1,
+        );
+        acc2 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 16)),
+            load_f16x8(pb.add(i + 16)),
+            acc2,
+        );
+        acc3 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 24)),
+            load_f16x8(pb.add(i + 24)),
+            acc3,
+        );
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load_f16x8(pb.add(i)), acc0);
+        i += 8;
+    }
+    let mut s = hsum(_mm256_add_ps(
+        _mm256_add_ps(acc0, acc1),
+        _mm256_add_ps(acc2, acc3),
+    ));
+    while i < n {
+        s += *pa.add(i) * (*pb.add(i)).to_f32();
+        i += 1;
+    }
+    s
+}
+
+/// Fused scan of one query over a block of rows: dot products straight into the top-k.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn scan(
+    query: &[f32],
+    rows: Rows<'_>,
+    dim: usize,
+    first_row: usize,
+    out: &mut Pusher<'_>,
+) {
+    match rows {
+        Rows::F32(r) => {
+            for (i, row) in r.chunks_exact(dim).enumerate() {
+                let s = dot(query, row);
+                out.offer(s, first_row + i);
+            }
+        }
+        Rows::F16(r) => {
+            for (i, row) in r.chunks_exact(dim).enumerate() {
+                let s = dot_f16(query, row);
+                out.offer(s, first_row + i);
+            }
+        }
+    }
+}
+
+/// Reduces eight accumulators to one vector of their eight horizontal sums.
+#[inline(always)]
+unsafe fn hsum8(a: [__m256; 8]) -> __m256 {
+    let t0 = _mm256_hadd_ps(a[0], a[1]);
+    let t1 = _mm256_hadd_ps(a[2], a[3]);
+    let t2 = _mm256_hadd_ps(a[4], a[5]);
+    let t3 = _mm256_hadd_ps(a[6], a[7]);
+    let u0 = _mm256_hadd_ps(t0, t1);
+    let u1 = _mm256_hadd_ps(t2, t3);
+    let lo = _mm256_permute2f128_ps(u0, u1, 0x20);
+    let hi = _mm256_permute2f128_ps(u0, u1, 0x31);
+    _mm256_add_ps(lo, hi)
+}
+
+/// Scores of two queries against four rows: `out[q * 4 + r] = dot(query q, row r)`.
+///
+/// Each loaded row vector is used for both queries and each query vector for four rows, so
+/// the kernel does eight FMAs for six loads.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every slice must have length `dim`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn block_2x4(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f32; 8]) {
+    let mut acc = [_mm256_setzero_ps(); 8];
+    let (q0, q1) = (q[0].as_ptr(), q[1].as_ptr());
+    let (r0, r1, r2, r3) = (r[0].as_ptr(), r[1].as_ptr(), r[2].as_ptr(), r[3].as_ptr());
+    let mut i = 0;
+    while i + 8 <= dim {
+        let a0 = _mm256_loadu_ps(q0.add(i));
+        let a1 = _mm256_loadu_ps(q1.add(i));
+        let b0 = _mm256_loadu_ps(r0.add(i));
+        let b1 = _mm256_loadu_ps(r1.add(i));
+        let b2 = _mm256_loadu_ps(r2.add(i));
+        let b3 = _mm256_loadu_ps(r3.add(i));
+        acc[0] = _mm256_fmadd_ps(a0, b0, acc[0]);
+        acc[1] = _mm256_fmadd_ps(a0, b1, acc[1]);
+        acc[2] = _mm256_fmadd_ps(a0, b2, acc[2]);
+        acc[3] = _mm256_fmadd_ps(a0, b3, acc[3]);
+        acc[4] = _mm256_fmadd_ps(a1, b0, acc[4]);
+        acc[5] = _mm256_fmadd_ps(a1, b1, acc[5]);
+        acc[6] = _mm256_fmadd_ps(a1, b2, acc[6]);
+        acc[7] = _mm256_fmadd_ps(a1, b3, acc[7]);
+        i += 8;
+    }
+    _mm256_storeu_ps(out.as_mut_ptr(), hsum8(acc));
+    while i < dim {
+        for qi in 0..2 {
+            let a = *q[qi].as_ptr().add(i);
+            for ri in 0..4 {
+                out[qi * 4 + ri] += a * *r[ri].as_ptr().add(i);
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Converts f16 to f32 with F16C.
+///
+/// # Safety
+/// The CPU must support AVX2 and F16C; `dst` must be at least as long as `src`.
+#[target_feature(enable = "avx2,f16c")]
+pub unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
+    let n = src.len().min(dst.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        _mm256_storeu_ps(dst.as_mut_ptr().add(i), load_f16x8(src.as_ptr().add(i)));
+        i += 8;
+    }
+    while i < n {
+        dst[i] = src[i].to_f32();
+        i += 1;
+    }
+}

@@ -1,0 +1,190 @@
+//! Multi-query kernels: a query-blocked SIMD kernel for small batches, and GEMM tiles (the
+//! `gemm` crate) with top-k selection from a small score block for large ones — as faiss does
+//! with BLAS. Neither ever holds a full queries × rows score matrix.
+
+use super::{Pusher, Rows, SimdLevel};
+use crate::compute::TopK;
+use crate::vectors::RowMask;
+
+/// Rows converted or scored together in the small-batch kernel (kept in L1/L2 across queries).
+const SMALL_ROW_BLOCK: usize = 64;
+/// Rows of one GEMM tile.
+const GEMM_ROW_TILE: usize = 512;
+/// Queries of one GEMM call.
+const GEMM_QUERY_BLOCK: usize = 256;
+
+/// Reusable buffers of one worker.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    rows: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+/// Rows `start..end` of a block as f32: borrowed when stored as f32, converted into `buf`
+/// when stored as f16.
+fn rows_f32<'a>(
+    level: SimdLevel,
+    rows: Rows<'a>,
+    dim: usize,
+    start: usize,
+    end: usize,
+    buf: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    match rows {
+        Rows::F32(r) => &r[start * dim..end * dim],
+        Rows::F16(r) => {
+            let src = &r[start * dim..end * dim];
+            buf.resize(src.len(), 0.0);
+            level.f16_to_f32(src, buf);
+            &buf[..]
+        }
+    }
+}
+
+/// Scores `queries` against every row of `rows` with the query-blocked kernel
+/// (two queries × four rows per step), offering each score to its query's top-k.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn small_batch(
+    level: SimdLevel,
+    queries: &[f32],
+    rows: Rows<'_>,
+    dim: usize,
+    first_row: usize,
+    tops: &mut [TopK],
+    dead: Option<&RowMask>,
+    scratch: &mut Scratch,
+) {
+    let nq = tops.len();
+    let n = rows.count(dim);
+    let mut start = 0;
+    while start < n {
+        let end = (start + SMALL_ROW_BLOCK).min(n);
+        let block = rows_f32(level, rows, dim, start, end, &mut scratch.rows);
+        let mut pushers: Vec<Pusher<'_>> = tops.iter_mut().map(|t| Pusher::new(t, dead)).collect();
+        let nrows = end - start;
+        let mut q = 0;
+        while q < nq {
+            let q1 = if q + 1 < nq { q + 1 } else { q };
+            let qa = &queries[q * dim..(q + 1) * dim];
+            let qb = &queries[q1 * dim..(q1 + 1) * dim];
+            let mut r = 0;
+            while r + 4 <= nrows {
+                let rr = [
+                    &block[r * dim..(r + 1) * dim],
+                    &block[(r + 1) * dim..(r + 2) * dim],
+                    &block[(r + 2) * dim..(r + 3) * dim],
+                    &block[(r + 3) * dim..(r + 4) * dim],
+                ];
+                let s = block_2x4(level, [qa, qb], rr, dim);
+                let base = first_row + start + r;
+                for i in 0..4 {
+                    pushers[q].offer(s[i], base + i);
+                }
+                if q1 != q {
+                    for i in 0..4 {
+                        pushers[q1].offer(s[4 + i], base + i);
+                    }
+                }
+                r += 4;
+            }
+            while r < nrows {
+                let row = &block[r * dim..(r + 1) * dim];
+                pushers[q].offer(level.dot(qa, row), first_row + start + r);
+                if q1 != q {
+                    pushers[q1].offer(level.dot(qb, row), first_row + start + r);
+                }
+                r += 1;
+            }
+            q += 2;
+        }
+        start = end;
+    }
+}
+
+#[inline]
+fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f32; 8] {
+    let mut out = [0.0f32; 8];
+    match level {
+        // SAFETY: `Avx2Fma` is only acted on when the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2Fma if SimdLevel::detect() == SimdLevel::Avx2Fma => unsafe {
+            super::avx2::block_2x4(q, r, dim, &mut out)
+        },
+        _ => {
+            for qi in 0..2 {
+                for ri in 0..4 {
+                    out[qi * 4 + ri] = level.dot(q[qi], r[ri]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Scores `queries` against every row of `rows` through GEMM tiles and selects the top-k
+/// of each query from each small score block.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_batch(
+    level: SimdLevel,
+    queries: &[f32],
+    rows: Rows<'_>,
+    dim: usize,
+    first_row: usize,
+    tops: &mut [TopK],
+    dead: Option<&RowMask>,
+    scratch: &mut Scratch,
+) {
+    let nq = tops.len();
+    let n = rows.count(dim);
+    let Scratch {
+        rows: row_buf,
+        scores,
+    } = scratch;
+    let mut start = 0;
+    while start < n {
+        let end = (start + GEMM_ROW_TILE).min(n);
+        let tile = end - start;
+        let block = rows_f32(level, rows, dim, start, end, row_buf);
+        let mut q0 = 0;
+        while q0 < nq {
+            let qn = (nq - q0).min(GEMM_QUERY_BLOCK);
+            scores.resize(qn * tile, 0.0);
+            let lhs = &queries[q0 * dim..(q0 + qn) * dim];
+            // SAFETY: every pointer covers the extent implied by its dimensions and strides:
+            // dst is qn × tile row-major, lhs is qn × dim row-major, rhs is the transpose of
+            // the tile × dim row-major block (element (kk, j) at j * dim + kk).
+            unsafe {
+                gemm::gemm(
+                    qn,
+                    tile,
+                    dim,
+                    scores.as_mut_ptr(),
+                    1,
+                    tile as isize,
+                    false,
+                    lhs.as_ptr(),
+                    1,
+                    dim as isize,
+                    block.as_ptr(),
+                    dim as isize,
+                    1,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (qi, top) in tops[q0..q0 + qn].iter_mut().enumerate() {
+                let mut p = Pusher::new(top, dead);
+                let row_scores = &scores[qi * tile..(qi + 1) * tile];
+                for (j, &s) in row_scores.iter().enumerate() {
+                    p.offer(s, first_row + start + j);
+                }
+            }
+            q0 += qn;
+        }
+        start = end;
+    }
+}

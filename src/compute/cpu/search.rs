@@ -1,0 +1,99 @@
+//! Exact top-k search over chunked rows, split across threads with rayon above the kernels.
+
+use rayon::prelude::*;
+
+use super::batch::{gemm_batch, small_batch, Scratch};
+use super::{scan, Pusher, Rows, SimdLevel};
+use crate::compute::{Hit, TopK};
+use crate::vectors::RowMask;
+
+/// Batches of at least this many queries go through GEMM tiles; smaller ones through the
+/// query-blocked kernel.
+pub const GEMM_MIN_QUERIES: usize = 96;
+
+/// One contiguous block of rows and the global index of its first row.
+#[derive(Debug, Clone, Copy)]
+pub struct RowChunk<'a> {
+    /// Global index of the first row.
+    pub first_row: usize,
+    /// The rows.
+    pub rows: Rows<'a>,
+}
+
+/// Exact top-`k` of every query (row-major, `dim` components each) over the rows of
+/// `chunks`, skipping rows marked in `dead`. Hits carry global row indices and are ordered by
+/// score descending, then row ascending. `k` larger than the rows returns all rows.
+pub fn search(
+    level: SimdLevel,
+    chunks: &[RowChunk<'_>],
+    dim: usize,
+    queries: &[f32],
+    k: usize,
+    dead: Option<&RowMask>,
+) -> Vec<Vec<Hit>> {
+    let nq = if dim == 0 { 0 } else { queries.len() / dim };
+    if nq == 0 || k == 0 {
+        return vec![Vec::new(); nq];
+    }
+    let task_rows = match nq {
+        1 => 16_384,
+        n if n < GEMM_MIN_QUERIES => 2_048,
+        _ => 2_048,
+    };
+    let mut tasks = Vec::new();
+    for c in chunks {
+        let n = c.rows.count(dim);
+        let mut s = 0;
+        while s < n {
+            let e = (s + task_rows).min(n);
+            tasks.push(RowChunk {
+                first_row: c.first_row + s,
+                rows: c.rows.slice(dim, s, e),
+            });
+            s = e;
+        }
+    }
+    let new_tops = || vec![TopK::new(k); nq];
+    let tops = tasks
+        .par_iter()
+        .fold(
+            || (new_tops(), Scratch::default()),
+            |(mut tops, mut scratch), t| {
+                if nq == 1 {
+                    let mut p = Pusher::new(&mut tops[0], dead);
+                    scan(level, queries, t.rows, dim, t.first_row, &mut p);
+                } else if nq < GEMM_MIN_QUERIES {
+                    small_batch(
+                        level,
+                        queries,
+                        t.rows,
+                        dim,
+                        t.first_row,
+                        &mut tops,
+                        dead,
+                        &mut scratch,
+                    );
+                } else {
+                    gemm_batch(
+                        level,
+                        queries,
+                        t.rows,
+                        dim,
+                        t.first_row,
+                        &mut tops,
+                        dead,
+                        &mut scratch,
+                    );
+                }
+                (tops, scratch)
+            },
+        )
+        .map(|(tops, _)| tops)
+        .reduce(new_tops, |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.merge(y);
+            }
+            a
+        });
+    tops.into_iter().map(TopK::into_sorted_vec).collect()
+}

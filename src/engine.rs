@@ -1,0 +1,344 @@
+//! [`Engram`]: the engine that owns both tiers, the arenas and the compute backend.
+
+use crate::compute::cpu::{self, SimdLevel};
+use crate::compute::Hit;
+use crate::config::{Config, Precision};
+use crate::error::{InputError, Result};
+use crate::graph::Graph;
+use crate::memory::{Concept, ConceptId, Episode, EpisodeId, EpisodeMeta};
+use crate::vectors::{validate_one, validate_rows, VectorArena};
+
+/// A search result: what was found and its cosine similarity to the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Scored<T> {
+    /// What was found.
+    pub id: T,
+    /// Cosine similarity to the (normalised) query.
+    pub score: f32,
+}
+
+/// Which stored layout a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// f32 rows when kept, else f16 rows.
+    #[default]
+    Auto,
+    /// The f32 rows (an error when the store keeps only f16).
+    F32,
+    /// The f16 rows (an error unless the store keeps an f16 copy): half the bytes read.
+    F16,
+}
+
+/// The dual memory engine.
+///
+/// Writers take `&mut self` and readers `&self`: share one engine between threads behind a
+/// `std::sync::RwLock` (many concurrent searches, writes serialised).
+///
+/// ```
+/// use engram::{Config, Engram, EpisodeMeta};
+/// let mut mem = Engram::new(Config::new(3)).unwrap();
+/// let a = mem.remember(&[1.0, 0.0, 0.0], EpisodeMeta::at(1)).unwrap();
+/// mem.remember(&[0.0, 1.0, 0.0], EpisodeMeta::at(2)).unwrap();
+/// let hits = mem.search(&[0.9, 0.1, 0.0], 1).unwrap();
+/// assert_eq!(hits[0].id, a);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engram {
+    config: Config,
+    level: SimdLevel,
+    episodes: VectorArena,
+    centroids: VectorArena,
+    graph: Graph,
+    next_episode: u64,
+    next_concept: u64,
+}
+
+impl Engram {
+    /// A new, empty engine. The configuration is checked first.
+    pub fn new(config: Config) -> Result<Self> {
+        let config = config.check()?;
+        let dim = config.dim();
+        Ok(Self {
+            level: SimdLevel::current(),
+            episodes: VectorArena::new(dim, config.storage(), config.chunk_limit()),
+            centroids: VectorArena::new(dim, Precision::F32, config.chunk_limit()),
+            graph: Graph::new(),
+            next_episode: 0,
+            next_concept: 0,
+            config,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.config.dim()
+    }
+
+    /// Live episodes.
+    pub fn len(&self) -> usize {
+        self.graph.episode_count()
+    }
+
+    /// Whether no episode is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The SIMD level of the CPU kernels.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.level
+    }
+
+    /// The dual-tier graph (read only).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The episode arena (read only).
+    pub fn episode_vectors(&self) -> &VectorArena {
+        &self.episodes
+    }
+
+    /// The concept-centroid arena (read only).
+    pub fn centroid_vectors(&self) -> &VectorArena {
+        &self.centroids
+    }
+
+    /// Stores one episode; the embedding is normalised to unit length.
+    pub fn remember(&mut self, embedding: &[f32], meta: EpisodeMeta) -> Result<EpisodeId> {
+        let inv = validate_one(embedding, self.dim())?;
+        check_meta(&meta, 0)?;
+        self.episodes.push_scaled(embedding, &[inv]);
+        Ok(self.push_node(meta))
+    }
+
+    /// Stores a batch of episodes from one flat row-major slice (`rows.len() / dim` rows).
+    /// `metas` has one entry per row, or is empty for defaults (timestamp 0, stream 0).
+    ///
+    /// All or nothing: one validation pass runs before anything is stored, and a bad row makes
+    /// the whole batch fail with an error naming the row.
+    pub fn remember_batch(
+        &mut self,
+        rows: &[f32],
+        metas: Vec<EpisodeMeta>,
+    ) -> Result<Vec<EpisodeId>> {
+        let dim = self.dim();
+        if rows.len() % dim != 0 {
+            return Err(InputError::RaggedBatch {
+                len: rows.len(),
+                dim,
+            }
+            .into());
+        }
+        let n = rows.len() / dim;
+        if !metas.is_empty() && metas.len() != n {
+            return Err(InputError::MetaCount {
+                rows: n,
+                metas: metas.len(),
+            }
+            .into());
+        }
+        for (i, m) in metas.iter().enumerate() {
+            check_meta(m, i)?;
+        }
+        let inv = validate_rows(rows, dim)?;
+        self.episodes.push_scaled(rows, &inv);
+        let mut ids = Vec::with_capacity(n);
+        if metas.is_empty() {
+            for _ in 0..n {
+                ids.push(self.push_node(EpisodeMeta::default()));
+            }
+        } else {
+            for m in metas {
+                ids.push(self.push_node(m));
+            }
+        }
+        Ok(ids)
+    }
+
+    fn push_node(&mut self, meta: EpisodeMeta) -> EpisodeId {
+        let id = EpisodeId(self.next_episode);
+        self.next_episode += 1;
+        self.graph.push_episode(id, meta, 1.0);
+        id
+    }
+
+    /// The record of a live episode.
+    pub fn get(&self, id: EpisodeId) -> Result<Episode> {
+        Ok(self
+            .graph
+            .episode(id)
+            .ok_or(InputError::UnknownEpisode(id.0))?)
+    }
+
+    /// The stored (unit-length) embedding of a live episode.
+    pub fn embedding(&self, id: EpisodeId) -> Result<Vec<f32>> {
+        let row = self
+            .graph
+            .episode_row(id)
+            .ok_or(InputError::UnknownEpisode(id.0))?;
+        Ok(self
+            .episodes
+            .row(row)
+            .ok_or(InputError::UnknownEpisode(id.0))?)
+    }
+
+    /// Removes an episode with its bindings and temporal links. Its id is never reused; its
+    /// row is reclaimed by [`Engram::compact`].
+    pub fn forget(&mut self, id: EpisodeId) -> Result<()> {
+        let row = self
+            .graph
+            .remove_episode(id)
+            .ok_or(InputError::UnknownEpisode(id.0))?;
+        self.episodes.kill(row);
+        Ok(())
+    }
+
+    /// Reclaims the rows of forgotten episodes and concepts. Returns how many rows were freed.
+    pub fn compact(&mut self) -> usize {
+        let before = self.episodes.len() + self.centroids.len();
+        if !self.episodes.dead().is_empty() {
+            let remap = self.graph.compact();
+            let remap2 = self.episodes.compact();
+            debug_assert_eq!(remap, remap2);
+        }
+        if !self.centroids.dead().is_empty() {
+            let remap = self.centroids.compact();
+            self.graph.remap_concept_rows(&remap);
+        }
+        before - self.episodes.len() - self.centroids.len()
+    }
+
+    /// Exact top-`k` episodes by cosine similarity to `query` (normalised first), ordered by
+    /// score descending, then id ascending. Fewer than `k` hits when fewer episodes are
+    /// stored; none when the store is empty.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Scored<EpisodeId>>> {
+        let mut r = self.search_batch_in(query, k, Layout::Auto)?;
+        Ok(r.pop().unwrap_or_default())
+    }
+
+    /// [`Engram::search`] for every query of a flat row-major batch.
+    pub fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<Scored<EpisodeId>>>> {
+        self.search_batch_in(queries, k, Layout::Auto)
+    }
+
+    /// [`Engram::search_batch`] reading a chosen stored layout.
+    pub fn search_batch_in(
+        &self,
+        queries: &[f32],
+        k: usize,
+        layout: Layout,
+    ) -> Result<Vec<Vec<Scored<EpisodeId>>>> {
+        let q = self.prepare_queries(queries, k)?;
+        let prefer_f16 = match layout {
+            Layout::Auto => false,
+            Layout::F32 if !self.config.storage().has_f32() => {
+                return Err(InputError::Empty("this store keeps no f32 rows").into())
+            }
+            Layout::F16 if !self.config.storage().has_f16() => {
+                return Err(InputError::Empty("this store keeps no f16 copy").into())
+            }
+            Layout::F32 => false,
+            Layout::F16 => true,
+        };
+        let chunks = self.episodes.row_chunks(prefer_f16);
+        let dead = self.episodes.dead();
+        let hits = cpu::search(
+            self.level,
+            &chunks,
+            self.dim(),
+            &q,
+            k.min(self.len()),
+            (!dead.is_empty()).then_some(dead),
+        );
+        Ok(hits.into_iter().map(|h| self.rows_to_ids(h)).collect())
+    }
+
+    /// Validates queries and returns them normalised.
+    fn prepare_queries(&self, queries: &[f32], k: usize) -> Result<Vec<f32>> {
+        if k == 0 {
+            return Err(InputError::ZeroK.into());
+        }
+        let dim = self.dim();
+        if queries.len() == dim {
+            let inv = validate_one(queries, dim)?;
+            return Ok(queries.iter().map(|x| x * inv).collect());
+        }
+        if queries.is_empty() || queries.len() % dim != 0 {
+            return Err(InputError::DimensionMismatch {
+                expected: dim,
+                got: queries.len() % dim.max(1),
+                row: queries.len() / dim.max(1),
+            }
+            .into());
+        }
+        let inv = validate_rows(queries, dim)?;
+        let mut q = Vec::with_capacity(queries.len());
+        for (r, s) in queries.chunks_exact(dim).zip(inv) {
+            q.extend(r.iter().map(|x| x * s));
+        }
+        Ok(q)
+    }
+
+    fn rows_to_ids(&self, hits: Vec<Hit>) -> Vec<Scored<EpisodeId>> {
+        hits.into_iter()
+            .filter_map(|h| {
+                self.graph
+                    .episode_at(h.id as usize)
+                    .map(|id| Scored { id, score: h.score })
+            })
+            .collect()
+    }
+
+    /// The record of a live concept.
+    pub fn concept(&self, id: ConceptId) -> Result<Concept> {
+        Ok(self
+            .graph
+            .concept_node(id)
+            .map(|n| n.concept.clone())
+            .ok_or(InputError::UnknownConcept(id.0))?)
+    }
+
+    /// The centroid (unit length) of a live concept.
+    pub fn centroid(&self, id: ConceptId) -> Result<Vec<f32>> {
+        let row = self
+            .graph
+            .concept_node(id)
+            .ok_or(InputError::UnknownConcept(id.0))?
+            .row;
+        Ok(self
+            .centroids
+            .row(row)
+            .ok_or(InputError::UnknownConcept(id.0))?)
+    }
+
+    /// Bytes held by embeddings and centroids.
+    pub fn vector_bytes(&self) -> usize {
+        self.episodes.memory_bytes() + self.centroids.memory_bytes()
+    }
+
+    /// The id the next concept will get (ids are never reused).
+    pub(crate) fn take_concept_id(&mut self) -> ConceptId {
+        let id = ConceptId(self.next_concept);
+        self.next_concept += 1;
+        id
+    }
+}
+
+fn check_meta(m: &EpisodeMeta, row: usize) -> Result<(), InputError> {
+    if !(0.0..=1.0).contains(&m.confidence) {
+        let _ = row;
+        return Err(InputError::OutOfRange {
+            name: "confidence",
+            range: "[0, 1]",
+            value: m.confidence as f64,
+        });
+    }
+    Ok(())
+}
