@@ -1,1 +1,99 @@
-fn main() {}
+//! Exact search on the CPU, next to the machine's own limits measured in the same run.
+//!
+//! `cargo bench --bench search` (N from `ENGRAM_BENCH_N`, default 200,000; d = 384).
+//! Groups: `limits` (sequential read, GEMM), `search_single` (one query: scalar loop, SIMD
+//! f32, SIMD f16), `search_batch` (16, 32, 64 and 1,000 queries) and `search_singles`
+//! (the same queries as separate single-query calls, for the batch speed-up).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use engram::compute::cpu::{search, SimdLevel};
+use engram::{Config, Engram, Layout, Precision};
+use rand::{Rng, SeedableRng};
+
+fn rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n * dim).map(|_| rng.random::<f32>() - 0.5).collect()
+}
+
+fn bench_n() -> usize {
+    std::env::var("ENGRAM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000)
+}
+
+fn limits(c: &mut Criterion) {
+    let mut g = c.benchmark_group("limits");
+    g.sample_size(10);
+    let data = vec![1.0f32; 128 << 20];
+    g.throughput(Throughput::Bytes((data.len() * 4) as u64));
+    g.bench_function("read_seq_1t", |b| b.iter(|| engram::bench::read_sum(&data)));
+    g.bench_function("read_seq_all_threads", |b| {
+        use rayon::prelude::*;
+        let per = data.len().div_ceil(rayon::current_num_threads());
+        b.iter(|| data.par_chunks(per).map(engram::bench::read_sum).sum::<f32>())
+    });
+    g.finish();
+}
+
+fn single(c: &mut Criterion) {
+    let (n, dim) = (bench_n(), 384);
+    let e = store(n, dim);
+    let q = rows(1, dim, 99);
+    let mut g = c.benchmark_group("search_single");
+    g.sample_size(20);
+    g.throughput(Throughput::Bytes((n * dim * 4) as u64));
+    g.bench_function(BenchmarkId::new("cpu-simd-f32", n), |b| {
+        b.iter(|| e.search_batch_in(&q, 10, Layout::F32).unwrap())
+    });
+    let chunks = e.episode_vectors().row_chunks(false);
+    g.bench_function(BenchmarkId::new("cpu-scalar-f32", n), |b| {
+        b.iter(|| search(SimdLevel::Scalar, &chunks, dim, &q, 10, None))
+    });
+    g.throughput(Throughput::Bytes((n * dim * 2) as u64));
+    g.bench_function(BenchmarkId::new("cpu-simd-f16", n), |b| {
+        b.iter(|| e.search_batch_in(&q, 10, Layout::F16).unwrap())
+    });
+    g.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let (n, dim) = (bench_n(), 384);
+    let e = store(n, dim);
+    let mut g = c.benchmark_group("search_batch");
+    g.sample_size(10);
+    for nq in [16usize, 32, 64, 1000] {
+        let q = rows(nq, dim, nq as u64);
+        g.throughput(Throughput::Elements((2 * n * dim * nq) as u64));
+        g.bench_function(BenchmarkId::new("cpu-simd-f32", nq), |b| {
+            b.iter(|| e.search_batch_in(&q, 10, Layout::F32).unwrap())
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("search_singles");
+    g.sample_size(10);
+    for nq in [16usize, 64] {
+        let q = rows(nq, dim, nq as u64);
+        g.throughput(Throughput::Elements((2 * n * dim * nq) as u64));
+        g.bench_function(BenchmarkId::new("cpu-simd-f32", nq), |b| {
+            b.iter(|| {
+                q.chunks(dim)
+                    .map(|x| e.search(x, 10).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn store(n: usize, dim: usize) -> Engram {
+    let mut e = Engram::new(Config::new(dim).precision(Precision::F32AndF16)).unwrap();
+    for start in (0..n).step_by(50_000) {
+        let m = (n - start).min(50_000);
+        e.remember_batch(&rows(m, dim, start as u64), vec![]).unwrap();
+    }
+    e
+}
+
+criterion_group!(benches, limits, single, batch);
+criterion_main!(benches);

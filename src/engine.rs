@@ -324,6 +324,7 @@ impl Engram {
     }
 
     /// The id the next concept will get (ids are never reused).
+    #[allow(dead_code)] // used by concept formation
     pub(crate) fn take_concept_id(&mut self) -> ConceptId {
         let id = ConceptId(self.next_concept);
         self.next_concept += 1;

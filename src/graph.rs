@@ -427,7 +427,7 @@ impl Graph {
                     .iter()
                     .map(|(&e, &s)| (MemoryNode::Episode(e), s))
                     .collect();
-                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v.sort_by_key(|a| a.0);
                 v.extend(n.links.iter().map(|&(o, w)| (MemoryNode::Concept(o), w)));
                 v
             }

@@ -19,6 +19,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod compute;
 pub mod config;
 mod engine;

@@ -77,12 +77,12 @@ pub(crate) fn small_batch(
                 ];
                 let s = block_2x4(level, [qa, qb], rr, dim);
                 let base = first_row + start + r;
-                for i in 0..4 {
-                    pushers[q].offer(s[i], base + i);
+                for (i, &score) in s[..4].iter().enumerate() {
+                    pushers[q].offer(score, base + i);
                 }
                 if q1 != q {
-                    for i in 0..4 {
-                        pushers[q1].offer(s[4 + i], base + i);
+                    for (i, &score) in s[4..].iter().enumerate() {
+                        pushers[q1].offer(score, base + i);
                     }
                 }
                 r += 4;

@@ -31,7 +31,7 @@ pub fn search(
     k: usize,
     dead: Option<&RowMask>,
 ) -> Vec<Vec<Hit>> {
-    let nq = if dim == 0 { 0 } else { queries.len() / dim };
+    let nq = queries.len().checked_div(dim).unwrap_or(0);
     if nq == 0 || k == 0 {
         return vec![Vec::new(); nq];
     }
