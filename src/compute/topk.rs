@@ -152,7 +152,11 @@ impl TopK {
     /// The hits, best first (score descending, then id ascending).
     pub fn into_sorted_vec(self) -> Vec<Hit> {
         // `into_sorted_vec` sorts ascending by `Ord`, and `Ord` puts the best first.
-        self.heap.into_sorted_vec().into_iter().map(|w| w.0).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|w| w.0)
+            .collect()
     }
 }
 
