@@ -142,7 +142,7 @@ impl GpuMatrix {
                 let take = (n - done).min(rpc - self.chunks[ci].len);
                 let need = self.chunks[ci].len + take;
                 if need > self.chunks[ci].capacity {
-                    let cap = need.next_power_of_two().clamp(256, rpc).max(need);
+                    let cap = need.next_power_of_two().max(256).min(rpc).max(need);
                     self.grow(ctx, ci, cap)?;
                 }
                 let words = encode(
