@@ -16,7 +16,9 @@ const DIM: usize = 384;
 
 fn unit_rows(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut v: Vec<f32> = (0..n * DIM).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let mut v: Vec<f32> = (0..n * DIM)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
     for r in v.chunks_exact_mut(DIM) {
         let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
         r.iter_mut().for_each(|x| *x /= norm);

@@ -113,6 +113,7 @@ pub fn reference(rows: &[f32], dim: usize, dead: &[bool], q: &[f32], k: usize) -
 /// Ids must be identical; the only exception is two rows whose reference scores differ by less
 /// than 1e-6 (a tie at f32 precision), reported by count. `score_ref` gives the reference score
 /// a GPU score is compared to (within `rel` relative plus `abs` absolute).
+#[allow(clippy::too_many_arguments)]
 pub fn check_hits(
     gpu: &[Hit],
     want: &[(f64, u64)],
