@@ -126,6 +126,12 @@ impl GpuMatrix {
             )));
         }
         let n = rows.len() / self.dim;
+        if self.rows + n >= u32::MAX as usize {
+            return Err(GpuError::Unsupported(format!(
+                "{} rows exceed the 32-bit row indices of the GPU kernels",
+                self.rows + n
+            )));
+        }
         ctx.scoped(|| {
             let mut done = 0;
             while done < n {
