@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::*;
+use common::gpu::*;
 use engram::compute::gpu::{
     measure_bandwidth, measure_fma_peak, GpuContext, GpuLayout, GpuMatrix, GpuOptions,
 };

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::*;
+use common::gpu::*;
 use engram::compute::gpu::{kmeans_assign, kmeans_partial_sums, GpuContext, GpuLayout, GpuMatrix};
 
 /// Reference assignment: (label, score) with ties to the lowest centroid index.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::*;
+use common::gpu::*;
 use engram::compute::gpu::{search, GpuContext, GpuLayout, GpuMatrix};
 use std::time::Instant;
 

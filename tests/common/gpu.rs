@@ -1,6 +1,6 @@
 //! Shared helpers of the GPU tests: context creation that skips loudly without an adapter, an
 //! independent f64 reference, and test data.
-#![allow(dead_code)]
+
 
 use std::sync::OnceLock;
 
