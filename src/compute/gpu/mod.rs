@@ -1,0 +1,35 @@
+//! The GPU backend (wgpu): a device context, resident embeddings and the search, k-means and
+//! limit-probe kernels.
+//!
+//! Without the `gpu` feature the same names exist and every constructor or kernel returns
+//! [`GpuError::NotCompiled`](crate::error::GpuError::NotCompiled), so callers never need `#[cfg]`.
+
+mod types;
+pub use types::{Capabilities, GpuLayout, GpuOptions};
+
+#[cfg(feature = "gpu")]
+mod context;
+#[cfg(feature = "gpu")]
+mod kmeans;
+#[cfg(feature = "gpu")]
+mod limits;
+#[cfg(feature = "gpu")]
+mod matrix;
+#[cfg(feature = "gpu")]
+mod search;
+
+#[cfg(feature = "gpu")]
+pub use context::GpuContext;
+#[cfg(feature = "gpu")]
+pub use kmeans::{kmeans_assign, kmeans_partial_sums};
+#[cfg(feature = "gpu")]
+pub use limits::{measure_bandwidth, measure_fma_peak};
+#[cfg(feature = "gpu")]
+pub use matrix::GpuMatrix;
+#[cfg(feature = "gpu")]
+pub use search::{search, GPU_MAX_K};
+
+#[cfg(not(feature = "gpu"))]
+mod stub;
+#[cfg(not(feature = "gpu"))]
+pub use stub::*;
