@@ -31,7 +31,11 @@ fn limits(c: &mut Criterion) {
     g.bench_function("read_seq_all_threads", |b| {
         use rayon::prelude::*;
         let per = data.len().div_ceil(rayon::current_num_threads());
-        b.iter(|| data.par_chunks(per).map(engram::bench::read_sum).sum::<f32>())
+        b.iter(|| {
+            data.par_chunks(per)
+                .map(engram::bench::read_sum)
+                .sum::<f32>()
+        })
     });
     g.finish();
 }
@@ -90,7 +94,8 @@ fn store(n: usize, dim: usize) -> Engram {
     let mut e = Engram::new(Config::new(dim).precision(Precision::F32AndF16)).unwrap();
     for start in (0..n).step_by(50_000) {
         let m = (n - start).min(50_000);
-        e.remember_batch(&rows(m, dim, start as u64), vec![]).unwrap();
+        e.remember_batch(&rows(m, dim, start as u64), vec![])
+            .unwrap();
     }
     e
 }

@@ -58,13 +58,7 @@ pub fn read_bandwidth(threads: usize, bytes: usize) -> f64 {
         Err(_) => return 0.0,
     };
     let per = n.div_ceil(threads.max(1));
-    let t = pool.install(|| {
-        median_time(7, || {
-            data.par_chunks(per)
-                .map(read_sum)
-                .sum::<f32>()
-        })
-    });
+    let t = pool.install(|| median_time(7, || data.par_chunks(per).map(read_sum).sum::<f32>()));
     (n * 4) as f64 / t.as_secs_f64() / 1e9
 }
 

@@ -45,13 +45,19 @@ pub enum Layout {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Engram {
-    config: Config,
-    level: SimdLevel,
-    episodes: VectorArena,
-    centroids: VectorArena,
-    graph: Graph,
-    next_episode: u64,
-    next_concept: u64,
+    pub(crate) config: Config,
+    pub(crate) level: SimdLevel,
+    /// Episode embeddings; row r belongs to the graph's episode at row r.
+    pub(crate) episodes: VectorArena,
+    /// Concept centroids; a concept node's `row` indexes it.
+    pub(crate) centroids: VectorArena,
+    pub(crate) graph: Graph,
+    /// The id the next episode gets.
+    pub(crate) next_episode: u64,
+    /// The id the next concept gets.
+    pub(crate) next_concept: u64,
+    /// Consolidation cycles run so far.
+    pub(crate) cycle: u64,
 }
 
 impl Engram {
@@ -66,6 +72,7 @@ impl Engram {
             graph: Graph::new(),
             next_episode: 0,
             next_concept: 0,
+            cycle: 0,
             config,
         })
     }

@@ -1,7 +1,6 @@
 //! Shared helpers of the GPU tests: context creation that skips loudly without an adapter, an
 //! independent f64 reference, and test data.
 
-
 use std::sync::OnceLock;
 
 use engram::compute::gpu::{GpuContext, GpuOptions};

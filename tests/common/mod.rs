@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: data loading and independent references.
 #![allow(dead_code)]
 
+pub mod gpu;
+
 use std::path::PathBuf;
 
 use rand::{Rng, SeedableRng};

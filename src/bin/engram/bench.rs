@@ -132,12 +132,16 @@ fn search_rows(
     let bytes32 = (n * dim * 4) as f64;
     let gb = |secs: f64, bytes: f64| bytes / secs / 1e9;
     let t = |d: Duration| d.as_secs_f64();
-    let single = t(median_time(reps * 3, || e.search_batch_in(&q1, 10, Layout::F32)));
+    let single = t(median_time(reps * 3, || {
+        e.search_batch_in(&q1, 10, Layout::F32)
+    }));
     let chunks = e.episode_vectors().row_chunks(false);
     let scalar = t(median_time(reps, || {
         search(SimdLevel::Scalar, &chunks, dim, &q1, 10, None)
     }));
-    let f16 = t(median_time(reps * 3, || e.search_batch_in(&q1, 10, Layout::F16)));
+    let f16 = t(median_time(reps * 3, || {
+        e.search_batch_in(&q1, 10, Layout::F16)
+    }));
     out.push(Row {
         op: "search top-10, 1 query, f32".into(),
         backend: "cpu-scalar".into(),

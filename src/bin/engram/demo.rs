@@ -23,7 +23,9 @@ pub struct Args {
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     anyhow::ensure!(a.n >= 1 && a.dim >= 1, "--n and --dim must be at least 1");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c.seed);
-    let data: Vec<f32> = (0..a.n * a.dim).map(|_| rng.random::<f32>() - 0.5).collect();
+    let data: Vec<f32> = (0..a.n * a.dim)
+        .map(|_| rng.random::<f32>() - 0.5)
+        .collect();
     let metas = (0..a.n as u64).map(EpisodeMeta::at).collect();
     let mut mem = Engram::new(Config::new(a.dim).backend(c.backend))?;
     let t = Instant::now();
