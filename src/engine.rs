@@ -1,8 +1,14 @@
 //! [`Engram`]: the engine that owns both tiers, the arenas and the compute backend.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
 use crate::compute::cpu::{self, SimdLevel};
-use crate::compute::Hit;
+use crate::compute::gpu::{self, GpuContext, GpuLayout, GpuMatrix};
+use crate::compute::{select, Backend, Hit, Selection};
+use crate::config::BackendChoice;
 use crate::config::{Config, Precision};
+use crate::error::GpuError;
 use crate::error::{InputError, Result};
 use crate::graph::Graph;
 use crate::memory::{Concept, ConceptId, Episode, EpisodeId, EpisodeMeta};
@@ -43,7 +49,7 @@ pub enum Layout {
 /// let hits = mem.search(&[0.9, 0.1, 0.0], 1).unwrap();
 /// assert_eq!(hits[0].id, a);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Engram {
     pub(crate) config: Config,
     pub(crate) level: SimdLevel,
@@ -58,6 +64,94 @@ pub struct Engram {
     pub(crate) next_concept: u64,
     /// Consolidation cycles run so far.
     pub(crate) cycle: u64,
+    /// The backend chosen and why.
+    pub(crate) selection: Selection,
+    /// The GPU copy of the episode rows, synchronised lazily before GPU work.
+    pub(crate) gpu: Mutex<GpuMirror>,
+    /// Set when the GPU failed under `Auto`: the engine then stays on the CPU.
+    pub(crate) gpu_failed: AtomicBool,
+}
+
+/// Resident GPU copies of the episode rows (one per stored layout).
+#[derive(Default)]
+pub(crate) struct GpuMirror {
+    f32_rows: Option<GpuMatrix>,
+    f16_rows: Option<GpuMatrix>,
+}
+
+impl std::fmt::Debug for GpuMirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuMirror")
+            .field("f32_rows", &self.f32_rows.as_ref().map(|m| m.len()))
+            .field("f16_rows", &self.f16_rows.as_ref().map(|m| m.len()))
+            .finish()
+    }
+}
+
+impl GpuMirror {
+    /// Uploads rows the GPU copy lacks and masks rows forgotten since the last call. Returns
+    /// the copy for the layout asked for.
+    fn sync(
+        &mut self,
+        ctx: &GpuContext,
+        arena: &VectorArena,
+        layout: GpuLayout,
+    ) -> Result<&GpuMatrix, GpuError> {
+        let slot = match layout {
+            GpuLayout::F32 => &mut self.f32_rows,
+            GpuLayout::F16 => &mut self.f16_rows,
+        };
+        let m = match slot {
+            Some(m) => m,
+            None => slot.insert(GpuMatrix::new(ctx, arena.dim(), layout)?),
+        };
+        let dim = arena.dim();
+        if m.len() < arena.len() {
+            let mut row = m.len();
+            let mut buf = vec![0.0f32; dim];
+            let mut batch = Vec::new();
+            while row < arena.len() {
+                let end = (row + 65_536).min(arena.len());
+                batch.clear();
+                for r in row..end {
+                    arena.read_row(r, &mut buf);
+                    batch.extend_from_slice(&buf);
+                }
+                m.append(ctx, &batch)?;
+                row = end;
+            }
+        }
+        for (w, &word) in arena.dead().words().iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let row = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if !m.is_dead(row) {
+                    m.set_dead(ctx, row)?;
+                }
+            }
+        }
+        Ok(m)
+    }
+}
+
+impl Clone for Engram {
+    /// A deep copy of the host data; the copy re-uploads its GPU rows when it first needs them.
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            level: self.level,
+            episodes: self.episodes.clone(),
+            centroids: self.centroids.clone(),
+            graph: self.graph.clone(),
+            next_episode: self.next_episode,
+            next_concept: self.next_concept,
+            cycle: self.cycle,
+            selection: self.selection.clone(),
+            gpu: Mutex::new(GpuMirror::default()),
+            gpu_failed: AtomicBool::new(self.gpu_failed.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Engram {
@@ -65,7 +159,11 @@ impl Engram {
     pub fn new(config: Config) -> Result<Self> {
         let config = config.check()?;
         let dim = config.dim();
+        let selection = select(config.backend_choice())?;
         Ok(Self {
+            selection,
+            gpu: Mutex::new(GpuMirror::default()),
+            gpu_failed: AtomicBool::new(false),
             level: SimdLevel::current(),
             episodes: VectorArena::new(dim, config.storage(), config.chunk_limit()),
             centroids: VectorArena::new(dim, Precision::F32, config.chunk_limit()),
@@ -95,6 +193,20 @@ impl Engram {
     /// Whether no episode is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The backend searches run on (after any fallback from a failed GPU).
+    pub fn backend(&self) -> &Backend {
+        if self.gpu_failed.load(Ordering::Relaxed) {
+            static CPU: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+            return CPU.get_or_init(|| Backend::Cpu(SimdLevel::current()));
+        }
+        &self.selection.backend
+    }
+
+    /// Why the backend was chosen.
+    pub fn backend_reason(&self) -> &str {
+        &self.selection.reason
     }
 
     /// The SIMD level of the CPU kernels.
@@ -214,6 +326,8 @@ impl Engram {
             let remap = self.graph.compact();
             let remap2 = self.episodes.compact();
             debug_assert_eq!(remap, remap2);
+            // Rows moved: the GPU copy is rebuilt on next use.
+            *self.gpu.get_mut().unwrap_or_else(|p| p.into_inner()) = GpuMirror::default();
         }
         if !self.centroids.dead().is_empty() {
             let remap = self.centroids.compact();
@@ -254,6 +368,15 @@ impl Engram {
             Layout::F32 => false,
             Layout::F16 => true,
         };
+        let k = k.min(self.len());
+        if k == 0 {
+            return Ok(vec![Vec::new(); q.len() / self.dim()]);
+        }
+        let use_f16 =
+            self.config.storage().has_f16() && (prefer_f16 || !self.config.storage().has_f32());
+        if let Some(hits) = self.gpu_search(&q, k, use_f16)? {
+            return Ok(hits.into_iter().map(|h| self.rows_to_ids(h)).collect());
+        }
         let chunks = self.episodes.row_chunks(prefer_f16);
         let dead = self.episodes.dead();
         let hits = cpu::search(
@@ -261,10 +384,41 @@ impl Engram {
             &chunks,
             self.dim(),
             &q,
-            k.min(self.len()),
+            k,
             (!dead.is_empty()).then_some(dead),
         );
         Ok(hits.into_iter().map(|h| self.rows_to_ids(h)).collect())
+    }
+
+    /// Runs a search on the GPU when that is the backend. `Ok(None)` means "use the CPU":
+    /// the backend is the CPU, or the GPU failed under `Auto` (logged once; the engine then
+    /// stays on the CPU with the same results).
+    fn gpu_search(&self, q: &[f32], k: usize, f16: bool) -> Result<Option<Vec<Vec<Hit>>>> {
+        let Backend::Gpu(ctx) = &self.selection.backend else {
+            return Ok(None);
+        };
+        if self.gpu_failed.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let layout = if f16 { GpuLayout::F16 } else { GpuLayout::F32 };
+        let result = {
+            let mut mirror = self.gpu.lock().unwrap_or_else(|p| p.into_inner());
+            mirror
+                .sync(ctx, &self.episodes, layout)
+                .and_then(|m| gpu::search(ctx, m, q, k))
+        };
+        match result {
+            Ok(h) => Ok(Some(h)),
+            Err(e) if self.selection.requested == BackendChoice::Auto => {
+                log::warn!("GPU search failed ({e}); continuing on the CPU");
+                self.gpu_failed.store(true, Ordering::Relaxed);
+                if let Ok(mut m) = self.gpu.lock() {
+                    *m = GpuMirror::default();
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Validates queries and returns them normalised.
