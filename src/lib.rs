@@ -5,11 +5,14 @@
 //! linked to episodes by weighted *bindings*, and recalls from either tier or both.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod compute;
 pub mod config;
 pub mod error;
 pub mod memory;
+pub mod synth;
 
+pub use cluster::{ClusterError, KMeansModel, KMeansParams};
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
