@@ -6,8 +6,8 @@ use rayon::prelude::*;
 
 use super::error::{ClusterError, ParamsError};
 use super::params::{Init, Metric};
-use super::steps::{assign_raw, half_norms2};
-use super::{check_finite, dot, hash_uniform, SUM_ROWS};
+use super::steps::{accumulate, assign_raw, half_norms2, reduce_with};
+use super::{check_finite, dot, hash_uniform, row_norms2, SUM_ROWS};
 
 /// Starting centroids (`k × dim`) for one run.
 pub(crate) fn initial_centroids(
@@ -74,8 +74,9 @@ fn fixed_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
     parts.iter().sum()
 }
 
-/// Greedy (weighted) k-means++: `2 + ⌊ln k⌋` draws ∝ weight · D² per centre, keeping the draw
-/// that lowers the potential most (ties → the first draw). Returns row indices.
+/// Greedy (weighted) k-means++: `2 + ⌊ln k⌋` draws ∝ weight · D² per centre plus the row of
+/// largest weight · D², keeping the one that lowers the potential most (ties → the first).
+/// Returns row indices.
 pub(crate) fn kmeanspp(
     data: &[f32],
     dim: usize,
@@ -112,10 +113,28 @@ pub(crate) fn kmeanspp(
         .into_par_iter()
         .map(|i| dist2(row(i), norms2[i], row(first), norms2[first]))
         .collect();
-    let mut cand_d = vec![0f32; n * trials];
+    let mut cand_d = vec![0f32; n * (trials + 1)];
     while chosen.len() < k {
         let cum = cumsum(&|i| w(i) * closest[i] as f64);
-        let cands: Vec<usize> = (0..trials).map(|_| draw(&cum, rng)).collect();
+        let mut cands: Vec<usize> = (0..trials).map(|_| draw(&cum, rng)).collect();
+        // Also try the row of largest weighted D² (ties → lowest index): when the noise within
+        // clusters is as large as the gaps between them, sampling alone keeps missing the
+        // last uncovered clusters, while the greedy criterion still rejects a lone outlier.
+        let far = (0..n)
+            .into_par_iter()
+            .map(|i| (w(i) * closest[i] as f64, i))
+            .reduce(|| (f64::NEG_INFINITY, usize::MAX), |a, b| {
+                if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
+                    b
+                } else {
+                    a
+                }
+            });
+        if far.1 < n {
+            cands.push(far.1);
+        }
+        let trials = cands.len();
+        let cand_d = &mut cand_d[..n * trials];
         cand_d.par_chunks_mut(trials).enumerate().for_each(|(i, d)| {
             for (t, &c) in cands.iter().enumerate() {
                 d[t] = dist2(row(i), norms2[i], row(c), norms2[c]).min(closest[i]);
@@ -190,11 +209,17 @@ fn kmeans_parallel(
             }
         }
     }
-    let cdata = gather(data, dim, &cand);
-    let a = assign_raw(data, dim, &cdata, Some(&half_norms2(&cdata, dim)));
-    let mut weights = vec![0f32; cand.len()];
-    a.labels.iter().for_each(|&l| weights[l as usize] += 1.0);
-    let cnorms: Vec<f32> = cand.iter().map(|&i| norms2[i]).collect();
+    // One Lloyd step with the candidates as centroids: each candidate becomes the mean of the
+    // rows nearest to it (far less noisy than a single row) and its weight their number.
+    let mut cdata = gather(data, dim, &cand);
+    let bias = (metric == Metric::Euclidean).then(|| half_norms2(&cdata, dim));
+    let a = assign_raw(data, dim, &cdata, bias.as_deref());
+    let sums = accumulate(data, dim, &a.labels, None, cand.len());
+    if let Ok(c) = reduce_with(&sums, &cdata, metric) {
+        cdata = c;
+    }
+    let weights: Vec<f32> = sums.counts.iter().map(|&c| c as f32).collect();
+    let cnorms = row_norms2(&cdata, dim);
     let picked = kmeanspp(&cdata, dim, &cnorms, Some(&weights), k, rng);
     let mut centroids = gather(&cdata, dim, &picked);
     weighted_lloyd(&cdata, dim, &weights, &mut centroids, metric, 10);

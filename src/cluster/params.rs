@@ -8,12 +8,16 @@ use super::lloyd::{self, KMeansModel};
 #[non_exhaustive]
 pub enum Init {
     /// Greedy k-means++ (Arthur & Vassilvitskii 2007, with `2 + ln k` candidate draws per centre
-    /// as scikit-learn does). The default: the best seeding for small and medium `n · k`, but it
+    /// as scikit-learn does, plus the row of largest D² as one more candidate — without it,
+    /// clusters whose inner noise is as large as the gaps between them are often missed). The
+    /// default: the best seeding for small and medium `n · k`, but it
     /// makes `k` sequential passes over the data, so it is slow when both `n` and `k` are large.
     #[default]
     KMeansPlusPlus,
     /// k-means‖ (Bahmani et al. 2012): a few rounds that each sample about `2k` candidates in one
-    /// parallel pass, then k-means++ and a few weighted Lloyd steps over the weighted candidates.
+    /// parallel pass; one Lloyd step over the data with the candidates as centroids (turning
+    /// each into the mean of its nearest rows, weighted by their number); then weighted
+    /// k-means++ and a few weighted Lloyd steps over the candidates.
     /// Use it when `n` and `k` are both large (≳ 100,000 × 500).
     KMeansParallel {
         /// Sampling rounds (Spark uses 2, the paper 5).
