@@ -41,7 +41,10 @@ fn plain_gemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32])
 }
 
 fn bench(c: &mut Criterion) {
-    let n: usize = std::env::var("ENGRAM_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let n: usize = std::env::var("ENGRAM_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     let Ok(synth) = SynthParams::new(n, DIM, 100).seed(1).check() else {
         return;
     };
@@ -53,29 +56,39 @@ fn bench(c: &mut Criterion) {
         let centroids = data[..k * DIM].to_vec();
         let flops = 2 * n * k * DIM;
         g.throughput(Throughput::Elements(flops as u64));
-        g.bench_with_input(BenchmarkId::new("lloyd_iteration", format!("n{n}_k{k}")), &k, |b, &k| {
-            b.iter(|| {
-                let a = assign(&data, DIM, &centroids).expect("assign");
-                let sums = a.partial_sums(&data, DIM, k, 0).expect("sums");
-                reduce(&sums, &centroids).expect("reduce")
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("assign_only", format!("n{n}_k{k}")), &k, |b, _| {
-            b.iter(|| assign(&data, DIM, &centroids).expect("assign"))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("lloyd_iteration", format!("n{n}_k{k}")),
+            &k,
+            |b, &k| {
+                b.iter(|| {
+                    let a = assign(&data, DIM, &centroids).expect("assign");
+                    let sums = a.partial_sums(&data, DIM, k, 0).expect("sums");
+                    reduce(&sums, &centroids).expect("reduce")
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("assign_only", format!("n{n}_k{k}")),
+            &k,
+            |b, _| b.iter(|| assign(&data, DIM, &centroids).expect("assign")),
+        );
         // The same shape as a plain gemm: a slab of rows times all centroids, full output.
         let m = n.min(16_384);
         let mut out = vec![0f32; m * k];
         g.throughput(Throughput::Elements((2 * m * k * DIM) as u64));
-        g.bench_with_input(BenchmarkId::new("plain_gemm", format!("m{m}_k{k}_d{DIM}")), &k, |b, &k| {
-            b.iter(|| plain_gemm(m, k, DIM, &data[..m * DIM], &centroids, &mut out))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("plain_gemm", format!("m{m}_k{k}_d{DIM}")),
+            &k,
+            |b, &k| b.iter(|| plain_gemm(m, k, DIM, &data[..m * DIM], &centroids, &mut out)),
+        );
     }
     let s = 2048;
     let a: Vec<f32> = data.iter().cycle().take(s * s).copied().collect();
     let mut out = vec![0f32; s * s];
     g.throughput(Throughput::Elements((2 * s * s * s) as u64));
-    g.bench_function("peak_gemm_2048", |b| b.iter(|| plain_gemm(s, s, s, &a, &a, &mut out)));
+    g.bench_function("peak_gemm_2048", |b| {
+        b.iter(|| plain_gemm(s, s, s, &a, &a, &mut out))
+    });
     g.finish();
 }
 

@@ -242,7 +242,15 @@ impl Synth {
             .collect();
         let bits = (usize::BITS - (n.max(4) - 1).leading_zeros()).div_ceil(2);
         let keys = [0, 1, 2, 3].map(|r| splitmix(p.seed ^ splitmix(0xFE15_7E10 + r)));
-        Self { sigma: sigma2.sqrt() as f32, p, centres, planes, ends, half_bits: bits, keys }
+        Self {
+            sigma: sigma2.sqrt() as f32,
+            p,
+            centres,
+            planes,
+            ends,
+            half_bits: bits,
+            keys,
+        }
     }
 
     /// Number of rows.
@@ -287,7 +295,10 @@ impl Synth {
         }
         let theta = self.p.drift * row as f64 / self.p.drift_step as f64;
         let (s, co) = (theta.sin() as f32, theta.cos() as f32);
-        c.iter().zip(&self.planes[j * dim..(j + 1) * dim]).map(|(a, u)| co * a + s * u).collect()
+        c.iter()
+            .zip(&self.planes[j * dim..(j + 1) * dim])
+            .map(|(a, u)| co * a + s * u)
+            .collect()
     }
 
     /// A keyed bijection on `0..n` (4-round Feistel network with cycle walking).
@@ -319,7 +330,7 @@ impl Synth {
 
     fn fill_row(&self, i: usize, label: u32, out: &mut [f32]) {
         let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&splitmix(self.p.seed ^ 0x5EED_0F_2075).to_le_bytes());
+        seed[..8].copy_from_slice(&splitmix(self.p.seed ^ 0x005E_ED0F_2075).to_le_bytes());
         let mut rng = ChaCha8Rng::from_seed(seed);
         rng.set_stream(i as u64);
         let centre = self.centre_at(label as usize, i);
@@ -335,23 +346,39 @@ impl Synth {
         let end = end.min(self.p.n);
         let start = start.min(end);
         let dim = self.p.dim;
-        let labels: Vec<u32> = (start..end).into_par_iter().map(|i| self.label(i)).collect();
+        let labels: Vec<u32> = (start..end)
+            .into_par_iter()
+            .map(|i| self.label(i))
+            .collect();
         let mut data = vec![0f32; (end - start) * dim];
-        data.par_chunks_mut(dim).zip(&labels).enumerate().for_each(|(r, (row, &l))| {
-            self.fill_row(start + r, l, row);
-        });
-        SynthChunk { start, data, labels }
+        data.par_chunks_mut(dim)
+            .zip(&labels)
+            .enumerate()
+            .for_each(|(r, (row, &l))| {
+                self.fill_row(start + r, l, row);
+            });
+        SynthChunk {
+            start,
+            data,
+            labels,
+        }
     }
 
     /// The whole stream as one matrix.
     pub fn generate(&self) -> SynthData {
         let c = self.rows(0, self.p.n);
-        SynthData { dim: self.p.dim, data: c.data, labels: c.labels }
+        SynthData {
+            dim: self.p.dim,
+            data: c.data,
+            labels: c.labels,
+        }
     }
 
     /// The stream in chunks of `chunk_rows` rows (the last may be shorter; 0 is taken as 1).
     pub fn chunks(&self, chunk_rows: usize) -> impl Iterator<Item = SynthChunk> + '_ {
         let step = chunk_rows.max(1);
-        (0..self.p.n).step_by(step).map(move |s| self.rows(s, s + step))
+        (0..self.p.n)
+            .step_by(step)
+            .map(move |s| self.rows(s, s + step))
     }
 }

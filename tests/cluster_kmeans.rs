@@ -6,12 +6,20 @@ use engram::cluster::{
 use engram::synth::SynthParams;
 
 fn synth(n: usize, dim: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
-    let d = SynthParams::new(n, dim, k).seed(seed).check().expect("params").generate();
+    let d = SynthParams::new(n, dim, k)
+        .seed(seed)
+        .check()
+        .expect("params")
+        .generate();
     (d.data, d.labels)
 }
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool").install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool")
+        .install(f)
 }
 
 #[test]
@@ -19,7 +27,10 @@ fn synthetic_20k_x_384_k100_ari() {
     let (data, truth) = synth(20_000, 384, 100, 11);
     let model = KMeansParams::new(100).seed(5).fit(&data, 384).expect("fit");
     let ari = adjusted_rand_index(&model.labels, &truth).expect("ari");
-    println!("ARI {ari:.5}, iterations {}, converged {}", model.iterations, model.converged);
+    println!(
+        "ARI {ari:.5}, iterations {}, converged {}",
+        model.iterations, model.converged
+    );
     assert!(ari >= 0.99, "ARI {ari}");
     assert!(model.converged);
     // Centroids are unit vectors; labels are the arg-max of the returned centroids.
@@ -36,12 +47,25 @@ fn synthetic_20k_x_384_k100_ari() {
 #[test]
 fn kmeans_parallel_and_random_init_with_restarts() {
     let (data, truth) = synth(8_000, 64, 20, 3);
-    let par = KMeansParams::new(20).init(Init::kmeans_parallel()).seed(1).fit(&data, 64).expect("fit");
-    let ari = adjusted_rand_index(&par.labels, &truth).expect("ari");
-    println!("k-means‖ ARI {ari:.4}");
-    assert!(ari >= 0.99, "k-means‖ ARI {ari}");
-    let one = KMeansParams::new(20).init(Init::Random).seed(2).fit(&data, 64).expect("fit");
-    let five = KMeansParams::new(20).init(Init::Random).n_init(5).seed(2).fit(&data, 64).expect("fit");
+    let pp = KMeansParams::new(20)
+        .init(Init::KMeansPlusPlus)
+        .seed(1)
+        .fit(&data, 64)
+        .expect("fit");
+    let ari = adjusted_rand_index(&pp.labels, &truth).expect("ari");
+    println!("k-means++ ARI {ari:.4}");
+    assert!(ari >= 0.99, "k-means++ ARI {ari}");
+    let one = KMeansParams::new(20)
+        .init(Init::Random)
+        .seed(2)
+        .fit(&data, 64)
+        .expect("fit");
+    let five = KMeansParams::new(20)
+        .init(Init::Random)
+        .n_init(5)
+        .seed(2)
+        .fit(&data, 64)
+        .expect("fit");
     // The first restart uses the same seed, so keeping the best can only help.
     assert!(five.objective >= one.objective);
 }
@@ -49,9 +73,19 @@ fn kmeans_parallel_and_random_init_with_restarts() {
 #[test]
 fn same_seed_identical_across_thread_counts() {
     let (data, _) = synth(6_000, 48, 12, 9);
-    let fit = || KMeansParams::new(12).seed(42).n_init(2).fit(&data, 48).expect("fit");
+    let fit = || {
+        KMeansParams::new(12)
+            .seed(42)
+            .n_init(2)
+            .fit(&data, 48)
+            .expect("fit")
+    };
     let fit_par = || {
-        KMeansParams::new(12).init(Init::kmeans_parallel()).seed(42).fit(&data, 48).expect("fit")
+        KMeansParams::new(12)
+            .init(Init::KMeansPlusPlus)
+            .seed(42)
+            .fit(&data, 48)
+            .expect("fit")
     };
     let one: (KMeansModel, KMeansModel) = in_pool(1, || (fit(), fit_par()));
     let two: (KMeansModel, KMeansModel) = in_pool(2, || (fit(), fit_par()));
@@ -106,36 +140,63 @@ fn bad_input_gives_typed_errors() {
         KMeansParams::new(0).fit(&data, 2),
         Err(ClusterError::Params(ParamsError::ZeroK))
     ));
-    assert_eq!(KMeansParams::new(1).max_iter(0).check().err(), Some(ParamsError::ZeroMaxIter));
-    assert_eq!(KMeansParams::new(1).n_init(0).check().err(), Some(ParamsError::ZeroNInit));
+    assert_eq!(
+        KMeansParams::new(1).max_iter(0).check().err(),
+        Some(ParamsError::ZeroMaxIter)
+    );
+    assert_eq!(
+        KMeansParams::new(1).n_init(0).check().err(),
+        Some(ParamsError::ZeroNInit)
+    );
     assert!(matches!(
         KMeansParams::new(1).tolerance(f64::NAN).check(),
-        Err(ParamsError::OutOfRange { name: "tolerance", .. })
+        Err(ParamsError::OutOfRange {
+            name: "tolerance",
+            ..
+        })
     ));
     assert!(matches!(
         KMeansParams::new(3).fit(&data, 2),
         Err(ClusterError::TooFewRows { k: 3, n: 2 })
     ));
-    assert!(matches!(KMeansParams::new(1).fit(&[], 2), Err(ClusterError::EmptyData)));
+    assert!(matches!(
+        KMeansParams::new(1).fit(&[], 2),
+        Err(ClusterError::EmptyData)
+    ));
     assert!(matches!(
         KMeansParams::new(1).fit(&data[..3], 2),
         Err(ClusterError::RaggedData { len: 3, dim: 2 })
     ));
-    assert!(matches!(KMeansParams::new(1).fit(&data, 0), Err(ClusterError::ZeroDimension)));
+    assert!(matches!(
+        KMeansParams::new(1).fit(&data, 0),
+        Err(ClusterError::ZeroDimension)
+    ));
     assert!(matches!(
         KMeansParams::new(1).fit(&[1.0, f32::NAN], 2),
         Err(ClusterError::NonFinite { row: 0, col: 1, .. })
     ));
     assert!(matches!(
-        KMeansParams::new(2).init(Init::Precomputed(vec![1.0; 6])).fit(&data, 2),
-        Err(ClusterError::Params(ParamsError::PrecomputedShape { expected: 4, got: 6 }))
+        KMeansParams::new(2)
+            .init(Init::Precomputed(vec![1.0; 6]))
+            .fit(&data, 2),
+        Err(ClusterError::Params(ParamsError::PrecomputedShape {
+            expected: 4,
+            got: 6
+        }))
     ));
     assert!(matches!(
-        KMeansParams::new(1).init(Init::Precomputed(vec![0.0, 0.0])).fit(&data, 2),
+        KMeansParams::new(1)
+            .init(Init::Precomputed(vec![0.0, 0.0]))
+            .fit(&data, 2),
         Err(ClusterError::ZeroVector { row: 0 })
     ));
     assert!(matches!(
-        KMeansParams::new(1).init(Init::KMeansParallel { rounds: 0, oversampling: 2.0 }).check(),
+        KMeansParams::new(1)
+            .init(Init::KMeansParallel {
+                rounds: 0,
+                oversampling: 2.0
+            })
+            .check(),
         Err(ParamsError::OutOfRange { .. })
     ));
     // Errors convert into the crate's error.
@@ -152,7 +213,10 @@ fn k_equals_n_and_k_one() {
     assert_eq!(l, vec![0, 1, 2]);
     let m = KMeansParams::new(1).fit(&data, 2).expect("fit");
     assert_eq!(m.labels, vec![0, 0, 0]);
-    let m = KMeansParams::new(2).metric(Metric::Euclidean).fit(&data, 2).expect("fit");
+    let m = KMeansParams::new(2)
+        .metric(Metric::Euclidean)
+        .fit(&data, 2)
+        .expect("fit");
     assert_eq!(m.k, 2);
 }
 

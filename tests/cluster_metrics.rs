@@ -7,12 +7,28 @@ use engram::cluster::{adjusted_rand_index as ari, normalized_mutual_info as nmi,
 fn known_values() {
     // scikit-learn: adjusted_rand_score([0,0,1,1],[0,0,1,2]) = 0.5714285714285715,
     // normalized_mutual_info_score(...) = 0.8 (arithmetic mean).
-    assert_abs_diff_eq!(ari(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap(), 0.5714285714, epsilon = 1e-9);
-    assert_abs_diff_eq!(nmi(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap(), 0.8, epsilon = 1e-12);
+    assert_abs_diff_eq!(
+        ari(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap(),
+        0.5714285714,
+        epsilon = 1e-9
+    );
+    assert_abs_diff_eq!(
+        nmi(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap(),
+        0.8,
+        epsilon = 1e-12
+    );
     // scikit-learn docs: adjusted_rand_score([0, 0, 1, 2], [0, 0, 1, 1]) = 0.57…;
     // adjusted_rand_score([0, 0, 1, 1], [0, 1, 0, 1]) = -0.5.
-    assert_abs_diff_eq!(ari(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap(), -0.5, epsilon = 1e-12);
-    assert_abs_diff_eq!(nmi(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap(), 0.0, epsilon = 1e-12);
+    assert_abs_diff_eq!(
+        ari(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap(),
+        -0.5,
+        epsilon = 1e-12
+    );
+    assert_abs_diff_eq!(
+        nmi(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap(),
+        0.0,
+        epsilon = 1e-12
+    );
     // Hand-computed: a = [0,0,0,1,1,1], b = [0,0,1,1,2,2]. Cells 2,1,1,2: index = 2;
     // Σ C(rows) = 3 + 3 = 6; Σ C(cols) = 3; expected = 6·3/15 = 1.2; max = 4.5;
     // ARI = 0.8 / 3.3.
@@ -49,6 +65,12 @@ fn perfect_permuted_and_degenerate() {
     assert_eq!(nmi(&[0, 0, 0], &[1, 1, 1]).unwrap(), 1.0);
     assert_eq!(nmi(&[0, 0, 0], &[0, 1, 2]).unwrap(), 0.0);
     assert_eq!(ari::<u32, u32>(&[], &[]).unwrap(), 1.0);
-    assert!(matches!(ari(&[0, 1], &[0]), Err(ClusterError::LengthMismatch { .. })));
-    assert!(matches!(nmi(&[0, 1], &[0]), Err(ClusterError::LengthMismatch { .. })));
+    assert!(matches!(
+        ari(&[0, 1], &[0]),
+        Err(ClusterError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        nmi(&[0, 1], &[0]),
+        Err(ClusterError::LengthMismatch { .. })
+    ));
 }

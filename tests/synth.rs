@@ -4,7 +4,12 @@ use engram::synth::{Order, Sizes, SynthParams};
 
 #[test]
 fn chunking_does_not_change_rows_and_seed_matters() {
-    let s = SynthParams::new(5_003, 32, 7).drift(0.3).drift_step(1_000).seed(9).check().expect("p");
+    let s = SynthParams::new(5_003, 32, 7)
+        .drift(0.3)
+        .drift_step(1_000)
+        .seed(9)
+        .check()
+        .expect("p");
     let whole = s.generate();
     for chunk in [1usize, 17, 1_000, 10_000] {
         let mut data = Vec::new();
@@ -19,14 +24,21 @@ fn chunking_does_not_change_rows_and_seed_matters() {
         assert_eq!(data, whole.data);
         assert_eq!(labels, whole.labels);
     }
-    let other = SynthParams::new(5_003, 32, 7).seed(10).check().expect("p").generate();
+    let other = SynthParams::new(5_003, 32, 7)
+        .seed(10)
+        .check()
+        .expect("p")
+        .generate();
     assert_ne!(other.data, whole.data);
 }
 
 #[test]
 fn sizes_order_and_geometry() {
     let dim = 256;
-    let s = SynthParams::new(10_000, dim, 10).seed(1).check().expect("p");
+    let s = SynthParams::new(10_000, dim, 10)
+        .seed(1)
+        .check()
+        .expect("p");
     assert_eq!(s.sizes(), vec![1_000; 10]);
     let d = s.generate();
     let mut counts = [0usize; 10];
@@ -43,10 +55,17 @@ fn sizes_order_and_geometry() {
         mean_cos += x.iter().zip(c).map(|(a, b)| a * b).sum::<f32>() as f64;
     }
     mean_cos /= 10_000.0;
-    assert!((mean_cos - 0.7071).abs() < 0.02, "mean cosine {mean_cos}");
-    let blocked = SynthParams::new(10_000, dim, 10).order(Order::Blocked).check().expect("p").generate();
+    assert!((mean_cos - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.02, "mean cosine {mean_cos}");
+    let blocked = SynthParams::new(10_000, dim, 10)
+        .order(Order::Blocked)
+        .check()
+        .expect("p")
+        .generate();
     assert!(blocked.labels.windows(2).all(|w| w[0] <= w[1]));
-    let zipf = SynthParams::new(1_000, 8, 4).sizes(Sizes::Zipf { exponent: 1.0 }).check().expect("p");
+    let zipf = SynthParams::new(1_000, 8, 4)
+        .sizes(Sizes::Zipf { exponent: 1.0 })
+        .check()
+        .expect("p");
     assert_eq!(zipf.sizes().iter().sum::<usize>(), 1_000);
     assert_eq!(zipf.sizes(), vec![480, 240, 160, 120]);
 }

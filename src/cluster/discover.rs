@@ -18,11 +18,11 @@
 //!
 //! The result is an ordinary [`KMeansModel`] whose `k` is the number found.
 
+use super::check_data;
 use super::error::{ClusterError, ParamsError};
 use super::lloyd::KMeansModel;
 use super::params::{Init, KMeansParams};
 use super::steps::{accumulate, score_block};
-use super::check_data;
 
 /// Unchecked parameters of k discovery.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,10 +134,16 @@ impl DiscoverValidParams {
     pub fn fit(&self, data: &[f32], dim: usize) -> Result<KMeansModel, ClusterError> {
         let p = &self.0;
         let n = check_data(data, dim)?;
-        let kp = p.max_k.unwrap_or_else(|| (2.0 * (n as f64).sqrt()).ceil() as usize).clamp(1, n);
+        let kp = p
+            .max_k
+            .unwrap_or_else(|| (2.0 * (n as f64).sqrt()).ceil() as usize)
+            .clamp(1, n);
         let min_size = p.min_cluster_size.unwrap_or((n / (10 * kp)).max(2));
-        let mut model =
-            KMeansParams::new(kp).max_iter(p.max_iter).seed(p.seed).check()?.fit(data, dim)?;
+        let mut model = KMeansParams::new(kp)
+            .max_iter(p.max_iter)
+            .seed(p.seed)
+            .check()?
+            .fit(data, dim)?;
         for _ in 0..p.rounds {
             let k = model.k;
             let sums = accumulate(data, dim, &model.labels, None, k);
@@ -167,7 +173,10 @@ impl DiscoverValidParams {
                     group_counts.push(0);
                 }
                 let g = group_of[r];
-                group_sums[g].iter_mut().zip(&sums.sums[j * dim..(j + 1) * dim]).for_each(|(a, b)| *a += b);
+                group_sums[g]
+                    .iter_mut()
+                    .zip(&sums.sums[j * dim..(j + 1) * dim])
+                    .for_each(|(a, b)| *a += b);
                 group_counts[g] += sums.counts[j];
             }
             let merged = group_sums.len() < k;
@@ -183,7 +192,9 @@ impl DiscoverValidParams {
             }
             if centroids.is_empty() {
                 // Everything was tiny: keep the largest group.
-                let g = (0..group_counts.len()).max_by_key(|&g| (group_counts[g], usize::MAX - g)).unwrap_or(0);
+                let g = (0..group_counts.len())
+                    .max_by_key(|&g| (group_counts[g], usize::MAX - g))
+                    .unwrap_or(0);
                 let norm = dot_f64(&group_sums[g]).sqrt().max(f64::MIN_POSITIVE);
                 centroids.extend(group_sums[g].iter().map(|v| (v / norm) as f32));
             }

@@ -27,12 +27,27 @@ pub(crate) fn initial_centroids(
             let idx = rand::seq::index::sample(&mut rng, n, k).into_vec();
             gather(data, dim, &idx)
         }
-        Init::KMeansParallel { rounds, oversampling } => {
-            kmeans_parallel(data, dim, norms2, k, *rounds, *oversampling, metric, seed, &mut rng)
-        }
+        Init::KMeansParallel {
+            rounds,
+            oversampling,
+        } => kmeans_parallel(
+            data,
+            dim,
+            norms2,
+            k,
+            *rounds,
+            *oversampling,
+            metric,
+            seed,
+            &mut rng,
+        ),
         Init::Precomputed(c) => {
             if c.len() != k * dim {
-                return Err(ParamsError::PrecomputedShape { expected: k * dim, got: c.len() }.into());
+                return Err(ParamsError::PrecomputedShape {
+                    expected: k * dim,
+                    got: c.len(),
+                }
+                .into());
             }
             check_finite(c, dim)?;
             let mut c = c.clone();
@@ -106,7 +121,11 @@ pub(crate) fn kmeanspp(
             })
             .collect()
     };
-    let first = if weights.is_some() { draw(&cumsum(&w), rng) } else { rng.random_range(0..n) };
+    let first = if weights.is_some() {
+        draw(&cumsum(&w), rng)
+    } else {
+        rng.random_range(0..n)
+    };
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
     let mut chosen = vec![first];
     let mut closest: Vec<f32> = (0..n)
@@ -123,23 +142,29 @@ pub(crate) fn kmeanspp(
         let far = (0..n)
             .into_par_iter()
             .map(|i| (w(i) * closest[i] as f64, i))
-            .reduce(|| (f64::NEG_INFINITY, usize::MAX), |a, b| {
-                if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
-                    b
-                } else {
-                    a
-                }
-            });
+            .reduce(
+                || (f64::NEG_INFINITY, usize::MAX),
+                |a, b| {
+                    if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
+                        b
+                    } else {
+                        a
+                    }
+                },
+            );
         if far.1 < n {
             cands.push(far.1);
         }
         let trials = cands.len();
         let cand_d = &mut cand_d[..n * trials];
-        cand_d.par_chunks_mut(trials).enumerate().for_each(|(i, d)| {
-            for (t, &c) in cands.iter().enumerate() {
-                d[t] = dist2(row(i), norms2[i], row(c), norms2[c]).min(closest[i]);
-            }
-        });
+        cand_d
+            .par_chunks_mut(trials)
+            .enumerate()
+            .for_each(|(i, d)| {
+                for (t, &c) in cands.iter().enumerate() {
+                    d[t] = dist2(row(i), norms2[i], row(c), norms2[c]).min(closest[i]);
+                }
+            });
         let mut best = (f64::INFINITY, 0);
         for t in 0..trials {
             let pot = fixed_sum(n, |i| w(i) * cand_d[i * trials + t] as f64);
@@ -148,7 +173,10 @@ pub(crate) fn kmeanspp(
             }
         }
         let t = best.1;
-        closest.par_iter_mut().enumerate().for_each(|(i, c)| *c = cand_d[i * trials + t]);
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, c)| *c = cand_d[i * trials + t]);
         chosen.push(cands[t]);
     }
     chosen
@@ -245,7 +273,10 @@ fn weighted_lloyd(
             let l = l as usize;
             let w = weights[i] as f64;
             mass[l] += w;
-            for (s, &x) in sums[l * dim..(l + 1) * dim].iter_mut().zip(&points[i * dim..]) {
+            for (s, &x) in sums[l * dim..(l + 1) * dim]
+                .iter_mut()
+                .zip(&points[i * dim..])
+            {
                 *s += w * x as f64;
             }
         }

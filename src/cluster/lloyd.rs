@@ -55,7 +55,11 @@ pub(crate) fn fit(p: &KMeansParams, data: &[f32], dim: usize) -> Result<KMeansMo
     let norms2 = row_norms2(data, dim);
     let mut best: Option<KMeansModel> = None;
     for run in 0..p.n_init {
-        let seed = if run == 0 { p.seed } else { splitmix(p.seed ^ splitmix(run as u64)) };
+        let seed = if run == 0 {
+            p.seed
+        } else {
+            splitmix(p.seed ^ splitmix(run as u64))
+        };
         let start = initial_centroids(&p.init, p.metric, data, dim, &norms2, p.k, seed)?;
         let model = lloyd(p, data, dim, &norms2, start);
         let better = match (&best, p.metric) {

@@ -61,7 +61,12 @@ where
     db.iter().for_each(|&y| cols[y] += 1);
     let mut cells: Vec<((usize, usize), u64)> = cells.into_iter().collect();
     cells.sort_unstable();
-    Ok(Contingency { cells, rows, cols, n: a.len() as u64 })
+    Ok(Contingency {
+        cells,
+        rows,
+        cols,
+        n: a.len() as u64,
+    })
 }
 
 fn comb2(x: u64) -> f64 {

@@ -33,7 +33,7 @@ pub struct MiniBatchValidParams(MiniBatchParams);
 
 impl MiniBatchParams {
     /// `k` clusters with the defaults: `batch_size` 1024, `max_iter` 100 batches,
-    /// [`Init::KMeansPlusPlus`] on a sample of `max(3·batch_size, 3k)` rows, `seed` 0,
+    /// k-means‖ ([`Init::kmeans_parallel`]) on a sample of `max(3·batch_size, 3k)` rows, `seed` 0,
     /// [`Metric::Spherical`].
     pub fn new(k: usize) -> Self {
         Self {
@@ -55,7 +55,7 @@ impl MiniBatchParams {
         self.max_iter = max_iter;
         self
     }
-    /// The initialisation, run on the initial sample. Default [`Init::KMeansPlusPlus`].
+    /// The initialisation, run on the initial sample. Default [`Init::kmeans_parallel`].
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
         self
@@ -157,7 +157,13 @@ impl MiniBatchKMeans {
         metric: Metric,
     ) -> Result<Self, ClusterError> {
         let k = check_data(&centroids, dim)?;
-        Ok(Self { k, dim, centroids, counts: vec![0; k], metric })
+        Ok(Self {
+            k,
+            dim,
+            centroids,
+            counts: vec![0; k],
+            metric,
+        })
     }
 
     /// Updates the centroids from a batch of new rows and returns the batch's assignment (to
@@ -193,7 +199,11 @@ impl MiniBatchKMeans {
             let total = v + m as f64;
             let c = &mut self.centroids[j * dim..(j + 1) * dim];
             let s = &sums.sums[j * dim..(j + 1) * dim];
-            let mut new: Vec<f64> = c.iter().zip(s).map(|(&c, &s)| (v * c as f64 + s) / total).collect();
+            let mut new: Vec<f64> = c
+                .iter()
+                .zip(s)
+                .map(|(&c, &s)| (v * c as f64 + s) / total)
+                .collect();
             if self.metric == Metric::Spherical {
                 let norm = new.iter().map(|x| x * x).sum::<f64>().sqrt();
                 if norm > 0.0 {

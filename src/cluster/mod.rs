@@ -69,7 +69,10 @@ pub(crate) fn check_shape(data: &[f32], dim: usize) -> Result<usize, ClusterErro
         return Err(ClusterError::ZeroDimension);
     }
     if data.len() % dim != 0 {
-        return Err(ClusterError::RaggedData { len: data.len(), dim });
+        return Err(ClusterError::RaggedData {
+            len: data.len(),
+            dim,
+        });
     }
     Ok(data.len() / dim)
 }
@@ -90,11 +93,18 @@ pub(crate) fn check_finite(data: &[f32], dim: usize) -> Result<(), ClusterError>
         .par_chunks(SUM_ROWS * dim)
         .enumerate()
         .filter_map(|(b, block)| {
-            block.iter().position(|v| !v.is_finite()).map(|p| b * SUM_ROWS * dim + p)
+            block
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|p| b * SUM_ROWS * dim + p)
         })
         .min();
     match bad {
-        Some(p) => Err(ClusterError::NonFinite { row: p / dim, col: p % dim, value: data[p] }),
+        Some(p) => Err(ClusterError::NonFinite {
+            row: p / dim,
+            col: p % dim,
+            value: data[p],
+        }),
         None => Ok(()),
     }
 }

@@ -60,7 +60,13 @@ pub struct PartialSums {
 impl PartialSums {
     /// All-zero sums for `k` clusters of dimension `dim`.
     pub fn zeros(k: usize, dim: usize) -> Self {
-        Self { k, dim, sums: vec![0.0; k * dim], counts: vec![0; k], objective: 0.0 }
+        Self {
+            k,
+            dim,
+            sums: vec![0.0; k * dim],
+            counts: vec![0; k],
+            objective: 0.0,
+        }
     }
 
     /// Adds `other` into `self`. Merging shards in a fixed order gives a deterministic result.
@@ -79,8 +85,14 @@ impl PartialSums {
     }
 
     fn merge_unchecked(&mut self, other: &PartialSums) {
-        self.sums.iter_mut().zip(&other.sums).for_each(|(a, b)| *a += b);
-        self.counts.iter_mut().zip(&other.counts).for_each(|(a, b)| *a += b);
+        self.sums
+            .iter_mut()
+            .zip(&other.sums)
+            .for_each(|(a, b)| *a += b);
+        self.counts
+            .iter_mut()
+            .zip(&other.counts)
+            .for_each(|(a, b)| *a += b);
         self.objective += other.objective;
     }
 
@@ -235,7 +247,12 @@ fn argmax_block(
     while c0 < k {
         let kb = CENTROID_BLOCK.min(k - c0);
         buf.resize(m * kb, 0.0);
-        score_block(rows, dim, &centroids[c0 * dim..(c0 + kb) * dim], &mut buf[..m * kb]);
+        score_block(
+            rows,
+            dim,
+            &centroids[c0 * dim..(c0 + kb) * dim],
+            &mut buf[..m * kb],
+        );
         for i in 0..m {
             let s = &buf[i * kb..(i + 1) * kb];
             let (mut best, mut arg) = (scores[i], labels[i] as usize);
@@ -268,7 +285,11 @@ fn argmax_block(
 
 fn check_labels(labels: &[u32], k: usize) -> Result<(), ClusterError> {
     match labels.iter().position(|&l| l as usize >= k) {
-        Some(row) => Err(ClusterError::LabelOutOfRange { row, label: labels[row], k }),
+        Some(row) => Err(ClusterError::LabelOutOfRange {
+            row,
+            label: labels[row],
+            k,
+        }),
         None => Ok(()),
     }
 }
@@ -288,7 +309,11 @@ pub fn partial_sums(
 ) -> Result<PartialSums, ClusterError> {
     let n = check_shape(data, dim)?;
     if labels.len() != n {
-        return Err(ClusterError::LengthMismatch { what: "labels", expected: n, got: labels.len() });
+        return Err(ClusterError::LengthMismatch {
+            what: "labels",
+            expected: n,
+            got: labels.len(),
+        });
     }
     check_labels(labels, k)?;
     Ok(accumulate(data, dim, labels, None, k))
@@ -365,24 +390,28 @@ pub fn reduce_with(
         });
     }
     let mut out = previous.to_vec();
-    out.par_chunks_mut(dim.max(1)).enumerate().for_each(|(j, c)| {
-        let s = &sums.sums[j * dim..(j + 1) * dim];
-        let count = sums.counts[j];
-        if count == 0 {
-            return;
-        }
-        let scale = match metric {
-            Metric::Spherical => {
-                let norm = s.iter().map(|v| v * v).sum::<f64>().sqrt();
-                if norm == 0.0 {
-                    return;
-                }
-                1.0 / norm
+    out.par_chunks_mut(dim.max(1))
+        .enumerate()
+        .for_each(|(j, c)| {
+            let s = &sums.sums[j * dim..(j + 1) * dim];
+            let count = sums.counts[j];
+            if count == 0 {
+                return;
             }
-            Metric::Euclidean => 1.0 / count as f64,
-        };
-        c.iter_mut().zip(s).for_each(|(c, &v)| *c = (v * scale) as f32);
-    });
+            let scale = match metric {
+                Metric::Spherical => {
+                    let norm = s.iter().map(|v| v * v).sum::<f64>().sqrt();
+                    if norm == 0.0 {
+                        return;
+                    }
+                    1.0 / norm
+                }
+                Metric::Euclidean => 1.0 / count as f64,
+            };
+            c.iter_mut()
+                .zip(s)
+                .for_each(|(c, &v)| *c = (v * scale) as f32);
+        });
     Ok(out)
 }
 
@@ -428,7 +457,9 @@ pub fn repair_empty(
     let mut repaired = Vec::new();
     let mut next = order.into_iter();
     for j in empty {
-        let Some(i) = next.by_ref().find(|&i| sums.counts[assignment.labels[i as usize] as usize] > 1)
+        let Some(i) = next
+            .by_ref()
+            .find(|&i| sums.counts[assignment.labels[i as usize] as usize] > 1)
         else {
             break;
         };
