@@ -36,7 +36,9 @@ pub use lloyd::KMeansModel;
 pub use metrics::{adjusted_rand_index, normalized_mutual_info};
 pub use minibatch::{MiniBatchKMeans, MiniBatchParams, MiniBatchValidParams};
 pub use params::{Init, KMeansParams, KMeansValidParams, Metric};
-pub use steps::{assign, partial_sums, reduce, reduce_with, repair_empty, Assignment, PartialSums};
+pub use steps::{
+    assign, assign_with, partial_sums, reduce, reduce_with, repair_empty, Assignment, PartialSums,
+};
 
 use rayon::prelude::*;
 
