@@ -26,6 +26,9 @@ pub enum Error {
     /// The on-disk store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// Clustering failed (invalid parameters or data).
+    #[error("clustering: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A configuration value breaks one of its invariants.

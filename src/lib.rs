@@ -20,14 +20,17 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cluster;
 pub mod compute;
 pub mod config;
 mod engine;
 pub mod error;
 pub mod graph;
 pub mod memory;
+pub mod synth;
 pub mod vectors;
 
+pub use cluster::{ClusterError, KMeansModel, KMeansParams};
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use engine::{Engram, Layout, Scored};
