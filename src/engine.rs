@@ -479,6 +479,112 @@ impl Engram {
             .ok_or(InputError::UnknownConcept(id.0))?)
     }
 
+    /// Every live concept, by ascending id.
+    pub fn concepts(&self) -> Vec<Concept> {
+        self.graph
+            .concept_ids()
+            .into_iter()
+            .filter_map(|c| self.graph.concept_node(c).map(|n| n.concept.clone()))
+            .collect()
+    }
+
+    /// The episodes bound to a concept with their binding strengths, strongest first (ties by
+    /// id).
+    pub fn members(&self, id: ConceptId) -> Result<Vec<(EpisodeId, f32)>> {
+        let n = self
+            .graph
+            .concept_node(id)
+            .ok_or(InputError::UnknownConcept(id.0))?;
+        let mut v: Vec<_> = n.members().collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(v)
+    }
+
+    /// Exact top-`k` concepts by cosine similarity of their centroids to `query` (normalised
+    /// first), ordered by score descending, then id ascending.
+    pub fn search_concepts(&self, query: &[f32], k: usize) -> Result<Vec<Scored<ConceptId>>> {
+        let q = self.prepare_queries(query, k)?;
+        if q.len() != self.dim() {
+            return Err(InputError::DimensionMismatch {
+                expected: self.dim(),
+                got: query.len(),
+                row: 0,
+            }
+            .into());
+        }
+        let live = self.centroids.live();
+        if live == 0 {
+            return Ok(Vec::new());
+        }
+        let chunks = self.centroids.row_chunks(false);
+        let dead = self.centroids.dead();
+        let hits = cpu::search(
+            self.level,
+            &chunks,
+            self.dim(),
+            &q,
+            k.min(live),
+            (!dead.is_empty()).then_some(dead),
+        );
+        let row_to_id: std::collections::HashMap<usize, ConceptId> = self
+            .graph
+            .concepts()
+            .map(|n| (n.row, n.concept.id))
+            .collect();
+        Ok(hits
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|h| {
+                row_to_id
+                    .get(&(h.id as usize))
+                    .map(|&id| Scored { id, score: h.score })
+            })
+            .collect())
+    }
+
+    /// Adds a concept with this centroid (normalised here) and record fields; the id in
+    /// `concept` is replaced by a fresh one, which is returned.
+    #[allow(dead_code)] // used by concept formation
+    pub(crate) fn insert_concept(
+        &mut self,
+        centroid: &[f32],
+        mut concept: Concept,
+    ) -> Result<ConceptId> {
+        let inv = validate_one(centroid, self.dim())?;
+        let id = self.take_concept_id();
+        concept.id = id;
+        let row = self.centroids.push_scaled(centroid, &[inv]);
+        self.graph.add_concept(concept, row);
+        Ok(id)
+    }
+
+    /// Replaces a concept's centroid (normalised here).
+    #[allow(dead_code)] // used by concept formation
+    pub(crate) fn set_centroid(&mut self, id: ConceptId, centroid: &[f32]) -> Result<()> {
+        let inv = validate_one(centroid, self.dim())?;
+        let row = self
+            .graph
+            .concept_node(id)
+            .ok_or(InputError::UnknownConcept(id.0))?
+            .row;
+        self.centroids.set_scaled(row, centroid, inv);
+        Ok(())
+    }
+
+    /// Removes a concept with its bindings and links; its centroid row is reclaimed by
+    /// [`Engram::compact`].
+    #[allow(dead_code)] // used by concept formation
+    pub(crate) fn delete_concept(&mut self, id: ConceptId) -> Result<()> {
+        let node = self
+            .graph
+            .remove_concept(id)
+            .ok_or(InputError::UnknownConcept(id.0))?;
+        self.centroids.kill(node.row);
+        Ok(())
+    }
+
     /// Bytes held by embeddings and centroids.
     pub fn vector_bytes(&self) -> usize {
         self.episodes.memory_bytes() + self.centroids.memory_bytes()

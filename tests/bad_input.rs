@@ -158,3 +158,21 @@ fn public_types_are_send_and_sync() {
     check::<engram::graph::Graph>();
     check::<engram::TopK>();
 }
+
+#[test]
+fn concept_queries_on_an_engine_without_concepts() {
+    let e = store();
+    assert!(e.concepts().is_empty());
+    assert!(e
+        .search_concepts(&[1.0, 0.0, 0.0, 0.0], 3)
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        e.search_concepts(&[1.0, 0.0], 3).unwrap_err(),
+        Error::Input(InputError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        e.members(engram::ConceptId(3)).unwrap_err(),
+        Error::Input(InputError::UnknownConcept(3))
+    ));
+}

@@ -88,7 +88,10 @@ fn partial_sums_errors_and_reduce_keeps_empty() {
     assert_eq!(s.counts, vec![2, 0]);
     let prev = [0.0f32, 1.0, 0.6, 0.8];
     let c = reduce(&s, &prev).expect("reduce");
-    assert!((c[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6 && (c[1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
+    assert!(
+        (c[0] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6
+            && (c[1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6
+    );
     assert_eq!(&c[2..], &[0.6, 0.8]);
     assert!(matches!(
         reduce(&s, &prev[..2]),

@@ -55,7 +55,10 @@ fn sizes_order_and_geometry() {
         mean_cos += x.iter().zip(c).map(|(a, b)| a * b).sum::<f32>() as f64;
     }
     mean_cos /= 10_000.0;
-    assert!((mean_cos - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.02, "mean cosine {mean_cos}");
+    assert!(
+        (mean_cos - std::f64::consts::FRAC_1_SQRT_2).abs() < 0.02,
+        "mean cosine {mean_cos}"
+    );
     let blocked = SynthParams::new(10_000, dim, 10)
         .order(Order::Blocked)
         .check()

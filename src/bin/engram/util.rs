@@ -57,6 +57,7 @@ pub fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
 }
 
 /// Peak resident set size of this process in bytes (Linux; 0 elsewhere).
+#[allow(dead_code)]
 pub fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
