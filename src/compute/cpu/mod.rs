@@ -175,6 +175,12 @@ impl<'a> Pusher<'a> {
         Self { top, thr, dead }
     }
 
+    /// The score a hit must reach to be offered.
+    #[inline(always)]
+    pub(crate) fn threshold(&self) -> f32 {
+        self.thr
+    }
+
     #[inline(always)]
     pub(crate) fn offer(&mut self, score: f32, row: usize) {
         if score >= self.thr {
