@@ -13,6 +13,10 @@ use engram::{BackendChoice, Config, Engram, EpisodeId, Error, GpuError, Layout, 
 fn gpu_engine(config: Config) -> Option<Engram> {
     match Engram::new(config.backend(BackendChoice::Gpu)) {
         Ok(e) => Some(e),
+        Err(Error::Gpu(GpuError::NotCompiled)) => {
+            eprintln!("SKIPPED: built without the `gpu` feature");
+            None
+        }
         Err(Error::Gpu(e)) => {
             if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
                 panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
