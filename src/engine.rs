@@ -266,8 +266,7 @@ impl Engram {
         for (i, m) in metas.iter().enumerate() {
             check_meta(m, i)?;
         }
-        let inv = validate_rows(rows, dim)?;
-        self.episodes.push_scaled(rows, &inv);
+        self.episodes.push_validated(rows)?;
         let mut ids = Vec::with_capacity(n);
         if metas.is_empty() {
             for _ in 0..n {

@@ -2,6 +2,7 @@
 //! f16 or both; deleted rows are tombstoned until [`VectorArena::compact`] reclaims them.
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 use crate::compute::cpu::{RowChunk, Rows};
 use crate::config::Precision;
@@ -212,6 +213,80 @@ impl VectorArena {
             i += take;
         }
         first
+    }
+
+    /// Validates and appends a flat batch in one pass over the input: each row's norm is
+    /// computed and the scaled row written while the row is still in cache. All or nothing: at
+    /// the first bad row the rows written so far are removed again and the error names the row.
+    /// Returns the index of the first new row.
+    pub fn push_validated(&mut self, rows: &[f32]) -> Result<usize, InputError> {
+        let dim = self.dim;
+        if dim == 0 || rows.len() % dim != 0 {
+            return Err(InputError::RaggedBatch {
+                len: rows.len(),
+                dim,
+            });
+        }
+        let first = self.len;
+        let n = rows.len() / dim;
+        let mut scratch = vec![0.0f32; dim];
+        let mut i = 0;
+        while i < n {
+            let in_chunk = self.len % self.rows_per_chunk;
+            if in_chunk == 0 {
+                self.open_chunk();
+            }
+            let take = (self.rows_per_chunk - in_chunk).min(n - i);
+            self.reserve_rows(take);
+            for (j, r) in rows[i * dim..(i + take) * dim]
+                .chunks_exact(dim)
+                .enumerate()
+            {
+                let inv = match inv_norm(r, i + j) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.truncate(first);
+                        return Err(e);
+                    }
+                };
+                if self.precision.has_f32() {
+                    if let Some(c) = self.f32_chunks.last_mut() {
+                        c.extend(r.iter().map(|x| x * inv));
+                    }
+                }
+                if self.precision.has_f16() {
+                    for (d, x) in scratch.iter_mut().zip(r) {
+                        *d = x * inv;
+                    }
+                    if let Some(c) = self.f16_chunks.last_mut() {
+                        let at = c.len();
+                        c.resize(at + dim, f16::ZERO);
+                        c[at..].convert_from_f32_slice(&scratch);
+                    }
+                }
+                self.len += 1;
+            }
+            i += take;
+        }
+        Ok(first)
+    }
+
+    /// Drops every row from `len` on (used to undo a partial append).
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        fn cut<T>(v: &mut Vec<Vec<T>>, chunks: usize, keep: usize) {
+            v.truncate(chunks);
+            if let Some(c) = v.last_mut() {
+                c.truncate(keep);
+            }
+        }
+        let chunks = len.div_ceil(self.rows_per_chunk);
+        let keep = (len - chunks.saturating_sub(1) * self.rows_per_chunk) * self.dim;
+        cut(&mut self.f32_chunks, chunks, keep);
+        cut(&mut self.f16_chunks, chunks, keep);
+        self.len = len;
     }
 
     fn open_chunk(&mut self) {

@@ -5,15 +5,12 @@ use engram::cluster::{
     adjusted_rand_index, normalize_rows, normalized_mutual_info, KMeansParams, Metric,
 };
 
-const DIR: &str = "/work/shared/data/digits";
+mod common;
 
+/// The digits from `../shared/data/digits` (a missing file fails the test).
 fn load() -> Option<(Vec<f32>, Vec<i32>)> {
-    let px = std::fs::read(format!("{DIR}/pixels.f32")).ok()?;
-    let lb = std::fs::read(format!("{DIR}/labels.i32")).ok()?;
-    let px = px
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let px = common::read_f32("digits/pixels.f32");
+    let lb = std::fs::read(common::data_dir().join("digits/labels.i32")).expect("labels.i32");
     let lb = lb
         .chunks_exact(4)
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))

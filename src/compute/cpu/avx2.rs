@@ -198,21 +198,3 @@ pub unsafe fn block_2x4(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f
         i += 1;
     }
 }
-
-/// Converts f16 to f32 with F16C.
-///
-/// # Safety
-/// The CPU must support AVX2 and F16C; `dst` must be at least as long as `src`.
-#[target_feature(enable = "avx2,f16c")]
-pub unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
-    let n = src.len().min(dst.len());
-    let mut i = 0;
-    while i + 8 <= n {
-        _mm256_storeu_ps(dst.as_mut_ptr().add(i), load_f16x8(src.as_ptr().add(i)));
-        i += 8;
-    }
-    while i < n {
-        dst[i] = src[i].to_f32();
-        i += 1;
-    }
-}

@@ -35,11 +35,8 @@ pub fn search(
     if nq == 0 || k == 0 {
         return vec![Vec::new(); nq];
     }
-    let task_rows = match nq {
-        1 => 16_384,
-        n if n < GEMM_MIN_QUERIES => 2_048,
-        _ => 2_048,
-    };
+    // Rows per rayon task: large for the bandwidth-bound scan, one GEMM tile for batches.
+    let task_rows = if nq == 1 { 16_384 } else { 2_048 };
     let mut tasks = Vec::new();
     for c in chunks {
         let n = c.rows.count(dim);
