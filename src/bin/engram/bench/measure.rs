@@ -8,7 +8,7 @@ use engram::cluster::{assign, partial_sums};
 use engram::compute::gpu::{self, GpuContext, GpuLayout, GpuMatrix};
 use engram::config::DEFAULT_CHUNK_BYTES;
 use engram::graph::Graph;
-use engram::vectors::{validate_rows, VectorArena};
+use engram::vectors::VectorArena;
 use engram::{
     BackendChoice, Config, Engram, EpisodeId, EpisodeMeta, Hit, Layout, Precision, Scored,
 };
@@ -23,6 +23,9 @@ pub struct GpuLimits {
     /// FMA throughput, GFLOP/s.
     pub fma_gflops: f64,
 }
+
+/// The CPU's top-10 ids for one layout and batch size, one list per query.
+pub type CpuIds = (Layout, usize, Vec<Vec<u64>>);
 
 fn secs_of<T>(reps: usize, f: impl FnMut() -> T) -> f64 {
     median_time(reps, f).as_secs_f64()
@@ -81,50 +84,53 @@ pub fn ingest(rows: &[f32], dim: usize, reps: usize, lim: &CpuLimits, out: &mut 
     }
 }
 
-/// Where ingest's time goes: the validation pass (norms, NaN checks), the scaled copy into the
-/// f32 and f16 arenas, and the graph bookkeeping, each timed alone on a fresh structure.
+/// Where ingest's time goes: the one-pass validate + normalise + write into an f32 arena and
+/// into an f16 arena, and the graph bookkeeping, each timed alone on a fresh structure.
 pub fn ingest_splits(rows: &[f32], dim: usize, lim: &CpuLimits, out: &mut Vec<Row>) {
     let n = rows.len() / dim;
-    let inv = match validate_rows(rows, dim) {
-        Ok(v) => v,
-        Err(_) => return,
+    let median3 = |mut f: Box<dyn FnMut() -> f64 + '_>| {
+        let mut t = [f(), f(), f()];
+        t.sort_by(f64::total_cmp);
+        t[1]
     };
-    let t_validate = secs_of(3, || validate_rows(rows, dim).map(|v| v.len()).unwrap_or(0));
     let copy = |p: Precision| {
-        let mut times = Vec::new();
-        for _ in 0..3 {
+        median3(Box::new(move || {
             let mut a = VectorArena::new(dim, p, DEFAULT_CHUNK_BYTES);
             let t = Instant::now();
-            a.push_scaled(rows, &inv);
-            times.push(t.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        times[1]
+            let _ = a.push_validated(rows);
+            t.elapsed().as_secs_f64()
+        }))
     };
     let t32 = copy(Precision::F32);
     let t16 = copy(Precision::F16);
-    let mut times = Vec::new();
-    for _ in 0..3 {
+    let t_graph = median3(Box::new(|| {
         let mut g = Graph::new();
         let t = Instant::now();
         for i in 0..n {
             g.push_episode(EpisodeId(i as u64), EpisodeMeta::default(), 1.0);
         }
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    let t_graph = times[1];
+        t.elapsed().as_secs_f64()
+    }));
     let bw = lim.read_gbps * 1e9;
-    for (what, s, bytes) in [
-        ("ingest split: validate (norms)", t_validate, dim * 4),
-        ("ingest split: scaled copy to f32 arena", t32, dim * 8),
-        ("ingest split: scaled copy to f16 arena", t16, dim * 6),
-        ("ingest split: graph bookkeeping", t_graph, 0),
+    for (what, s, bytes, layout) in [
+        (
+            "ingest split: validate + normalise + write, f32 arena",
+            t32,
+            dim * 8,
+            "f32",
+        ),
+        (
+            "ingest split: validate + normalise + write, f16 arena",
+            t16,
+            dim * 6,
+            "f16",
+        ),
+        ("ingest split: graph bookkeeping", t_graph, 0, "—"),
     ] {
         out.push(Row {
             op: what.into(),
             backend: "cpu",
-            layout: if what.contains("f16") { "f16" } else { "f32" },
+            layout,
             n,
             batch: 1,
             secs: s,
@@ -143,6 +149,7 @@ pub fn ingest_splits(rows: &[f32], dim: usize, lim: &CpuLimits, out: &mut Vec<Ro
 }
 
 /// The figure of one search call: GB/s of rows read for one query, GFLOP/s for a batch.
+#[allow(clippy::too_many_arguments)]
 fn search_row(
     backend: &'static str,
     layout: Layout,
@@ -186,7 +193,7 @@ pub fn cpu_search(
     reps: usize,
     lim: &CpuLimits,
     out: &mut Vec<Row>,
-) -> anyhow::Result<Vec<(Layout, usize, Vec<Vec<u64>>)>> {
+) -> anyhow::Result<Vec<CpuIds>> {
     let (n, dim) = (e.len(), e.dim());
     let mut ids = Vec::new();
     for layout in [Layout::F32, Layout::F16] {
@@ -250,7 +257,7 @@ pub fn gpu_search(
     batches: &[usize],
     reps: usize,
     glim: &GpuLimits,
-    cpu_ids: &[(Layout, usize, Vec<Vec<u64>>)],
+    cpu_ids: &[CpuIds],
     out: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
     let n = rows.len() / dim;
