@@ -135,12 +135,61 @@ pub unsafe fn scan(
             }
         }
         Rows::F16(r) => {
-            for (i, row) in r.chunks_exact(dim).enumerate() {
-                let s = dot_f16(query, row);
-                out.offer(s, first_row + i);
+            // Two rows per step: each query vector loaded once serves both rows.
+            let mut pairs = r.chunks_exact(2 * dim);
+            let mut i = first_row;
+            for pair in &mut pairs {
+                let (a, b) = pair.split_at(dim);
+                let (sa, sb) = dot_f16_pair(query, a, b);
+                out.offer(sa, i);
+                out.offer(sb, i + 1);
+                i += 2;
+            }
+            for row in pairs.remainder().chunks_exact(dim) {
+                out.offer(dot_f16(query, row), i);
+                i += 1;
             }
         }
     }
+}
+
+/// Dot products of one f32 query with two f16 rows.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; all slices must have the same length.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_f16_pair(q: &[f32], a: &[f16], b: &[f16]) -> (f32, f32) {
+    let n = q.len().min(a.len()).min(b.len());
+    let (pq, pa, pb) = (q.as_ptr(), a.as_ptr(), b.as_ptr());
+    let mut a0 = _mm256_setzero_ps();
+    let mut a1 = _mm256_setzero_ps();
+    let mut b0 = _mm256_setzero_ps();
+    let mut b1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= n {
+        let q0 = _mm256_loadu_ps(pq.add(i));
+        let q1 = _mm256_loadu_ps(pq.add(i + 8));
+        a0 = _mm256_fmadd_ps(q0, load_f16x8(pa.add(i)), a0);
+        a1 = _mm256_fmadd_ps(q1, load_f16x8(pa.add(i + 8)), a1);
+        b0 = _mm256_fmadd_ps(q0, load_f16x8(pb.add(i)), b0);
+        b1 = _mm256_fmadd_ps(q1, load_f16x8(pb.add(i + 8)), b1);
+        i += 16;
+    }
+    while i + 8 <= n {
+        let q0 = _mm256_loadu_ps(pq.add(i));
+        a0 = _mm256_fmadd_ps(q0, load_f16x8(pa.add(i)), a0);
+        b0 = _mm256_fmadd_ps(q0, load_f16x8(pb.add(i)), b0);
+        i += 8;
+    }
+    let mut sa = hsum(_mm256_add_ps(a0, a1));
+    let mut sb = hsum(_mm256_add_ps(b0, b1));
+    while i < n {
+        let x = *pq.add(i);
+        sa += x * (*pa.add(i)).to_f32();
+        sb += x * (*pb.add(i)).to_f32();
+        i += 1;
+    }
+    (sa, sb)
 }
 
 /// Reduces eight accumulators to one vector of their eight horizontal sums.
