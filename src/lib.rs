@@ -26,11 +26,16 @@ mod engine;
 pub mod error;
 pub mod graph;
 pub mod memory;
+pub mod migrate;
+pub mod persist;
+mod shared;
 pub mod vectors;
 
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use engine::{Engram, Layout, Scored};
+pub use persist::{DurableEngram, StoreOptions, SyncPolicy};
+
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
