@@ -35,6 +35,7 @@ pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use engine::{Engram, Layout, Scored};
 pub use persist::{DurableEngram, StoreOptions, SyncPolicy};
+pub use shared::SharedEngram;
 
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
 pub use memory::{
