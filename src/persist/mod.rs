@@ -5,6 +5,7 @@
 //! Start with [`DurableEngram`]; [`SyncPolicy`] says what a crash can lose. The file layouts
 //! are documented in [`snapshot`] and [`wal`].
 
+pub mod export;
 pub mod format;
 pub mod recovery;
 pub mod snapshot;

@@ -228,6 +228,11 @@ impl DurableEngram {
         &self.engine
     }
 
+    /// The engine, mutably, for changes made durable by the next checkpoint (crate only).
+    pub(crate) fn engine_mut_unlogged(&mut self) -> &mut Engram {
+        &mut self.engine
+    }
+
     /// The snapshot generation (bumped by each checkpoint).
     pub fn generation(&self) -> u64 {
         self.generation

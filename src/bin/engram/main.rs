@@ -5,6 +5,8 @@
 
 mod bench;
 mod demo;
+mod export;
+mod import;
 mod info;
 mod util;
 
@@ -28,6 +30,10 @@ enum Command {
     Info(info::Args),
     /// CPU-vs-GPU benchmark report: machine limits first, then every operation as a ratio.
     Bench(bench::Args),
+    /// Migrate legacy memories (.jsonl, .npy, .fvecs) into a store; resume, discard, roll back.
+    Import(import::Args),
+    /// Export a store's episodes and concepts as .npy embeddings + JSON Lines metadata.
+    Export(export::Args),
 }
 
 fn main() {
@@ -37,6 +43,8 @@ fn main() {
         Command::Demo(a) => demo::run(&cli.common, a),
         Command::Info(a) => info::run(&cli.common, a),
         Command::Bench(a) => bench::run(&cli.common, a),
+        Command::Import(a) => import::run(&cli.common, a),
+        Command::Export(a) => export::run(&cli.common, a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
