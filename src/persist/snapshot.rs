@@ -412,8 +412,8 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     // EMET
     let (moff, metas) = s.small(EMET)?;
     let mut d = Dec::new(&metas);
-    // Each record is at least 49 bytes: bound the count before allocating.
-    if n_ep > metas.len() as u64 / 49 {
+    // Each record is at least 45 bytes: bound the count before allocating.
+    if n_ep > metas.len() as u64 / 45 {
         return Err(corrupt(
             path,
             "EMET",
