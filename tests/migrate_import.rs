@@ -344,9 +344,12 @@ fn online_import_under_four_searching_threads_loses_nothing() {
     let worst = results.iter().map(|r| r.0).max().unwrap();
     let searches: u64 = results.iter().map(|r| r.1).sum();
     eprintln!("import {import_time:?}, {searches} searches, worst search {worst:?}");
+    // On a loaded 2-core machine scheduling alone can delay a search by tens of
+    // milliseconds, so the bound is generous but far below the import's duration.
+    let bound = Duration::from_millis(60).max(import_time / 4);
     assert!(
-        worst < Duration::from_millis(60),
-        "a search waited {worst:?}"
+        worst < bound,
+        "a search waited {worst:?} (import took {import_time:?})"
     );
     assert!(searches > 100);
 }
