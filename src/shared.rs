@@ -12,7 +12,7 @@ use crate::persist::{self, DurableEngram, NewConcept};
 /// The engine behind a [`SharedEngram`].
 #[derive(Debug)]
 enum Inner {
-    Memory(Engram),
+    Memory(Box<Engram>),
     Durable(Box<DurableEngram>),
 }
 
@@ -48,7 +48,7 @@ impl SharedEngram {
     /// Shares an in-memory engine.
     pub fn new(engine: Engram) -> Self {
         Self {
-            inner: Arc::new(RwLock::new(Inner::Memory(engine))),
+            inner: Arc::new(RwLock::new(Inner::Memory(Box::new(engine)))),
         }
     }
 
@@ -123,7 +123,7 @@ impl SharedEngram {
     /// Adds a concept (logged when durable); see [`persist::add_concept`].
     pub fn add_concept(&self, centroid: &[f32], c: NewConcept) -> Result<ConceptId> {
         match &mut *self.inner.write() {
-            Inner::Memory(e) => persist::add_concept(e, centroid, c),
+            Inner::Memory(e) => persist::add_concept(e.as_mut(), centroid, c),
             Inner::Durable(d) => d.add_concept(centroid, c),
         }
     }

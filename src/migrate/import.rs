@@ -29,6 +29,12 @@ pub(crate) struct Chunk {
     pub prefix: String,
 }
 
+/// The receiving end of the reader thread's channel, and the thread.
+pub(crate) type ReaderHandle = (
+    Receiver<Result<Chunk, StoreError>>,
+    std::thread::JoinHandle<()>,
+);
+
 /// Starts the reader thread at `start`, hashing the source prefix as it goes (`hasher` holds
 /// the hash of the bytes before `start`). Returns the receiving end and the thread.
 pub(crate) fn spawn_reader(
@@ -37,10 +43,7 @@ pub(crate) fn spawn_reader(
     start: Position,
     hasher: blake3::Hasher,
     opts: &ImportOptions,
-) -> Result<(
-    Receiver<Result<Chunk, StoreError>>,
-    std::thread::JoinHandle<()>,
-)> {
+) -> Result<ReaderHandle> {
     let mut reader = SourceReader::open(path, format, start)?;
     let mut raw = fs::File::open(path).map_err(io("open", path))?;
     std::io::Seek::seek(&mut raw, std::io::SeekFrom::Start(start.offset))
