@@ -90,8 +90,12 @@ fn check(snap: &[u8], wal: &[u8], damaged_snapshot: bool) -> String {
                 f.prefixes.contains(&got),
                 "opened as a store that is no prefix of the log"
             );
+            // A log cut exactly at a record boundary cannot be told from a shorter log (no
+            // format without an external record of its length can): it opens as that
+            // prefix. Any other damage that opens must be reported as a torn tail.
+            let at_boundary = f.records.contains(&(wal.len() as u64));
             assert!(
-                s.recovery().torn_tail_offset.is_some(),
+                s.recovery().torn_tail_offset.is_some() || at_boundary,
                 "recovered an older state without reporting a torn tail"
             );
             "torn tail dropped".into()
@@ -220,6 +224,9 @@ fn damage() -> impl Strategy<Value = Damage> {
 
 fn apply(b: &[u8], d: &Damage) -> Vec<u8> {
     let mut b = b.to_vec();
+    if b.is_empty() && !matches!(d, Damage::Append(_)) {
+        return b;
+    }
     match d {
         Damage::Flip(p, x) => {
             let p = p % b.len();
