@@ -5,6 +5,8 @@
 
 mod bench;
 mod demo;
+mod export;
+mod import;
 mod info;
 mod plot;
 mod stream;
@@ -35,6 +37,10 @@ enum Command {
     Stream(stream::Args),
     /// CPU-vs-GPU benchmark report: machine limits first, then every operation as a ratio.
     Bench(bench::Args),
+    /// Migrate legacy memories (.jsonl, .npy, .fvecs) into a store; resume, discard, roll back.
+    Import(import::Args),
+    /// Export a store's episodes and concepts as .npy embeddings + JSON Lines metadata.
+    Export(export::Args),
 }
 
 fn main() {
@@ -47,6 +53,8 @@ fn main() {
         Command::Synth(a) => synth::run(c, a),
         Command::Stream(a) => stream::run(c, a),
         Command::Bench(a) => bench::run(c, a),
+        Command::Import(a) => import::run(c, a),
+        Command::Export(a) => export::run(c, a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
