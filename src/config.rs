@@ -98,6 +98,7 @@ pub struct Config {
     chunk_bytes: usize,
     precision: Precision,
     backend: BackendChoice,
+    recall: crate::recall::RecallConfig,
 }
 
 /// Default largest chunk of the embedding arena: 128 MiB, the WebGPU default binding limit.
@@ -111,6 +112,7 @@ impl Config {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             precision: Precision::default(),
             backend: BackendChoice::default(),
+            recall: crate::recall::RecallConfig::default(),
         }
     }
 
@@ -131,6 +133,18 @@ impl Config {
     pub fn backend(mut self, backend: BackendChoice) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// Recall, spreading-activation, recognition and strength constants (default
+    /// [`crate::recall::RecallConfig::default`]).
+    pub fn recall(mut self, recall: crate::recall::RecallConfig) -> Self {
+        self.recall = recall;
+        self
+    }
+
+    /// The recall constants.
+    pub fn recall_config(&self) -> &crate::recall::RecallConfig {
+        &self.recall
     }
 
     /// The embedding dimension.
@@ -165,6 +179,7 @@ impl Config {
                 row_bytes,
             });
         }
+        self.recall.check()?;
         Ok(self)
     }
 }

@@ -27,7 +27,9 @@ mod engine;
 pub mod error;
 pub mod graph;
 pub mod memory;
+pub mod recall;
 pub mod synth;
+pub mod validate;
 pub mod vectors;
 
 pub use cluster::{ClusterError, KMeansModel, KMeansParams};
@@ -35,6 +37,9 @@ pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use engine::{Engram, Layout, Scored};
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
+pub use recall::{
+    Activation, Familiarity, Pathways, RecallConfig, RecallHit, RecallMode, RecallParams, Retrieval,
+};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
 };

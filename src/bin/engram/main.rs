@@ -7,6 +7,7 @@ mod bench;
 mod demo;
 mod info;
 mod util;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,9 @@ enum Command {
     Info(info::Args),
     /// CPU-vs-GPU benchmark report: machine limits first, then every operation as a ratio.
     Bench(bench::Args),
+    /// Memory-research experiments (fan, DRM, prototype, spacing, forgetting, semantic ANN):
+    /// ours vs published, pass/fail; exit code 1 if any fails.
+    Validate(validate::Args),
 }
 
 fn main() {
@@ -37,6 +41,7 @@ fn main() {
         Command::Demo(a) => demo::run(&cli.common, a),
         Command::Info(a) => info::run(&cli.common, a),
         Command::Bench(a) => bench::run(&cli.common, a),
+        Command::Validate(a) => validate::run(&cli.common, a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
