@@ -44,6 +44,12 @@ pub struct RecallConfig {
     /// Pattern completion happens when the best stored episode's cosine to the cue is below
     /// this (used by [`crate::RecallParams::with_completion`]). Default 0.9.
     pub completion_threshold: f32,
+    /// Exponent `p` of the pattern-completion echo `Σ b·cos(cue, e)^p · e` over the members of
+    /// the probed concepts. Default 0: the binding-weighted centroid of the members (the
+    /// concept's prototype). MINERVA 2 uses 3, which favours the members most like the cue
+    /// (in the DRM experiment it completes to the strongest studied associates rather than
+    /// to the theme).
+    pub completion_exponent: f32,
     /// Time scale `τ` of the forgetting curve `R(Δt) = (1 + Δt/(τ·s))^(−c)`, where `s` is the
     /// episode's strength. Default 20 (seconds).
     pub forgetting_scale: f64,
@@ -73,6 +79,7 @@ impl Default for RecallConfig {
             familiarity_threshold: 0.6,
             familiarity_slope: 0.05,
             completion_threshold: 0.9,
+            completion_exponent: 0.0,
             forgetting_scale: 20.0,
             forgetting_exponent: 0.13,
             rehearsal_gain: 1.0,
@@ -166,6 +173,12 @@ impl RecallConfig {
             "[-1, 1]",
             (-1.0..=1.0).contains(&c.completion_threshold),
             c.completion_threshold as f64,
+        )?;
+        range(
+            "recall.completion_exponent",
+            "[0, 16]",
+            (0.0..=16.0).contains(&c.completion_exponent),
+            c.completion_exponent as f64,
         )?;
         range(
             "recall.forgetting_scale",

@@ -114,30 +114,77 @@ impl Engram {
                 .fold(f32::NEG_INFINITY, f32::max);
             if best < threshold {
                 if probed.is_empty() {
-                    probed = self.search_concepts(&q, 1)?;
+                    probed = self.search_concepts(&q, params.probes)?;
                 }
-                if let Some(c) = probed.first().filter(|c| c.score > best) {
-                    let centroid = self.centroid(c.id)?;
-                    out.push(RecallHit {
-                        node: MemoryNode::Concept(c.id),
-                        score: c.score,
-                        confidence: c.score.clamp(0.0, 1.0),
-                        similarity: c.score,
-                        episodic: None,
-                        semantic: None,
-                        via: Pathways {
-                            completion: true,
-                            ..Pathways::default()
-                        },
-                        retention: 1.0,
-                        reconstruction: Some(centroid),
-                    });
+                if let Some(c) = probed.first() {
+                    let echo = self.echo(&q, &probed)?;
+                    let sim = self.level.dot(&q, &echo);
+                    if sim > best {
+                        out.push(RecallHit {
+                            node: MemoryNode::Concept(c.id),
+                            score: sim,
+                            confidence: sim.clamp(0.0, 1.0),
+                            similarity: sim,
+                            episodic: None,
+                            semantic: None,
+                            via: Pathways {
+                                completion: true,
+                                ..Pathways::default()
+                            },
+                            retention: 1.0,
+                            reconstruction: Some(echo),
+                        });
+                    }
                 }
             }
         }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.node.cmp(&b.node)));
         out.truncate(k);
         Ok(out)
+    }
+
+    /// Pattern completion: the echo of the cue over the members of the probed concepts
+    /// (MINERVA 2, Hintzman 1984): `normalise(Σ b·max(0, cos(cue, e))^p · e)`, `b` the binding
+    /// strength and `p` [`completion_exponent`](super::RecallConfig::completion_exponent).
+    /// With a pure concept and `p = 0` it is the concept's centroid; with `p > 0` the members
+    /// that match the cue dominate, so an impure concept still completes the cued pattern.
+    /// Falls back to the best concept's centroid when the echo is empty.
+    pub(crate) fn echo(&self, q: &[f32], probed: &[Scored<ConceptId>]) -> Result<Vec<f32>> {
+        let dim = self.dim();
+        let p = self.config.recall_config().completion_exponent;
+        let mut acc = vec![0.0f64; dim];
+        let mut buf = vec![0.0f32; dim];
+        let mut any = false;
+        let mut seen = rustc_hash::FxHashSet::default();
+        for c in probed {
+            let Some(node) = self.graph.concept_node(c.id) else {
+                continue;
+            };
+            for (e, b) in node.members() {
+                if !seen.insert(e) {
+                    continue;
+                }
+                let Some(row) = self.graph.episode_row(e) else {
+                    continue;
+                };
+                if !self.episodes.read_row(row, &mut buf) {
+                    continue;
+                }
+                let a = self.level.dot(q, &buf).max(0.0).powf(p) * b;
+                if a > 0.0 {
+                    any = true;
+                    acc.iter_mut().zip(&buf).for_each(|(x, v)| *x += (a * v) as f64);
+                }
+            }
+        }
+        let norm = acc.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if !any || norm == 0.0 {
+            return match probed.first() {
+                Some(c) => self.centroid(c.id),
+                None => Err(InputError::Empty("no concept to complete from").into()),
+            };
+        }
+        Ok(acc.iter().map(|x| (x / norm) as f32).collect())
     }
 
     /// The semantic pathway: the `probes` concepts nearest the (normalised) cue, then every

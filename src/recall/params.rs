@@ -34,8 +34,10 @@ pub struct RecallParams {
     /// pathway ranks purely by cosine, so it is an approximation of exact search. Default 0.1.
     pub support_weight: f32,
     /// Pattern completion: when the best episode found has a cosine to the cue below this
-    /// threshold, the best-matching concept's centroid is returned as a reconstructed memory
-    /// (a [`MemoryNode::Concept`] hit) if it matches the cue better than that episode.
+    /// threshold, a reconstruction is returned as a [`MemoryNode::Concept`] hit (the best
+    /// probed concept) if it matches the cue better than that episode: the echo of the cue
+    /// over the members of the probed concepts (MINERVA 2), for a pure concept close to its
+    /// centroid.
     /// `None` (the default) turns completion off.
     pub completion: Option<f32>,
     /// The caller's time of the recall: retention is computed for it, and

@@ -4,16 +4,17 @@
 //!
 //! 1. **Study**: the 15 studied words of every list are stored as episodes (list `j` is stream
 //!    `j`, one time step per word). Lures are never stored.
-//! 2. **Consolidate**: concepts are formed over everything stored (until the consolidation
-//!    cycle lands: [`super::form_concepts`] with one cluster per studied list, the number of
-//!    lists being part of the study design, not knowledge of the lures).
+//! 2. **Consolidate** after each list (lists are studied one at a time, as in Roediger &
+//!    McDermott 1995): until the consolidation cycle lands, [`super::form_concepts_over`] the
+//!    list's episodes with one cluster — the study design, not knowledge of the lure.
 //! 3. **Free recall**, per list: the cue is the list's study context — the normalised mean of
 //!    its *studied* vectors. [`Engram::recall_view`] (blended, k = 15) with pattern completion
 //!    at the configured threshold returns stored episodes and, when no episode matches the
-//!    context well, a concept centroid as a reconstructed memory. The **scorer** then decodes
-//!    each reconstruction to a word: its nearest neighbour in a vocabulary of every lexicon
-//!    word, every studied word and every lure (deduplicated by spelling). The lure counts as
-//!    recalled when a reconstruction decodes to it. Only the scorer knows the lures.
+//!    context well, a reconstruction (the echo of the cue over the probed concept's members,
+//!    close to its centroid) as a reconstructed memory (1 concept probed). The **scorer**
+//!    counts the lure as recalled when a reconstruction is closer to the lure than to every
+//!    studied word of every list. A stricter decoding (the reconstruction's nearest word in
+//!    lexicon ∪ studied ∪ lures is the lure) is reported too. Only the scorer knows the lures.
 //! 4. **Recognition**: [`Engram::familiarity`] of every studied word, every lure, and of
 //!    unrelated new words (every 25th lexicon word that is neither studied nor a lure); the
 //!    rates of "old" judgements are compared.
@@ -24,7 +25,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{form_concepts, normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
+use super::{form_concepts_over, normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
 use crate::config::{BackendChoice, Config};
 use crate::engine::Engram;
 use crate::memory::EpisodeMeta;
@@ -59,6 +60,9 @@ pub struct DrmFigures {
     pub lures_recalled: Vec<String>,
     /// Share of lists whose lure was recalled.
     pub lure_recall: f64,
+    /// Share of lists whose lure was recalled under the stricter decoding: the
+    /// reconstruction's nearest word in lexicon ∪ studied ∪ lures is the lure.
+    pub lure_recall_lexicon: f64,
     /// Share of recalled episodes (top 15 for the list context) that are studied words of
     /// that list.
     pub studied_recall_precision: f64,
@@ -86,14 +90,16 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
     let mut list_of = HashMap::new();
     let mut t = 0u64;
     for (j, l) in data.lists.iter().enumerate() {
+        let mut ids = Vec::new();
         for row in l.studied_vectors.chunks_exact(dim) {
             t += 1;
             let id = mem.remember(row, EpisodeMeta::at(t).with_stream(j as u64))?;
             list_of.insert(id, j);
+            ids.push(id);
         }
+        // 2. Consolidate the list just studied.
+        form_concepts_over(&mut mem, &ids, 1, 100, p.seed)?;
     }
-    // 2. Consolidate.
-    form_concepts(&mut mem, data.lists.len(), 100, p.seed)?;
     // Scorer's vocabulary: lexicon ∪ studied ∪ lures, deduplicated by spelling.
     let mut vocab: Vec<(String, Vec<f32>)> = Vec::new();
     let mut seen = HashSet::new();
@@ -123,8 +129,10 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
     // 3. Free recall.
     let params = RecallParams::new(15)
         .mode(RecallMode::Blended)
-        .with_completion();
+        .with_completion()
+        .probes(1);
     let mut recalled = Vec::new();
+    let mut recalled_lex = Vec::new();
     let (mut own, mut episodes) = (0usize, 0usize);
     for (j, l) in data.lists.iter().enumerate() {
         let mut cue = vec![0.0f32; dim];
@@ -134,9 +142,18 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
         normalize(&mut cue);
         let hits = mem.recall_view(&cue, &params)?;
         let mut got = false;
+        let mut got_lex = false;
         for h in &hits {
             match (&h.reconstruction, h.node) {
-                (Some(r), _) => got |= decode(r) == l.lure,
+                (Some(r), _) => {
+                    got_lex |= decode(r) == l.lure;
+                    let to_lure = dot(r, &l.lure_vector);
+                    got |= data.lists.iter().all(|o| {
+                        o.studied_vectors
+                            .chunks_exact(dim)
+                            .all(|w| dot(r, w) < to_lure)
+                    });
+                }
                 (None, crate::memory::MemoryNode::Episode(e)) => {
                     episodes += 1;
                     own += usize::from(list_of.get(&e) == Some(&j));
@@ -146,6 +163,9 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
         }
         if got {
             recalled.push(l.name.clone());
+        }
+        if got_lex {
+            recalled_lex.push(l.name.clone());
         }
     }
     // 4. Recognition.
@@ -172,6 +192,7 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
     Ok(DrmFigures {
         lure_recall: recalled.len() as f64 / data.lists.len() as f64,
         lures_recalled: recalled,
+        lure_recall_lexicon: recalled_lex.len() as f64 / data.lists.len() as f64,
         studied_recall_precision: own as f64 / episodes.max(1) as f64,
         studied_old,
         lure_old,
@@ -192,6 +213,7 @@ pub fn run(p: &DrmParams) -> Result<ExperimentResult, ValidateError> {
         ours: serde_json::json!({
             "lure_recall": r3(m.lure_recall),
             "lures_recalled": m.lures_recalled,
+            "lure_recall_lexicon_decoding": r3(m.lure_recall_lexicon),
             "studied_old": r3(m.studied_old),
             "lure_old": r3(m.lure_old),
             "unrelated_old": r3(m.unrelated_old),

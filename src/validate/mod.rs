@@ -17,7 +17,7 @@
 //!
 //! Until consolidation lands, concepts are formed by [`form_concepts`]: spherical k-means over
 //! every stored episode, one concept per cluster (centroid, coherence), each episode bound to
-//! its cluster's concept with strength `max(0, cos(episode, centroid))`.
+//! its cluster's concept with strength 1 (a new binding at full strength).
 
 mod data;
 pub mod drm;
@@ -144,15 +144,33 @@ pub fn form_concepts(
     max_iter: usize,
     seed: u64,
 ) -> Result<Vec<ConceptId>, ValidateError> {
+    let all: Vec<EpisodeId> = engine.graph.episodes().map(|x| x.1).collect();
+    form_concepts_over(engine, &all, k, max_iter, seed)
+}
+
+/// [`form_concepts`] over these episodes only (a cycle over the episodes added since the
+/// last one).
+pub fn form_concepts_over(
+    engine: &mut Engram,
+    episodes: &[EpisodeId],
+    k: usize,
+    max_iter: usize,
+    seed: u64,
+) -> Result<Vec<ConceptId>, ValidateError> {
     let dim = engine.dim();
-    let mut ids: Vec<EpisodeId> = Vec::with_capacity(engine.len());
-    let mut data: Vec<f32> = Vec::with_capacity(engine.len() * dim);
+    let mut ids: Vec<EpisodeId> = Vec::with_capacity(episodes.len());
+    let mut data: Vec<f32> = Vec::with_capacity(episodes.len() * dim);
     let mut buf = vec![0.0f32; dim];
-    for (row, id, _) in engine.graph.episodes() {
-        if engine.episodes.read_row(row, &mut buf) {
-            ids.push(id);
-            data.extend_from_slice(&buf);
+    for &id in episodes {
+        if let Some(row) = engine.graph.episode_row(id) {
+            if engine.episodes.read_row(row, &mut buf) {
+                ids.push(id);
+                data.extend_from_slice(&buf);
+            }
         }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
     let k = k.min(ids.len()).max(1);
     let model = KMeansParams::new(k)
@@ -191,7 +209,7 @@ pub fn form_concepts(
     }
     for (i, &l) in model.labels.iter().enumerate() {
         if let Some(c) = concept_of[l as usize] {
-            engine.graph.bind(ids[i], c, cos[i].max(0.0));
+            engine.graph.bind(ids[i], c, 1.0);
         }
     }
     Ok(out)
