@@ -117,7 +117,7 @@ impl Engram {
                     probed = self.search_concepts(&q, params.probes)?;
                 }
                 if let Some(c) = probed.first() {
-                    let echo = self.echo(&q, &probed)?;
+                    let echo = self.echo(&q, &probed[..1])?;
                     let sim = self.level.dot(&q, &echo);
                     if sim > best {
                         out.push(RecallHit {
@@ -143,7 +143,8 @@ impl Engram {
         Ok(out)
     }
 
-    /// Pattern completion: the echo of the cue over the members of the probed concepts
+    /// Pattern completion: the echo of the cue over the members of the given concepts (recall
+    /// passes the best one)
     /// (MINERVA 2, Hintzman 1984): `normalise(Σ b·max(0, cos(cue, e))^p · e)`, `b` the binding
     /// strength and `p` [`completion_exponent`](super::RecallConfig::completion_exponent).
     /// With a pure concept and `p = 0` it is the concept's centroid; with `p > 0` the members

@@ -35,9 +35,9 @@ pub struct RecallParams {
     pub support_weight: f32,
     /// Pattern completion: when the best episode found has a cosine to the cue below this
     /// threshold, a reconstruction is returned as a [`MemoryNode::Concept`] hit (the best
-    /// probed concept) if it matches the cue better than that episode: the echo of the cue
-    /// over the members of the probed concepts (MINERVA 2), for a pure concept close to its
-    /// centroid.
+    /// concept for the cue) if it matches the cue better than that episode: the echo of the
+    /// cue over that concept's members (MINERVA 2; with the default exponent 0 the
+    /// binding-weighted centroid of the members).
     /// `None` (the default) turns completion off.
     pub completion: Option<f32>,
     /// The caller's time of the recall: retention is computed for it, and
