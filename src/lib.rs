@@ -37,9 +37,9 @@ pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use engine::{Engram, Layout, Scored};
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
-pub use recall::{
-    Activation, Familiarity, Pathways, RecallConfig, RecallHit, RecallMode, RecallParams, Retrieval,
-};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
+};
+pub use recall::{
+    Activation, Familiarity, Pathways, RecallConfig, RecallHit, RecallMode, RecallParams, Retrieval,
 };

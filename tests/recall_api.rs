@@ -1,8 +1,7 @@
 //! Recall, activation and familiarity through the public API.
 
 use engram::{
-    BackendChoice, Config, Engram, EpisodeMeta, MemoryNode, RecallConfig, RecallMode,
-    RecallParams,
+    BackendChoice, Config, Engram, EpisodeMeta, MemoryNode, RecallConfig, RecallMode, RecallParams,
 };
 
 fn engine() -> (Engram, Vec<engram::EpisodeId>) {
@@ -14,7 +13,10 @@ fn engine() -> (Engram, Vec<engram::EpisodeId>) {
         0.0, 0.0, 0.9, 0.2,
     ];
     let ids = m
-        .remember_batch(&rows, (0..4).map(|t| EpisodeMeta::at(t).with_stream(t)).collect())
+        .remember_batch(
+            &rows,
+            (0..4).map(|t| EpisodeMeta::at(t).with_stream(t)).collect(),
+        )
         .unwrap();
     m.insert_concept_with_members(&[1.0, 0.15, 0.0, 0.0], &[(ids[0], 1.0), (ids[1], 1.0)])
         .unwrap();
@@ -27,13 +29,20 @@ fn engine() -> (Engram, Vec<engram::EpisodeId>) {
 fn pathways_and_blending() {
     let (m, ids) = engine();
     let cue = [1.0, 0.1, 0.0, 0.0];
-    let e = m.recall_view(&cue, &RecallParams::new(2).mode(RecallMode::Episodic)).unwrap();
+    let e = m
+        .recall_view(&cue, &RecallParams::new(2).mode(RecallMode::Episodic))
+        .unwrap();
     assert_eq!(e[0].node, MemoryNode::Episode(ids[0]));
     assert!(e.iter().all(|h| h.via.episodic && !h.via.semantic));
     let s = m
-        .recall_view(&cue, &RecallParams::new(2).mode(RecallMode::Semantic).probes(1))
+        .recall_view(
+            &cue,
+            &RecallParams::new(2).mode(RecallMode::Semantic).probes(1),
+        )
         .unwrap();
-    assert!(s.iter().all(|h| h.via.semantic && matches!(h.node, MemoryNode::Episode(_))));
+    assert!(s
+        .iter()
+        .all(|h| h.via.semantic && matches!(h.node, MemoryNode::Episode(_))));
     let b = m.recall_view(&cue, &RecallParams::new(2)).unwrap();
     assert!(b[0].via.episodic && b[0].via.semantic);
     assert!(b[0].confidence > 0.0 && b[0].confidence <= 1.0);
@@ -44,9 +53,13 @@ fn completion_returns_a_reconstruction_when_nothing_matches_well() {
     let (m, _) = engine();
     // Between the two members of the first concept: closer to their centroid than to either.
     let cue = [0.989, 0.151, 0.0, 0.0];
-    let h = m.recall_view(&cue, &RecallParams::new(3).completion(0.9999)).unwrap();
+    let h = m
+        .recall_view(&cue, &RecallParams::new(3).completion(0.9999))
+        .unwrap();
     assert!(h.iter().any(|x| x.is_reconstruction() && x.via.completion));
-    let none = m.recall_view(&[1.0, 0.1, 0.0, 0.0], &RecallParams::new(3).completion(0.9)).unwrap();
+    let none = m
+        .recall_view(&[1.0, 0.1, 0.0, 0.0], &RecallParams::new(3).completion(0.9))
+        .unwrap();
     assert!(none.iter().all(|x| !x.is_reconstruction()));
 }
 
@@ -72,7 +85,9 @@ fn activation_is_divided_by_fan_and_latency_follows_it() {
     let cfg = RecallConfig::default();
     assert!((r.latency_ms - cfg.latency_ms(r.activation)).abs() < 1e-9);
     assert!(cfg.latency_ms(0.5) > cfg.latency_ms(1.0));
-    let batch = m.spread_batch(&vec![vec![(MemoryNode::Episode(ids[0]), 1.0)]; 3]).unwrap();
+    let batch = m
+        .spread_batch(&vec![vec![(MemoryNode::Episode(ids[0]), 1.0)]; 3])
+        .unwrap();
     assert_eq!(batch.len(), 3);
     assert!(m.spread(&[(MemoryNode::Episode(ids[0]), -1.0)]).is_err());
 }
@@ -90,12 +105,23 @@ fn familiarity_rule() {
 fn bad_input_is_an_error() {
     let (m, _) = engine();
     assert!(m.recall_view(&[1.0, 0.0], &RecallParams::new(1)).is_err());
-    assert!(m.recall_view(&[f32::NAN, 0.0, 0.0, 0.0], &RecallParams::new(1)).is_err());
-    assert!(m.recall_view(&[1.0, 0.0, 0.0, 0.0], &RecallParams::new(0)).is_err());
-    assert!(m.recall_view(&[1.0, 0.0, 0.0, 0.0], &RecallParams::new(1).probes(0)).is_err());
-    let mut bad = RecallConfig::default();
-    bad.spread_decay = 0.0;
+    assert!(m
+        .recall_view(&[f32::NAN, 0.0, 0.0, 0.0], &RecallParams::new(1))
+        .is_err());
+    assert!(m
+        .recall_view(&[1.0, 0.0, 0.0, 0.0], &RecallParams::new(0))
+        .is_err());
+    assert!(m
+        .recall_view(&[1.0, 0.0, 0.0, 0.0], &RecallParams::new(1).probes(0))
+        .is_err());
+    let bad = RecallConfig {
+        spread_decay: 0.0,
+        ..RecallConfig::default()
+    };
     assert!(Config::new(4).recall(bad).check().is_err());
     let empty = Engram::new(Config::new(4).backend(BackendChoice::Cpu)).unwrap();
-    assert!(empty.recall_view(&[1.0, 0.0, 0.0, 0.0], &RecallParams::new(1)).unwrap().is_empty());
+    assert!(empty
+        .recall_view(&[1.0, 0.0, 0.0, 0.0], &RecallParams::new(1))
+        .unwrap()
+        .is_empty());
 }

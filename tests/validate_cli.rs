@@ -3,7 +3,12 @@
 #[test]
 fn validate_json() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_engram"))
-        .args(["validate", "--json", "--only", "fan,drm,spacing,forgetting,prototype"])
+        .args([
+            "validate",
+            "--json",
+            "--only",
+            "fan,drm,spacing,forgetting,prototype",
+        ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -23,7 +23,10 @@ fn drm_lures_recalled_and_recognised() {
     let o = validate::Options::default();
     let m = drm::measure(&drm::DrmParams::new(&o.drm_dir, &o.lexicon_dir)).unwrap();
     assert!((0.40..=0.65).contains(&m.lure_recall), "{m:?}");
-    assert!(m.lure_old >= 0.6 && (m.lure_old - m.studied_old).abs() <= 0.3, "{m:?}");
+    assert!(
+        m.lure_old >= 0.6 && (m.lure_old - m.studied_old).abs() <= 0.3,
+        "{m:?}"
+    );
     assert!(m.unrelated_old < 0.2 && m.unrelated_tested > 100, "{m:?}");
     assert!(!m.lures_recalled.contains(&"man".to_string()), "{m:?}");
 }

@@ -93,7 +93,7 @@ impl Engram {
         for _ in 0..cfg.max_hops {
             let mut next: FxHashMap<MemoryNode, f32> = FxHashMap::default();
             let mut order: Vec<_> = frontier.into_iter().collect();
-            order.sort_by(|a, b| a.0.cmp(&b.0));
+            order.sort_by_key(|a| a.0);
             for (node, a) in order {
                 if a < cfg.spread_threshold || a <= 0.0 {
                     continue;

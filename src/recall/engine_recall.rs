@@ -174,7 +174,9 @@ impl Engram {
                 let a = self.level.dot(q, &buf).max(0.0).powf(p) * b;
                 if a > 0.0 {
                     any = true;
-                    acc.iter_mut().zip(&buf).for_each(|(x, v)| *x += (a * v) as f64);
+                    acc.iter_mut()
+                        .zip(&buf)
+                        .for_each(|(x, v)| *x += (a * v) as f64);
                 }
             }
         }

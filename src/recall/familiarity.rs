@@ -56,7 +56,8 @@ impl Engram {
         };
         let w = cfg.familiarity_episodic_weight;
         let f = w * episodic + (1.0 - w) * semantic;
-        let confidence = 1.0 / (1.0 + (-(f - cfg.familiarity_threshold) / cfg.familiarity_slope).exp());
+        let confidence =
+            1.0 / (1.0 + (-(f - cfg.familiarity_threshold) / cfg.familiarity_slope).exp());
         Ok(Familiarity {
             old: f >= cfg.familiarity_threshold,
             confidence,

@@ -163,7 +163,11 @@ impl Lexicon {
         if vectors.len() != words.len() * dim {
             return Err(bad(
                 &vpath,
-                format!("{} floats for {} words of dimension {dim}", vectors.len(), words.len()),
+                format!(
+                    "{} floats for {} words of dimension {dim}",
+                    vectors.len(),
+                    words.len()
+                ),
             ));
         }
         Ok(Self {

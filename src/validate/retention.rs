@@ -27,7 +27,11 @@ pub const EBBINGHAUS_SAVINGS: [f64; 7] = [0.582, 0.442, 0.358, 0.337, 0.278, 0.2
 
 const DAY: u64 = 86_400;
 
-fn store(mem: &mut Engram, n: usize, rng: &mut ChaCha8Rng) -> Result<Vec<(EpisodeId, Vec<f32>)>, ValidateError> {
+fn store(
+    mem: &mut Engram,
+    n: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<(EpisodeId, Vec<f32>)>, ValidateError> {
     let dim = mem.dim();
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -50,7 +54,9 @@ fn mean_retention(
         let h = hits
             .first()
             .filter(|h| h.node == crate::memory::MemoryNode::Episode(*id))
-            .ok_or(crate::error::InputError::Empty("an episode was not recalled by itself"))?;
+            .ok_or(crate::error::InputError::Empty(
+                "an episode was not recalled by itself",
+            ))?;
         sum += h.retention as f64;
     }
     Ok(sum / items.len().max(1) as f64)
@@ -95,8 +101,11 @@ pub fn forgetting(seed: u64) -> Result<ExperimentResult, ValidateError> {
     })
 }
 
+/// (mean retention, mean strength).
+pub type RetentionStrength = (f64, f64);
+
 /// Mean retention and strength a week after the last of 4 rehearsals: (massed, spaced).
-pub fn spacing_figures(seed: u64) -> Result<((f64, f64), (f64, f64)), ValidateError> {
+pub fn spacing_figures(seed: u64) -> Result<(RetentionStrength, RetentionStrength), ValidateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5BAC);
     let mut mem = Engram::new(Config::new(64).backend(BackendChoice::Cpu))?;
     let massed = store(&mut mem, 50, &mut rng)?;
@@ -119,8 +128,14 @@ pub fn spacing_figures(seed: u64) -> Result<((f64, f64), (f64, f64)), ValidateEr
         Ok(s / items.len().max(1) as f64)
     };
     Ok((
-        (mean_retention(&mem, &massed, replays + week)?, strength(&massed)?),
-        (mean_retention(&mem, &spaced, replays * DAY + week)?, strength(&spaced)?),
+        (
+            mean_retention(&mem, &massed, replays + week)?,
+            strength(&massed)?,
+        ),
+        (
+            mean_retention(&mem, &spaced, replays * DAY + week)?,
+            strength(&spaced)?,
+        ),
     ))
 }
 

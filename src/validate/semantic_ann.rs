@@ -13,7 +13,6 @@ use std::time::Instant;
 use super::{form_concepts, r3, ExperimentResult, ValidateError};
 use crate::config::{BackendChoice, Config};
 use crate::engine::Engram;
-use crate::memory::EpisodeMeta;
 use crate::synth::SynthParams;
 
 /// Parameters of the experiment.
@@ -95,7 +94,7 @@ pub fn build(p: &AnnParams) -> Result<(Engram, Vec<f32>, f64), ValidateError> {
     for chunk in synth.chunks(50_000) {
         let rows = chunk.data.len() / p.dim;
         let keep = p.n.saturating_sub(chunk.start).min(rows);
-        mem.remember_batch(&chunk.data[..keep * p.dim], vec![EpisodeMeta::default(); 0])?;
+        mem.remember_batch(&chunk.data[..keep * p.dim], Vec::new())?;
         queries.extend_from_slice(&chunk.data[keep * p.dim..]);
     }
     let t = Instant::now();
