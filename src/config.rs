@@ -98,6 +98,7 @@ pub struct Config {
     chunk_bytes: usize,
     precision: Precision,
     backend: BackendChoice,
+    recall: crate::recall::RecallConfig,
     gpu_fallback: Option<bool>,
 }
 
@@ -112,6 +113,7 @@ impl Config {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             precision: Precision::default(),
             backend: BackendChoice::default(),
+            recall: crate::recall::RecallConfig::default(),
             gpu_fallback: None,
         }
     }
@@ -133,6 +135,18 @@ impl Config {
     pub fn backend(mut self, backend: BackendChoice) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// Recall, spreading-activation, recognition and strength constants (default
+    /// [`crate::recall::RecallConfig::default`]).
+    pub fn recall(mut self, recall: crate::recall::RecallConfig) -> Self {
+        self.recall = recall;
+        self
+    }
+
+    /// The recall constants.
+    pub fn recall_config(&self) -> &crate::recall::RecallConfig {
+        &self.recall
     }
 
     /// Whether a GPU failure (device lost, out of memory) makes the engine continue on the CPU
@@ -181,6 +195,7 @@ impl Config {
                 row_bytes,
             });
         }
+        self.recall.check()?;
         Ok(self)
     }
 }
