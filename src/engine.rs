@@ -537,11 +537,12 @@ impl Engram {
             k.min(live),
             (!dead.is_empty()).then_some(dead),
         );
-        let row_to_id: std::collections::HashMap<usize, ConceptId> = self
-            .graph
-            .concepts()
-            .map(|n| (n.row, n.concept.id))
-            .collect();
+        let mut row_to_id = vec![None; self.centroids.len()];
+        for n in self.graph.concepts() {
+            if let Some(slot) = row_to_id.get_mut(n.row) {
+                *slot = Some(n.concept.id);
+            }
+        }
         Ok(hits
             .into_iter()
             .next()
@@ -549,8 +550,10 @@ impl Engram {
             .into_iter()
             .filter_map(|h| {
                 row_to_id
-                    .get(&(h.id as usize))
-                    .map(|&id| Scored { id, score: h.score })
+                    .get(h.id as usize)
+                    .copied()
+                    .flatten()
+                    .map(|id| Scored { id, score: h.score })
             })
             .collect())
     }

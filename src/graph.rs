@@ -119,7 +119,14 @@ impl Graph {
 
     /// The row of a live episode.
     pub fn episode_row(&self, id: EpisodeId) -> Option<usize> {
-        let row = self.ep_ids.binary_search(&id.0).ok()?;
+        // Until the first compaction an episode's row equals its id: check that slot first.
+        let row = match usize::try_from(id.0)
+            .ok()
+            .filter(|&r| self.ep_ids.get(r) == Some(&id.0))
+        {
+            Some(r) => r,
+            None => self.ep_ids.binary_search(&id.0).ok()?,
+        };
         self.ep_nodes[row].is_some().then_some(row)
     }
 
