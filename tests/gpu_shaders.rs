@@ -22,5 +22,5 @@ fn every_shader_validates() {
         .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
         n += 1;
     }
-    assert!(n >= 7, "expected at least 7 shaders, found {n}");
+    assert!(n >= 8, "expected at least 8 shaders, found {n}");
 }
