@@ -9,15 +9,16 @@
 // times from workgroup memory. When the tile's scores are complete each invocation checks its 16
 // scores against the current KP-th best of their query (the threshold) and writes only the ones
 // that beat it into a Q x R score tile (the rest become NEG) and flags the query; then one
-// invocation per flagged query inserts the survivors into that query's sorted best list (insertion
-// sort, KP long, in workgroup memory). Once the lists are full almost every tile is rejected by the
-// threshold alone. At the end the workgroup writes KP (score, row) pairs per query; the merge pass
-// (topk_merge.wgsl) combines the row blocks. No score matrix ever reaches device memory.
+// invocation per flagged query pushes the survivors into that query's best list, a binary heap of
+// KP hits in workgroup memory with the worst at the root (the threshold), O(log KP) per insertion.
+// Once the heaps are full almost every tile is rejected by the threshold alone. At the end the
+// heaps are sorted (bitonic, all invocations) and the workgroup writes KP (score, row) pairs per
+// query; the merge pass (topk_merge.wgsl) combines the row blocks. No score matrix ever reaches device memory.
 //
 // Workgroup memory: 4 * max((Q + R) * KB, Q * R) bytes for the staging / score tile (the two are
 // never live at the same time, so they share one array) + 8 * Q * KP for the lists + 4 * Q flags.
 override Q: u32 = 32u;       // queries per workgroup (multiple of 4; invocations = 4 * Q)
-override KP: u32 = 16u;      // best list per query
+override KP: u32 = 16u;      // best list per query (power of two)
 override BUF: u32 = 2048u;   // max((Q + R) * KB, Q * R)
 override LSLOTS: u32 = 512u; // Q * KP
 override F16: bool = false;  // rows are f16 pairs packed in u32
@@ -55,6 +56,44 @@ var<workgroup> s_flag: array<u32, Q>;
 
 fn better(sa: f32, ra: u32, sb: f32, rb: u32) -> bool {
     return sa > sb || (sa == sb && ra < rb);
+}
+
+// Orders list slots a and b: the better first if `better_first`, else the worse first.
+fn cswap(a: u32, b: u32, better_first: bool) {
+    let sa = s_ls[a];
+    let ra = s_lr[a];
+    let sb = s_ls[b];
+    let rb = s_lr[b];
+    if better(sb, rb, sa, ra) == better_first {
+        s_ls[a] = sb;
+        s_lr[a] = rb;
+        s_ls[b] = sa;
+        s_lr[b] = ra;
+    }
+}
+
+// Replaces the root (the worst kept hit) of the heap at `lb` by (s, g) and sifts it down.
+fn heap_replace_root(lb: u32, s: f32, g: u32) {
+    var i = 0u;
+    loop {
+        let l = 2u * i + 1u;
+        if l >= KP {
+            break;
+        }
+        // The worse child.
+        var c = l;
+        if l + 1u < KP && better(s_ls[lb + l], s_lr[lb + l], s_ls[lb + l + 1u], s_lr[lb + l + 1u]) {
+            c = l + 1u;
+        }
+        if !better(s, g, s_ls[lb + c], s_lr[lb + c]) {
+            break;
+        }
+        s_ls[lb + i] = s_ls[lb + c];
+        s_lr[lb + i] = s_lr[lb + c];
+        i = c;
+    }
+    s_ls[lb + i] = s;
+    s_lr[lb + i] = g;
 }
 
 @compute @workgroup_size(4 * Q)
@@ -150,7 +189,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
             for (var i = 0u; i < 4u; i = i + 1u) {
                 let qi = tq + i * qth;
                 let s = acc[i][j];
-                let last = qi * KP + KP - 1u;
+                let last = qi * KP; // the heap root: the worst kept hit
                 var keep = alive && q0 + qi < p.nq;
                 if keep {
                     keep = better(s, grow, s_ls[last], s_lr[last]);
@@ -164,7 +203,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
             }
         }
         workgroupBarrier();
-        // One invocation per flagged query inserts the survivors, in row order.
+        // One invocation per flagged query pushes the survivors, in row order, into the query's
+        // heap (worst of the best KP at the root: O(log KP) per insertion).
         for (var qi = lid; qi < Q; qi = qi + nthreads) {
             if s_flag[qi] != 0u {
                 s_flag[qi] = 0u;
@@ -172,23 +212,23 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
                 for (var r = 0u; r < R; r = r + 1u) {
                     let s = s_buf[qi * R + r];
                     let g = tile + r + p.row_base;
-                    if s > NEG && better(s, g, s_ls[lb + KP - 1u], s_lr[lb + KP - 1u]) {
-                        var pos = KP - 1u;
-                        loop {
-                            if pos == 0u {
-                                break;
-                            }
-                            if !better(s, g, s_ls[lb + pos - 1u], s_lr[lb + pos - 1u]) {
-                                break;
-                            }
-                            s_ls[lb + pos] = s_ls[lb + pos - 1u];
-                            s_lr[lb + pos] = s_lr[lb + pos - 1u];
-                            pos = pos - 1u;
-                        }
-                        s_ls[lb + pos] = s;
-                        s_lr[lb + pos] = g;
+                    if s > NEG && better(s, g, s_ls[lb], s_lr[lb]) {
+                        heap_replace_root(lb, s, g);
                     }
                 }
+            }
+        }
+    }
+    // Sort every heap, best first (bitonic, all invocations; KP is a power of two).
+    let half = max(KP / 2u, 1u);
+    for (var size = 2u; size <= KP; size = size << 1u) {
+        for (var stride = size >> 1u; stride > 0u; stride = stride >> 1u) {
+            workgroupBarrier();
+            for (var idx = lid; idx < Q * half; idx = idx + nthreads) {
+                let lb = (idx / half) * KP;
+                let i = idx % half;
+                let lo = 2u * i - (i & (stride - 1u));
+                cswap(lb + lo, lb + lo + stride, (lo & size) == 0u);
             }
         }
     }

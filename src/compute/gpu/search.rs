@@ -35,6 +35,9 @@ const TILED_KB: u32 = 16;
 const TILED_QMAX: u32 = 64;
 /// Smallest query block of the tiled kernel.
 const TILED_QMIN: u32 = 8;
+/// Fewest row tiles per workgroup of the tiled kernel, so the threshold has time to reject: a
+/// workgroup's first `KP` rows all enter its lists.
+const TILED_MIN_TILES: usize = 16;
 
 /// The largest `k` one GPU pass selects; larger `k` take several passes.
 pub const GPU_MAX_K: usize = 1024;
@@ -472,7 +475,10 @@ fn run_tiled_group(
         let mut res = Vec::new();
         for (ci, chunk) in m.chunks.iter().enumerate() {
             let tiles = chunk.len.div_ceil(TILED_R as usize).max(1);
-            let n_wg = tiles.min(sh.max_wg as usize);
+            let n_wg = tiles
+                .div_ceil(TILED_MIN_TILES)
+                .min(sh.max_wg as usize)
+                .max(1);
             let rows_per_wg = tiles.div_ceil(n_wg) * TILED_R as usize;
             let n_wg = chunk.len.div_ceil(rows_per_wg).max(1);
             let params = SearchParams {
