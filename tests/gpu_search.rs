@@ -3,7 +3,9 @@
 mod common;
 
 use common::gpu::*;
-use engram::compute::gpu::{search, GpuContext, GpuLayout, GpuMatrix};
+use engram::compute::gpu::{
+    search, uses_tiled_kernel, GpuContext, GpuLayout, GpuMatrix, K_TILED_MAX,
+};
 use std::time::Instant;
 
 /// Runs `search` and checks every query against the reference.
@@ -158,4 +160,107 @@ fn empty_inputs_and_zero_k() {
         search(ctx, &m, &q[..5], 1).is_err(),
         "ragged queries are an error"
     );
+}
+
+/// Rows with exact duplicates far apart (row 5 copied to 1999 and `n - 1`), so ties must come
+/// out by ascending id across row blocks and chunks.
+fn rows_with_copies(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rows = random_unit(n, dim, seed);
+    let r5: Vec<f32> = rows[5 * dim..6 * dim].to_vec();
+    for r in [1999, n - 1] {
+        rows[r * dim..(r + 1) * dim].copy_from_slice(&r5);
+    }
+    rows
+}
+
+/// `nq` random queries, the first of which is row 5 (so it has three exact ties).
+fn queries_with_copy(rows: &[f32], dim: usize, nq: usize, seed: u64) -> Vec<f32> {
+    let mut q = random_unit(nq, dim, seed);
+    q[..dim].copy_from_slice(&rows[5 * dim..6 * dim]);
+    q
+}
+
+fn check_copies_first(ctx: &GpuContext, m: &GpuMatrix, q: &[f32], n: usize, dead: &[bool]) {
+    let dim = m.dim();
+    let got = search(ctx, m, q, 3).expect("search");
+    let want: Vec<u64> = [5, 1999, n - 1]
+        .into_iter()
+        .filter(|&r| !dead[r])
+        .map(|r| r as u64)
+        .collect();
+    let ids: Vec<u64> = got[0].iter().take(want.len()).map(|h| h.id).collect();
+    assert_eq!(ids, want, "identical rows must come out by ascending id");
+    assert!(got[0]
+        .windows(2)
+        .take(want.len() - 1)
+        .all(|w| w[0].score == w[1].score));
+    assert_eq!(q.len() / dim, got.len());
+}
+
+#[test]
+fn tiled_batches_f32_f16_dead_rows() {
+    let Some(ctx) = gpu() else { return };
+    let t = Instant::now();
+    let n = 3000;
+    for (dim, layout) in [(64, GpuLayout::F32), (37, GpuLayout::F16)] {
+        let rows = rows_with_copies(n, dim, 7);
+        let mut m = GpuMatrix::from_rows(ctx, dim, layout, &rows).expect("upload");
+        let mut dead = vec![false; n];
+        for r in (3..n).step_by(11).chain([1999]) {
+            m.set_dead(ctx, r).expect("set_dead");
+            dead[r] = true;
+        }
+        for nq in [16, 33, 100] {
+            let q = queries_with_copy(&rows, dim, nq, 300 + nq as u64);
+            for k in [1, 10, K_TILED_MAX] {
+                assert!(
+                    uses_tiled_kernel(ctx, dim, nq, k),
+                    "nq={nq} k={k} not tiled"
+                );
+                run_case(ctx, &m, &rows, dim, &dead, &q, k, layout);
+            }
+            check_copies_first(ctx, &m, &q, n, &dead);
+        }
+        // Below the batch threshold and above K_TILED_MAX the other kernel serves; same answers.
+        let q = queries_with_copy(&rows, dim, 16, 9);
+        assert!(!uses_tiled_kernel(ctx, dim, 15, 10));
+        assert!(!uses_tiled_kernel(ctx, dim, 16, K_TILED_MAX + 1));
+        run_case(ctx, &m, &rows, dim, &dead, &q, K_TILED_MAX + 1, layout);
+    }
+    eprintln!(
+        "tiled_batches_f32_f16_dead_rows: {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn tiled_chunked_odd_dim() {
+    let Some(ctx) = gpu_tiny() else { return };
+    let t = Instant::now();
+    let (n, dim) = (3000, 37);
+    let rows = rows_with_copies(n, dim, 8);
+    for layout in [GpuLayout::F32, GpuLayout::F16] {
+        let mut m = GpuMatrix::new(ctx, dim, layout).expect("matrix");
+        for piece in rows.chunks(977 * dim) {
+            m.append(ctx, piece).expect("append");
+        }
+        assert!(m.chunk_count() > 10, "chunks: {}", m.chunk_count());
+        let mut dead = vec![false; n];
+        for r in (0..n).step_by(13).chain([m.rows_per_chunk(), n - 2]) {
+            m.set_dead(ctx, r).expect("set_dead");
+            dead[r] = true;
+        }
+        for (nq, k) in [(16, 1), (33, 10), (33, K_TILED_MAX), (100, 10)] {
+            let q = queries_with_copy(&rows, dim, nq, 400 + nq as u64);
+            assert!(
+                uses_tiled_kernel(ctx, dim, nq, k),
+                "nq={nq} k={k} not tiled"
+            );
+            run_case(ctx, &m, &rows, dim, &dead, &q, k, layout);
+            if k == 10 {
+                check_copies_first(ctx, &m, &q, n, &dead);
+            }
+        }
+    }
+    eprintln!("tiled_chunked_odd_dim: {:.2}s", t.elapsed().as_secs_f64());
 }

@@ -27,7 +27,7 @@ pub use limits::{measure_bandwidth, measure_fma_peak};
 #[cfg(feature = "gpu")]
 pub use matrix::GpuMatrix;
 #[cfg(feature = "gpu")]
-pub use search::{search, GPU_MAX_K};
+pub use search::{search, uses_tiled_kernel, GPU_MAX_K, K_TILED_MAX, TILED_MIN_BATCH};
 
 #[cfg(not(feature = "gpu"))]
 mod stub;

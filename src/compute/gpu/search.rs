@@ -5,6 +5,12 @@
 //! and merges the chunks on the host. A `k` larger than the largest GPU list is served by several
 //! passes, each resuming strictly after the last hit of the previous one (the order is total), so
 //! any `k` works and nothing but `(score, row)` pairs is ever read back.
+//!
+//! Batches of at least [`TILED_MIN_BATCH`] queries with `k <= K_TILED_MAX` take the tiled kernel
+//! instead (`search_tiled.wgsl`): blocks of up to 64 queries × tiles of 64 rows, staged 16
+//! components at a time in workgroup memory, 4 × 4 register tiles, fused with a per-query top-k
+//! in workgroup memory; the same merge pass combines its row blocks. One pass over the rows per
+//! block of queries instead of one per 8 queries.
 
 use super::context::{cast_vec, GpuContext};
 use super::matrix::GpuMatrix;
@@ -14,6 +20,24 @@ use crate::error::GpuError;
 
 const SEARCH_SRC: &str = include_str!("../../../shaders/search_topk.wgsl");
 const MERGE_SRC: &str = include_str!("../../../shaders/topk_merge.wgsl");
+const TILED_SRC: &str = include_str!("../../../shaders/search_tiled.wgsl");
+
+/// The largest `k` the tiled batch kernel serves (its per-query lists live in workgroup memory;
+/// 128 fits 16 KiB, the guaranteed minimum, with 8-query blocks, and 32 KiB with 16-query blocks).
+pub const K_TILED_MAX: usize = 128;
+/// The smallest batch that takes the tiled kernel.
+pub const TILED_MIN_BATCH: usize = 16;
+/// Rows per tile of the tiled kernel (`R`).
+const TILED_R: u32 = 64;
+/// Components per staging step of the tiled kernel (`KB`).
+const TILED_KB: u32 = 16;
+/// Largest query block of the tiled kernel (`Q`; invocations are `4 Q`).
+const TILED_QMAX: u32 = 64;
+/// Smallest query block of the tiled kernel.
+const TILED_QMIN: u32 = 8;
+/// Fewest row tiles per workgroup of the tiled kernel, so the threshold has time to reject: a
+/// workgroup's first `KP` rows all enter its lists.
+const TILED_MIN_TILES: usize = 16;
 
 /// The largest `k` one GPU pass selects; larger `k` take several passes.
 pub const GPU_MAX_K: usize = 1024;
@@ -151,6 +175,84 @@ fn stage_queries(queries: &[f32], dim: usize, layout: GpuLayout) -> (Vec<f32>, u
     (out, qstride)
 }
 
+/// Shape of the tiled kernel's launch.
+#[derive(Debug, Clone, Copy)]
+struct TiledShape {
+    /// Queries per workgroup.
+    q: u32,
+    kp: u32,
+    /// Most row blocks per chunk.
+    max_wg: u32,
+    /// Queries per group (buffers of one group fit a binding).
+    group: usize,
+    /// Workgroup size of the merge pass.
+    merge_wg: u32,
+}
+
+/// `(staging/score tile floats, workgroup bytes)` of the tiled kernel for `q` queries and
+/// lists of `kp`.
+fn tiled_smem(q: u32, kp: u32) -> (u32, u64) {
+    let buf = ((q + TILED_R) * TILED_KB).max(q * TILED_R);
+    let bytes = u64::from(buf) * 4 + u64::from(q) * u64::from(kp) * 8 + u64::from(q) * 4;
+    (buf, bytes)
+}
+
+/// The tiled kernel's shape for `nq` queries and `k`, or `None` when the batch is too small,
+/// `k` too large or the device too small for it.
+fn tiled_shape(ctx: &GpuContext, nq: usize, k: usize, qstride: usize) -> Option<TiledShape> {
+    if nq < TILED_MIN_BATCH || k == 0 || k > K_TILED_MAX {
+        return None;
+    }
+    let kp = k.next_power_of_two() as u32;
+    let merge_wg = workgroup_size(ctx);
+    if kp > max_kp(ctx, merge_wg) {
+        return None;
+    }
+    let caps = ctx.capabilities();
+    let ws = u64::from(caps.max_workgroup_storage);
+    let inv = caps
+        .max_invocations
+        .min(ctx.limits().max_compute_workgroup_size_x);
+    let binding = ctx.binding_limit();
+    let mut q = TILED_QMAX.min((nq.next_power_of_two() as u32).max(TILED_QMIN));
+    // Workgroup memory, invocations, and one block's candidates / queries within a binding.
+    while q >= TILED_QMIN
+        && (tiled_smem(q, kp).1 > ws
+            || 4 * q > inv
+            || u64::from(q) * u64::from(kp) * 8 > binding
+            || u64::from(q) * qstride as u64 * 4 > binding)
+    {
+        q /= 2;
+    }
+    if q < TILED_QMIN {
+        return None;
+    }
+    let qblocks = nq.div_ceil(q as usize) as u32;
+    let mut max_wg = (512 / qblocks.max(1)).max(1);
+    max_wg = max_wg.min((binding / (u64::from(q) * u64::from(kp) * 8)).max(1) as u32);
+    let by_cand = binding / (u64::from(max_wg) * u64::from(kp) * 8);
+    let by_query = binding / (qstride as u64 * 4);
+    let by_res = binding / (u64::from(kp) * 8);
+    let dims = u64::from(caps.max_workgroups_per_dimension);
+    let mut group = by_cand.min(by_query).min(by_res).min(dims).min(nq as u64) as usize;
+    if group >= q as usize {
+        group = group / q as usize * q as usize;
+    }
+    Some(TiledShape {
+        q,
+        kp,
+        max_wg,
+        group: group.max(1),
+        merge_wg,
+    })
+}
+
+/// Whether `search` serves `nq` queries of `dim` components with this `k` (after clamping to
+/// the live rows) by the tiled batch kernel on this device.
+pub fn uses_tiled_kernel(ctx: &GpuContext, dim: usize, nq: usize, k: usize) -> bool {
+    tiled_shape(ctx, nq, k, dim.div_ceil(2) * 2).is_some()
+}
+
 /// The best `k` rows for each query, best first (score descending, then row ascending).
 ///
 /// `queries` holds whole rows of `m.dim()` floats. [`Hit::id`] is the row index. Dead rows are
@@ -176,6 +278,18 @@ pub fn search(
         return Ok(results);
     }
     let (staged, qstride) = stage_queries(queries, dim, m.layout());
+    if let Some(sh) = tiled_shape(ctx, nq, k, qstride) {
+        for (gi, group) in staged.chunks(sh.group * qstride).enumerate() {
+            let lists = run_tiled_group(ctx, m, &sh, group, qstride)?;
+            for (i, res) in results[gi * sh.group..].iter_mut().enumerate() {
+                if i * qstride >= group.len() {
+                    break;
+                }
+                *res = merge_sorted(lists.iter().map(|l| l[i].clone()), k);
+            }
+        }
+        return Ok(results);
+    }
     let wg = workgroup_size(ctx);
     let kp_max = max_kp(ctx, wg);
     let mut cursors = vec![Cursor::default(); nq];
@@ -299,23 +413,112 @@ fn run_group(
         let reads: Vec<(&wgpu::Buffer, u64)> =
             res.iter().map(|b| (b, (nq * kp * 8) as u64)).collect();
         let bytes = ctx.submit_and_read(enc, &reads)?;
-        Ok(bytes
-            .iter()
-            .map(|b| {
-                let cands: Vec<Cand> = cast_vec(b);
-                cands
-                    .chunks_exact(kp)
-                    .map(|l| {
-                        l.iter()
-                            .filter(|c| c.row != NONE)
-                            .map(|c| Hit {
-                                score: c.score,
-                                id: u64::from(c.row),
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(bytes.iter().map(|b| decode_lists(b, kp)).collect())
+    })
+}
+
+/// Decodes read-back candidate lists of `kp` per query, dropping empty slots.
+fn decode_lists(bytes: &[u8], kp: usize) -> Vec<Vec<Hit>> {
+    let cands: Vec<Cand> = cast_vec(bytes);
+    cands
+        .chunks_exact(kp)
+        .map(|l| {
+            l.iter()
+                .filter(|c| c.row != NONE)
+                .map(|c| Hit {
+                    score: c.score,
+                    id: u64::from(c.row),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Scans every chunk with the tiled kernel for one group of queries; returns per chunk, per
+/// query, a sorted list of at most `kp` hits.
+fn run_tiled_group(
+    ctx: &GpuContext,
+    m: &GpuMatrix,
+    sh: &TiledShape,
+    queries: &[f32],
+    qstride: usize,
+) -> Result<Vec<Vec<Vec<Hit>>>, GpuError> {
+    let nq = queries.len() / qstride;
+    let f16 = m.layout() == GpuLayout::F16;
+    let (buf, _) = tiled_smem(sh.q, sh.kp);
+    ctx.scoped(|| {
+        let scan = ctx.pipeline(
+            "search_tiled",
+            TILED_SRC,
+            &[
+                ("Q", f64::from(sh.q)),
+                ("KP", f64::from(sh.kp)),
+                ("BUF", f64::from(buf)),
+                ("LSLOTS", f64::from(sh.q * sh.kp)),
+                ("F16", if f16 { 1.0 } else { 0.0 }),
+            ],
+        )?;
+        let mtile = sh.kp.max(sh.merge_wg);
+        let merge = ctx.pipeline(
+            "topk_merge",
+            MERGE_SRC,
+            &[
+                ("WG", f64::from(sh.merge_wg)),
+                ("KP", f64::from(sh.kp)),
+                ("T", f64::from(mtile)),
+                ("SLOTS", f64::from(sh.kp + mtile)),
+            ],
+        )?;
+        let qbuf = ctx.storage_init("engram queries", bytemuck::cast_slice(queries))?;
+        let kp = sh.kp as usize;
+        let mut enc = ctx.encoder();
+        let mut res = Vec::new();
+        for (ci, chunk) in m.chunks.iter().enumerate() {
+            let tiles = chunk.len.div_ceil(TILED_R as usize).max(1);
+            let n_wg = tiles
+                .div_ceil(TILED_MIN_TILES)
+                .min(sh.max_wg as usize)
+                .max(1);
+            let rows_per_wg = tiles.div_ceil(n_wg) * TILED_R as usize;
+            let n_wg = chunk.len.div_ceil(rows_per_wg).max(1);
+            let params = SearchParams {
+                qstride: qstride as u32,
+                wpr: m.words_per_row() as u32,
+                n_rows: chunk.len as u32,
+                row_base: m.chunk_base(ci) as u32,
+                rows_per_wg: rows_per_wg as u32,
+                n_wg: n_wg as u32,
+                nq: nq as u32,
+                _pad: 0,
+            };
+            let pbuf = ctx.uniform("engram tiled params", &params);
+            let per_query = n_wg * kp;
+            let cand =
+                ctx.storage_buffer("engram candidates", (nq * per_query * 8) as u64, n_wg == 1)?;
+            ctx.dispatch(
+                &mut enc,
+                &scan,
+                &[&chunk.rows, &chunk.dead, &qbuf, &cand, &pbuf],
+                (n_wg as u32, nq.div_ceil(sh.q as usize) as u32, 1),
+            );
+            if n_wg == 1 {
+                // One row block: its lists are already final.
+                res.push(cand);
+                continue;
+            }
+            let out = ctx.storage_buffer("engram results", (nq * kp * 8) as u64, true)?;
+            let mp = MergeParams {
+                per_query: per_query as u32,
+                nq: nq as u32,
+                _pad: [0; 2],
+            };
+            let mbuf = ctx.uniform("engram merge params", &mp);
+            ctx.dispatch(&mut enc, &merge, &[&cand, &out, &mbuf], (nq as u32, 1, 1));
+            res.push(out);
+        }
+        let reads: Vec<(&wgpu::Buffer, u64)> =
+            res.iter().map(|b| (b, (nq * kp * 8) as u64)).collect();
+        let bytes = ctx.submit_and_read(enc, &reads)?;
+        Ok(bytes.iter().map(|b| decode_lists(b, kp)).collect())
     })
 }

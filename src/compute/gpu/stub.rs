@@ -8,6 +8,17 @@ use crate::error::GpuError;
 /// The largest `k` one GPU pass selects (unused without the `gpu` feature).
 pub const GPU_MAX_K: usize = 1024;
 
+/// The largest `k` the tiled batch kernel serves (unused without the `gpu` feature).
+pub const K_TILED_MAX: usize = 128;
+
+/// The smallest batch that takes the tiled kernel (unused without the `gpu` feature).
+pub const TILED_MIN_BATCH: usize = 16;
+
+/// Always `false`: there is no GPU kernel without the `gpu` feature.
+pub fn uses_tiled_kernel(_ctx: &GpuContext, _dim: usize, _nq: usize, _k: usize) -> bool {
+    false
+}
+
 /// The GPU context; cannot be created without the `gpu` feature.
 #[derive(Debug)]
 pub struct GpuContext {
