@@ -213,11 +213,23 @@ class _StoreShard:
         return len(self.mem)
 
 
-def _options(max_restarts: int, threads: Optional[int]) -> Dict[str, Any]:
+def _options(
+    max_restarts: int, threads: Optional[int], cpus: Optional[float], actors: int
+) -> Dict[str, Any]:
+    """Actor options; refuses up front a request the cluster can never schedule (Ray would
+    wait for it forever)."""
+    if cpus is None:
+        cpus = float(threads) if threads is not None else 1.0
+    total = _ray().cluster_resources().get("CPU", 0.0)
+    if cpus * actors > total + 1e-9:
+        raise _engram.InputError(
+            f"{actors} shard actors x {cpus:g} CPU each need {cpus * actors:g} CPUs but the Ray "
+            f"cluster has {total:g}: pass cpus_per_worker={total / actors:g} or fewer shards"
+        )
     opts: Dict[str, Any] = {
         "max_restarts": max_restarts,
         "max_task_retries": max_restarts,
-        "num_cpus": threads if threads is not None else 1,
+        "num_cpus": cpus,
     }
     if threads is not None:
         opts["runtime_env"] = {"env_vars": {"RAYON_NUM_THREADS": str(threads)}}
@@ -278,6 +290,7 @@ def kmeans(
     return_labels: bool = True,
     max_restarts: int = 2,
     threads_per_worker: Optional[int] = None,
+    cpus_per_worker: Optional[float] = None,
     sample_rows: int = 10_000,
     _fault: Optional[Tuple[int, int, str]] = None,
 ) -> DistributedKMeansResult:
@@ -290,7 +303,8 @@ def kmeans(
     Stops like ``kmeans_fit``: when no label changed, when the objective gains less than
     ``tol × |objective|``, or after ``max_iter`` iterations. Empty clusters keep their previous
     centroid (``repair_empty=False`` in the single-process call).
-    ``threads_per_worker`` sets each actor's CPU reservation and rayon thread count.
+    ``threads_per_worker`` sets each actor's rayon thread count (and, by default, its CPU
+    reservation); ``cpus_per_worker`` the CPUs Ray reserves per actor (default 1).
     Raises :class:`DistributedError` when a shard fails after ``max_restarts`` restarts.
     """
     ray = _ray()
@@ -299,7 +313,8 @@ def kmeans(
         raise _engram.InputError(f"k must be at least 1, got {k}")
     if not shards:
         raise _engram.InputError("no shards given")
-    Actor = ray.remote(_KMeansShard).options(**_options(max_restarts, threads_per_worker))
+    opts = _options(max_restarts, threads_per_worker, cpus_per_worker, len(shards))
+    Actor = ray.remote(_KMeansShard).options(**opts)
     actors = [Actor.remote(i, s, _fault) for i, s in enumerate(shards)]
     try:
         if isinstance(init, str):
@@ -385,6 +400,7 @@ class ShardedEngram:
         *,
         max_restarts: int = 2,
         threads_per_worker: Optional[int] = None,
+        cpus_per_worker: Optional[float] = None,
         _fault: Optional[Tuple[int, int, str]] = None,
     ):
         ray = _ray()
@@ -394,7 +410,8 @@ class ShardedEngram:
         for a, b in zip(shards, shards[1:]):
             if b.start < a.stop:
                 raise _engram.InputError("shards overlap: row ranges must be disjoint")
-        Actor = ray.remote(_StoreShard).options(**_options(max_restarts, threads_per_worker))
+        opts = _options(max_restarts, threads_per_worker, cpus_per_worker, len(shards))
+        Actor = ray.remote(_StoreShard).options(**opts)
         self._actors = [Actor.remote(i, s, backend, _fault) for i, s in enumerate(shards)]
         self._starts = starts
         self.last_stats: Dict[str, float] = {}
