@@ -98,6 +98,7 @@ pub struct Config {
     chunk_bytes: usize,
     precision: Precision,
     backend: BackendChoice,
+    gpu_fallback: Option<bool>,
 }
 
 /// Default largest chunk of the embedding arena: 128 MiB, the WebGPU default binding limit.
@@ -111,6 +112,7 @@ impl Config {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             precision: Precision::default(),
             backend: BackendChoice::default(),
+            gpu_fallback: None,
         }
     }
 
@@ -131,6 +133,20 @@ impl Config {
     pub fn backend(mut self, backend: BackendChoice) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// Whether a GPU failure (device lost, out of memory) makes the engine continue on the CPU
+    /// with a warning and the same results, instead of returning the error. Default: yes under
+    /// [`BackendChoice::Auto`], no under [`BackendChoice::Gpu`].
+    pub fn gpu_fallback(mut self, fallback: bool) -> Self {
+        self.gpu_fallback = Some(fallback);
+        self
+    }
+
+    /// Whether GPU failures fall back to the CPU (see [`Config::gpu_fallback`]).
+    pub fn falls_back_to_cpu(&self) -> bool {
+        self.gpu_fallback
+            .unwrap_or(self.backend == BackendChoice::Auto)
     }
 
     /// The embedding dimension.
