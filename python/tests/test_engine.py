@@ -191,3 +191,25 @@ def test_timing_hook(rng):
     mem, x, _ = make(rng, 1000, 16)
     mem.search_batch(x[:10], 3)
     assert 0 < mem.last_call_seconds < 10
+
+
+def test_gpu_backend_agrees_with_cpu(rng):
+    """Runs on lavapipe in CI (ENGRAM_REQUIRE_GPU=1); skipped where no adapter exists."""
+    import os
+
+    try:
+        gpu = engram.Engram(32, backend="gpu")
+    except engram.GpuError as e:
+        if os.environ.get("ENGRAM_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"no GPU adapter: {e}")
+    cpu = engram.Engram(32, backend="cpu")
+    x = unit_rows(rng, 3000, 32)
+    q = unit_rows(rng, 20, 32)
+    gpu.remember_batch(x)
+    cpu.remember_batch(x)
+    gi, gs = gpu.search_batch(q, 5)
+    ci, cs = cpu.search_batch(q, 5)
+    assert gpu.backend == "gpu"
+    assert (gi == ci).mean() > 0.98
+    np.testing.assert_allclose(gs, cs, rtol=1e-4, atol=1e-5)
