@@ -196,3 +196,8 @@ pub(crate) fn first_non_finite(data: &[f32], dim: usize, name: &str) -> Option<S
         )
     })
 }
+
+/// A 1-D numpy array bound to the GIL.
+pub(crate) type Arr1<'py, T> = Bound<'py, PyArray1<T>>;
+/// A 2-D numpy array bound to the GIL.
+pub(crate) type Arr2<'py, T> = Bound<'py, PyArray2<T>>;

@@ -8,11 +8,10 @@ use engram::{
     BackendChoice, Concept, ConceptId, ConceptState, Config, Engram, EpisodeId, EpisodeMeta,
     Layout, Payload, Precision, Scored,
 };
-use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use crate::arrays::{matrix, unsigned_vec, vec1, vec2, Matrix};
+use crate::arrays::{matrix, unsigned_vec, vec1, vec2, Arr1, Arr2, Matrix};
 use crate::errors::{check_k, input, to_py, ConfigError};
 
 /// The id that pads `search_batch` rows holding fewer than `k` hits (`2**64 - 1`).
@@ -252,7 +251,7 @@ impl PyEngram {
         timestamps: Option<&Bound<'py, PyAny>>,
         payloads: Option<&Bound<'py, PyAny>>,
         streams: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    ) -> PyResult<Arr1<'py, u64>> {
         let m = matrix(x, "X", false)?;
         self.check_dim(&m, "X")?;
         let n = m.rows;
@@ -338,7 +337,7 @@ impl PyEngram {
         py: Python<'py>,
         q: &Bound<'py, PyAny>,
         k: i64,
-    ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f32>>)> {
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
         let k = check_k(k, "k")?;
         let m = matrix(q, "q", true)?;
         if !m.one_d {
@@ -364,7 +363,7 @@ impl PyEngram {
         q: &Bound<'py, PyAny>,
         k: i64,
         layout: &str,
-    ) -> PyResult<(Bound<'py, PyArray2<u64>>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
         let k = check_k(k, "k")?;
         let layout = parse_layout(layout)?;
         let m = matrix(q, "Q", false)?;
@@ -401,7 +400,7 @@ impl PyEngram {
     }
 
     /// The stored (unit-length) embedding of a live episode.
-    fn embedding<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn embedding<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Arr1<'py, f32>> {
         let v = self.read().embedding(EpisodeId(id)).map_err(to_py)?;
         Ok(vec1(py, v))
     }
@@ -427,18 +426,14 @@ impl PyEngram {
     }
 
     /// The centroid (unit length) of a live concept.
-    fn centroid<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn centroid<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Arr1<'py, f32>> {
         let v = self.read().centroid(ConceptId(id)).map_err(to_py)?;
         Ok(vec1(py, v))
     }
 
     /// The episodes bound to a concept: `(ids uint64[m], strengths float32[m])`, strongest
     /// first (ties by id).
-    fn members<'py>(
-        &self,
-        py: Python<'py>,
-        id: u64,
-    ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f32>>)> {
+    fn members<'py>(&self, py: Python<'py>, id: u64) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
         let v = self.read().members(ConceptId(id)).map_err(to_py)?;
         let (ids, s): (Vec<u64>, Vec<f32>) = v.into_iter().map(|(e, s)| (e.0, s)).unzip();
         Ok((vec1(py, ids), vec1(py, s)))
@@ -450,7 +445,7 @@ impl PyEngram {
         py: Python<'py>,
         q: &Bound<'py, PyAny>,
         k: i64,
-    ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f32>>)> {
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
         let k = check_k(k, "k")?;
         let m = matrix(q, "q", true)?;
         if !m.one_d {

@@ -7,7 +7,7 @@ use engram::KMeansParams;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
 
-use crate::arrays::{f64_vec, first_non_finite, matrix, unsigned_vec, vec1, vec2};
+use crate::arrays::{f64_vec, first_non_finite, matrix, unsigned_vec, vec1, vec2, Arr1, Arr2};
 use crate::engine::NO_ID;
 use crate::errors::{check_k, cluster, input, ClusterError};
 
@@ -41,7 +41,7 @@ pub(crate) fn kmeans_assign<'py>(
     x: &Bound<'py, PyAny>,
     c: &Bound<'py, PyAny>,
     metric: &str,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<f32>>)> {
+) -> PyResult<(Arr1<'py, u32>, Arr1<'py, f32>)> {
     let metric = parse_metric(metric)?;
     let xm = matrix(x, "X", false)?;
     let cm = matrix(c, "C", false)?;
@@ -72,7 +72,7 @@ pub(crate) fn kmeans_partial_sums<'py>(
     labels: &Bound<'py, PyAny>,
     k: i64,
     scores: Option<&Bound<'py, PyAny>>,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<u64>>, f64)> {
+) -> PyResult<(Arr2<'py, f64>, Arr1<'py, u64>, f64)> {
     let k = check_k(k, "k")?;
     let xm = matrix(x, "X", false)?;
     let labels: Vec<u32> = unsigned_vec(labels, "labels")?;
@@ -123,7 +123,7 @@ pub(crate) fn kmeans_reduce<'py>(
     counts: &Bound<'py, PyAny>,
     previous: &Bound<'py, PyAny>,
     metric: &str,
-) -> PyResult<Bound<'py, PyArray2<f32>>> {
+) -> PyResult<Arr2<'py, f32>> {
     let metric = parse_metric(metric)?;
     let (s, shape) = f64_vec(sums, "sums")?;
     let [k, dim] = shape[..] else {
@@ -222,9 +222,11 @@ pub(crate) fn kmeans_fit(
                 "k-means||" | "kmeans||" | "k-means-parallel" => Init::default(),
                 "k-means++" | "kmeans++" => Init::KMeansPlusPlus,
                 "random" => Init::Random,
-                _ => return Err(input(format!(
+                _ => {
+                    return Err(input(format!(
                     "init must be \"k-means||\", \"k-means++\", \"random\" or an array, got {s:?}"
-                ))),
+                )))
+                }
             },
             Err(_) => {
                 let c = matrix(o, "init", false)?;
@@ -282,7 +284,7 @@ pub(crate) fn synth<'py>(
     order: &str,
     start: usize,
     stop: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<(Arr2<'py, f32>, Arr1<'py, u32>)> {
     let order = match order.trim().to_ascii_lowercase().as_str() {
         "shuffled" => Order::Shuffled,
         "blocked" => Order::Blocked,
@@ -328,7 +330,7 @@ pub(crate) fn merge_topk<'py>(
     py: Python<'py>,
     parts: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     k: i64,
-) -> PyResult<(Bound<'py, PyArray2<u64>>, Bound<'py, PyArray2<f32>>)> {
+) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
     let k = check_k(k, "k")?;
     let mut shards = Vec::with_capacity(parts.len());
     let mut nq: Option<usize> = None;
