@@ -27,6 +27,9 @@ mod engine;
 pub mod error;
 pub mod graph;
 pub mod memory;
+pub mod migrate;
+pub mod persist;
+mod shared;
 pub mod synth;
 pub mod vectors;
 
@@ -34,6 +37,9 @@ pub use cluster::{ClusterError, KMeansModel, KMeansParams};
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use engine::{Engram, Layout, Scored};
+pub use persist::{DurableEngram, StoreOptions, SyncPolicy};
+pub use shared::SharedEngram;
+
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
