@@ -1,5 +1,6 @@
 """Type stubs for engram (the native module engram._engram, re-exported)."""
 
+import os
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -44,6 +45,24 @@ class Engram:
         precision: PrecisionName = "f32",
         chunk_bytes: Optional[int] = None,
     ) -> None: ...
+    @staticmethod
+    def create(
+        path: Union[str, "os.PathLike[str]"],
+        dim: int,
+        backend: Backend = "auto",
+        precision: PrecisionName = "f32",
+        chunk_bytes: Optional[int] = None,
+        sync: Optional[str] = None,
+    ) -> "Engram":
+        """A new durable store (snapshot + write-ahead log) in directory `path`.
+        `sync`: "every_write" (default), "interval:<ms>" or "never"."""
+    @staticmethod
+    def open(path: Union[str, "os.PathLike[str]"], sync: Optional[str] = None) -> "Engram":
+        """Opens a durable store (replays its log; StoreError on corruption)."""
+    def checkpoint(self) -> None:
+        """Writes a snapshot and starts a fresh log (durable stores only)."""
+    @property
+    def path(self) -> Optional["os.PathLike[str]"]: ...
     @property
     def dim(self) -> int: ...
     @property

@@ -1,18 +1,84 @@
 //! `engram.Engram`: the engine behind a read-write lock, numpy in and out.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use engram::{
-    BackendChoice, Concept, ConceptId, ConceptState, Config, Engram, EpisodeId, EpisodeMeta,
-    Layout, Payload, Precision, Scored,
+    BackendChoice, Concept, ConceptId, ConceptState, Config, DurableEngram, Engram, EpisodeId,
+    EpisodeMeta, Layout, Payload, Precision, Result as CoreResult, Scored, StoreOptions,
+    SyncPolicy,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::arrays::{matrix, unsigned_vec, vec1, vec2, Arr1, Arr2, Matrix};
-use crate::errors::{check_k, input, to_py, ConfigError};
+use crate::errors::{check_k, input, to_py, ConfigError, StoreError};
+
+/// An in-memory engine or a durable store (snapshot + write-ahead log) around one.
+pub(crate) enum Store {
+    Memory(Engram),
+    Durable(Box<DurableEngram>),
+}
+
+impl Store {
+    fn engine(&self) -> &Engram {
+        match self {
+            Store::Memory(e) => e,
+            Store::Durable(d) => d.engine(),
+        }
+    }
+
+    fn remember_batch(
+        &mut self,
+        rows: &[f32],
+        metas: Vec<EpisodeMeta>,
+    ) -> CoreResult<Vec<EpisodeId>> {
+        match self {
+            Store::Memory(e) => e.remember_batch(rows, metas),
+            Store::Durable(d) => d.remember_batch(rows, metas),
+        }
+    }
+
+    fn remember(&mut self, row: &[f32], meta: EpisodeMeta) -> CoreResult<EpisodeId> {
+        match self {
+            Store::Memory(e) => e.remember(row, meta),
+            Store::Durable(d) => d.remember(row, meta),
+        }
+    }
+
+    fn forget(&mut self, id: EpisodeId) -> CoreResult<()> {
+        match self {
+            Store::Memory(e) => e.forget(id),
+            Store::Durable(d) => d.forget(id),
+        }
+    }
+
+    fn compact(&mut self) -> CoreResult<usize> {
+        match self {
+            Store::Memory(e) => Ok(e.compact()),
+            Store::Durable(d) => d.mutate_and_checkpoint(|e| e.compact()),
+        }
+    }
+}
+
+fn parse_sync(s: Option<&str>) -> PyResult<StoreOptions> {
+    let sync = match s.map(|s| s.trim().to_ascii_lowercase()) {
+        None => SyncPolicy::default(),
+        Some(s) if s == "every_write" => SyncPolicy::EveryWrite,
+        Some(s) if s == "never" => SyncPolicy::Never,
+        Some(s) => match s.strip_prefix("interval:").and_then(|ms| ms.parse::<u64>().ok()) {
+            Some(ms) => SyncPolicy::Interval(std::time::Duration::from_millis(ms)),
+            None => {
+                return Err(ConfigError::new_err(format!(
+                    "invalid configuration: sync must be \"every_write\", \"never\" or \"interval:<ms>\", got {s:?}"
+                )))
+            }
+        },
+    };
+    Ok(StoreOptions::default().sync(sync))
+}
 
 /// The id that pads `search_batch` rows holding fewer than `k` hits (`2**64 - 1`).
 pub(crate) const NO_ID: u64 = u64::MAX;
@@ -31,7 +97,7 @@ pub(crate) const NO_ID: u64 = u64::MAX;
 /// computation.
 #[pyclass(name = "Engram", module = "engram", frozen)]
 pub(crate) struct PyEngram {
-    inner: RwLock<Engram>,
+    inner: RwLock<Store>,
     /// Seconds (f64 bits) spent inside the last Rust core call, excluding conversions.
     last_seconds: AtomicU64,
 }
@@ -117,12 +183,54 @@ pub(crate) fn pad_hits<T: Copy>(
     (ids, scores)
 }
 
+/// A read guard that derefs to the engine.
+pub(crate) struct ReadEngine<'a>(RwLockReadGuard<'a, Store>);
+
+impl std::ops::Deref for ReadEngine<'_> {
+    type Target = Engram;
+    fn deref(&self) -> &Engram {
+        self.0.engine()
+    }
+}
+
+fn config_of(
+    dim: i64,
+    backend: &str,
+    precision: &str,
+    chunk_bytes: Option<usize>,
+) -> PyResult<Config> {
+    if dim < 1 {
+        return Err(ConfigError::new_err(format!(
+            "invalid configuration: dimension must be at least 1, got {dim}"
+        )));
+    }
+    let choice = BackendChoice::parse(backend).ok_or_else(|| {
+        ConfigError::new_err(format!(
+            "invalid configuration: backend must be one of \"auto\", \"cpu\", \"gpu\", got {backend:?}"
+        ))
+    })?;
+    let mut config = Config::new(dim as usize)
+        .backend(choice)
+        .precision(parse_precision(precision)?);
+    if let Some(b) = chunk_bytes {
+        config = config.chunk_bytes(b);
+    }
+    Ok(config)
+}
+
 impl PyEngram {
-    fn read(&self) -> RwLockReadGuard<'_, Engram> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    fn from_store(store: Store) -> Self {
+        Self {
+            inner: RwLock::new(store),
+            last_seconds: AtomicU64::new(0),
+        }
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Engram> {
+    fn read(&self) -> ReadEngine<'_> {
+        ReadEngine(self.inner.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
         self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -165,27 +273,62 @@ impl PyEngram {
         precision: &str,
         chunk_bytes: Option<usize>,
     ) -> PyResult<Self> {
-        if dim < 1 {
-            return Err(ConfigError::new_err(format!(
-                "invalid configuration: dimension must be at least 1, got {dim}"
-            )));
-        }
-        let choice = BackendChoice::parse(backend).ok_or_else(|| {
-            ConfigError::new_err(format!(
-                "invalid configuration: backend must be one of \"auto\", \"cpu\", \"gpu\", got {backend:?}"
-            ))
-        })?;
-        let mut config = Config::new(dim as usize)
-            .backend(choice)
-            .precision(parse_precision(precision)?);
-        if let Some(b) = chunk_bytes {
-            config = config.chunk_bytes(b);
-        }
+        let config = config_of(dim, backend, precision, chunk_bytes)?;
         let inner = py.detach(|| Engram::new(config)).map_err(to_py)?;
-        Ok(Self {
-            inner: RwLock::new(inner),
-            last_seconds: AtomicU64::new(0),
+        Ok(Self::from_store(Store::Memory(inner)))
+    }
+
+    /// Creates a new durable store in directory `path` (made if missing; an error if a store
+    /// is already there). Every write goes to a write-ahead log before it returns; `sync` is
+    /// `"every_write"` (default: fsync per write), `"interval:<ms>"` or `"never"`.
+    #[staticmethod]
+    #[pyo3(signature = (path, dim, backend = "auto", precision = "f32", chunk_bytes = None, sync = None))]
+    fn create(
+        py: Python<'_>,
+        path: PathBuf,
+        dim: i64,
+        backend: &str,
+        precision: &str,
+        chunk_bytes: Option<usize>,
+        sync: Option<&str>,
+    ) -> PyResult<Self> {
+        let config = config_of(dim, backend, precision, chunk_bytes)?;
+        let options = parse_sync(sync)?;
+        let d = py
+            .detach(|| DurableEngram::create(&path, config, options))
+            .map_err(to_py)?;
+        Ok(Self::from_store(Store::Durable(Box::new(d))))
+    }
+
+    /// Opens the durable store in directory `path`: loads its snapshot and replays the log
+    /// (a torn last record is dropped; corruption raises `StoreError` naming where).
+    #[staticmethod]
+    #[pyo3(signature = (path, sync = None))]
+    fn open(py: Python<'_>, path: PathBuf, sync: Option<&str>) -> PyResult<Self> {
+        let options = parse_sync(sync)?;
+        let d = py
+            .detach(|| DurableEngram::open(&path, options))
+            .map_err(to_py)?;
+        Ok(Self::from_store(Store::Durable(Box::new(d))))
+    }
+
+    /// Writes a new snapshot and starts a fresh log (durable stores only).
+    fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
+        self.timed(py, || match &mut *self.write() {
+            Store::Durable(d) => d.checkpoint().map_err(to_py),
+            Store::Memory(_) => Err(StoreError::new_err(
+                "store: this engine is in memory; use Engram.create(path, ...) or Engram.open(path)",
+            )),
         })
+    }
+
+    /// The store's directory, or None for an in-memory engine.
+    #[getter]
+    fn path(&self) -> Option<PathBuf> {
+        match &*self.inner.read().unwrap_or_else(|p| p.into_inner()) {
+            Store::Durable(d) => Some(d.dir().to_path_buf()),
+            Store::Memory(_) => None,
+        }
     }
 
     /// The embedding dimension.
@@ -411,8 +554,8 @@ impl PyEngram {
     }
 
     /// Reclaims the rows of forgotten episodes; returns how many rows were freed.
-    fn compact(&self, py: Python<'_>) -> usize {
-        self.timed(py, || self.write().compact())
+    fn compact(&self, py: Python<'_>) -> PyResult<usize> {
+        self.timed(py, || self.write().compact()).map_err(to_py)
     }
 
     /// Every live concept (dicts: id, coherence, members, strength, state, confirmations,

@@ -213,3 +213,29 @@ def test_gpu_backend_agrees_with_cpu(rng):
     assert gpu.backend == "gpu"
     assert (gi == ci).mean() > 0.98
     np.testing.assert_allclose(gs, cs, rtol=1e-4, atol=1e-5)
+
+
+def test_durable_store_roundtrip(tmp_path, rng):
+    x = unit_rows(rng, 500, 16)
+    path = tmp_path / "store"
+    mem = engram.Engram.create(path, 16, backend="cpu", sync="never")
+    assert mem.path == path
+    ids = mem.remember_batch(x[:300], payloads=["p"] * 300)
+    mem.checkpoint()
+    mem.remember_batch(x[300:])  # in the log only
+    mem.forget(int(ids[0]))
+    want = mem.search_batch(x[:10], 5)
+    del mem
+    again = engram.Engram.open(path)
+    assert len(again) == 499
+    got = again.search_batch(x[:10], 5)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert again.get(1)["payload"] == "p"
+    with pytest.raises(engram.StoreError, match="already exists"):
+        engram.Engram.create(path, 16)
+    with pytest.raises(engram.StoreError):
+        engram.Engram.open(tmp_path / "missing")
+    with pytest.raises(engram.StoreError, match="in memory"):
+        engram.Engram(16).checkpoint()
+    with pytest.raises(engram.ConfigError, match="sync"):
+        engram.Engram.create(tmp_path / "s2", 16, sync="sometimes")
