@@ -18,7 +18,7 @@ use crate::errors::{check_k, input, to_py, ConfigError, StoreError};
 
 /// An in-memory engine or a durable store (snapshot + write-ahead log) around one.
 pub(crate) enum Store {
-    Memory(Engram),
+    Memory(Box<Engram>),
     Durable(Box<DurableEngram>),
 }
 
@@ -275,7 +275,7 @@ impl PyEngram {
     ) -> PyResult<Self> {
         let config = config_of(dim, backend, precision, chunk_bytes)?;
         let inner = py.detach(|| Engram::new(config)).map_err(to_py)?;
-        Ok(Self::from_store(Store::Memory(inner)))
+        Ok(Self::from_store(Store::Memory(Box::new(inner))))
     }
 
     /// Creates a new durable store in directory `path` (made if missing; an error if a store
