@@ -1,0 +1,605 @@
+//! `engram.Engram`: the engine behind a read-write lock, numpy in and out.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use engram::{
+    BackendChoice, Concept, ConceptId, ConceptState, Config, DurableEngram, Engram, EpisodeId,
+    EpisodeMeta, Layout, Payload, Precision, Result as CoreResult, Scored, StoreOptions,
+    SyncPolicy,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+use crate::arrays::{matrix, unsigned_vec, vec1, vec2, Arr1, Arr2, Matrix};
+use crate::errors::{check_k, input, to_py, ConfigError, StoreError};
+
+/// An in-memory engine or a durable store (snapshot + write-ahead log) around one.
+pub(crate) enum Store {
+    Memory(Box<Engram>),
+    Durable(Box<DurableEngram>),
+}
+
+impl Store {
+    fn engine(&self) -> &Engram {
+        match self {
+            Store::Memory(e) => e,
+            Store::Durable(d) => d.engine(),
+        }
+    }
+
+    fn remember_batch(
+        &mut self,
+        rows: &[f32],
+        metas: Vec<EpisodeMeta>,
+    ) -> CoreResult<Vec<EpisodeId>> {
+        match self {
+            Store::Memory(e) => e.remember_batch(rows, metas),
+            Store::Durable(d) => d.remember_batch(rows, metas),
+        }
+    }
+
+    fn remember(&mut self, row: &[f32], meta: EpisodeMeta) -> CoreResult<EpisodeId> {
+        match self {
+            Store::Memory(e) => e.remember(row, meta),
+            Store::Durable(d) => d.remember(row, meta),
+        }
+    }
+
+    fn forget(&mut self, id: EpisodeId) -> CoreResult<()> {
+        match self {
+            Store::Memory(e) => e.forget(id),
+            Store::Durable(d) => d.forget(id),
+        }
+    }
+
+    fn compact(&mut self) -> CoreResult<usize> {
+        match self {
+            Store::Memory(e) => Ok(e.compact()),
+            Store::Durable(d) => d.mutate_and_checkpoint(|e| e.compact()),
+        }
+    }
+}
+
+fn parse_sync(s: Option<&str>) -> PyResult<StoreOptions> {
+    let sync = match s.map(|s| s.trim().to_ascii_lowercase()) {
+        None => SyncPolicy::default(),
+        Some(s) if s == "every_write" => SyncPolicy::EveryWrite,
+        Some(s) if s == "never" => SyncPolicy::Never,
+        Some(s) => match s.strip_prefix("interval:").and_then(|ms| ms.parse::<u64>().ok()) {
+            Some(ms) => SyncPolicy::Interval(std::time::Duration::from_millis(ms)),
+            None => {
+                return Err(ConfigError::new_err(format!(
+                    "invalid configuration: sync must be \"every_write\", \"never\" or \"interval:<ms>\", got {s:?}"
+                )))
+            }
+        },
+    };
+    Ok(StoreOptions::default().sync(sync))
+}
+
+/// The id that pads `search_batch` rows holding fewer than `k` hits (`2**64 - 1`).
+pub(crate) const NO_ID: u64 = u64::MAX;
+
+/// An episodic + semantic memory of unit-normalised embeddings.
+///
+/// `Engram(dim, backend="auto", precision="f32", chunk_bytes=None)`
+///
+/// - `backend`: `"auto"` (a real GPU if there is one, else the CPU), `"cpu"` or `"gpu"`
+///   (`ENGRAM_BACKEND` overrides it, as in Rust).
+/// - `precision`: `"f32"`, `"f16"` (half the memory) or `"f32+f16"` (both; searches can read
+///   either with `layout=`).
+///
+/// Thread safety: one engine may be shared between Python threads. Searches run in parallel
+/// (a read lock), writes are serialised (a write lock); the GIL is released during every
+/// computation.
+#[pyclass(name = "Engram", module = "engram", frozen)]
+pub(crate) struct PyEngram {
+    inner: RwLock<Store>,
+    /// Seconds (f64 bits) spent inside the last Rust core call, excluding conversions.
+    last_seconds: AtomicU64,
+}
+
+fn parse_precision(s: &str) -> PyResult<Precision> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "f32" | "float32" => Ok(Precision::F32),
+        "f16" | "float16" => Ok(Precision::F16),
+        "f32+f16" | "f32_and_f16" | "both" => Ok(Precision::F32AndF16),
+        _ => Err(ConfigError::new_err(format!(
+            "invalid configuration: precision must be one of \"f32\", \"f16\", \"f32+f16\", got {s:?}"
+        ))),
+    }
+}
+
+fn parse_layout(s: &str) -> PyResult<Layout> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Layout::Auto),
+        "f32" => Ok(Layout::F32),
+        "f16" => Ok(Layout::F16),
+        _ => Err(input(format!(
+            "layout must be one of \"auto\", \"f32\", \"f16\", got {s:?}"
+        ))),
+    }
+}
+
+fn payload_of(obj: &Bound<'_, PyAny>, i: usize) -> PyResult<Option<Payload>> {
+    if obj.is_none() {
+        Ok(None)
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        Ok(Some(Payload::Text(s.to_cow()?.into_owned())))
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        Ok(Some(Payload::Bytes(b.as_bytes().to_vec())))
+    } else {
+        Err(input(format!(
+            "payloads[{i}]: expected str, bytes or None, got {}",
+            obj.get_type().name()?
+        )))
+    }
+}
+
+fn payload_py<'py>(py: Python<'py>, p: &Option<Payload>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match p {
+        None => py.None().into_bound(py),
+        Some(Payload::Text(s)) => PyString::new(py, s).into_any(),
+        Some(Payload::Bytes(b)) => PyBytes::new(py, b).into_any(),
+    })
+}
+
+fn concept_dict<'py>(py: Python<'py>, c: &Concept) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", c.id.0)?;
+    d.set_item("coherence", c.coherence)?;
+    d.set_item("members", c.members)?;
+    d.set_item("strength", c.strength)?;
+    d.set_item(
+        "state",
+        match c.state {
+            ConceptState::Proto => "proto",
+            ConceptState::Promoted => "promoted",
+        },
+    )?;
+    d.set_item("confirmations", c.confirmations)?;
+    d.set_item("formed_cycle", c.formed_cycle)?;
+    d.set_item("updated_cycle", c.updated_cycle)?;
+    Ok(d)
+}
+
+/// Pads or truncates search hits into `nq × k` id and score buffers.
+pub(crate) fn pad_hits<T: Copy>(
+    hits: &[Vec<Scored<T>>],
+    k: usize,
+    id: impl Fn(T) -> u64,
+) -> (Vec<u64>, Vec<f32>) {
+    let mut ids = vec![NO_ID; hits.len() * k];
+    let mut scores = vec![f32::NAN; hits.len() * k];
+    for (q, h) in hits.iter().enumerate() {
+        for (j, s) in h.iter().take(k).enumerate() {
+            ids[q * k + j] = id(s.id);
+            scores[q * k + j] = s.score;
+        }
+    }
+    (ids, scores)
+}
+
+/// A read guard that derefs to the engine.
+pub(crate) struct ReadEngine<'a>(RwLockReadGuard<'a, Store>);
+
+impl std::ops::Deref for ReadEngine<'_> {
+    type Target = Engram;
+    fn deref(&self) -> &Engram {
+        self.0.engine()
+    }
+}
+
+fn config_of(
+    dim: i64,
+    backend: &str,
+    precision: &str,
+    chunk_bytes: Option<usize>,
+) -> PyResult<Config> {
+    if dim < 1 {
+        return Err(ConfigError::new_err(format!(
+            "invalid configuration: dimension must be at least 1, got {dim}"
+        )));
+    }
+    let choice = BackendChoice::parse(backend).ok_or_else(|| {
+        ConfigError::new_err(format!(
+            "invalid configuration: backend must be one of \"auto\", \"cpu\", \"gpu\", got {backend:?}"
+        ))
+    })?;
+    let mut config = Config::new(dim as usize)
+        .backend(choice)
+        .precision(parse_precision(precision)?);
+    if let Some(b) = chunk_bytes {
+        config = config.chunk_bytes(b);
+    }
+    Ok(config)
+}
+
+impl PyEngram {
+    fn from_store(store: Store) -> Self {
+        Self {
+            inner: RwLock::new(store),
+            last_seconds: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> ReadEngine<'_> {
+        ReadEngine(self.inner.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` with the GIL released and records its duration.
+    fn timed<T: Send>(&self, py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+        py.detach(|| {
+            let t = Instant::now();
+            let r = f();
+            self.last_seconds
+                .store(t.elapsed().as_secs_f64().to_bits(), Ordering::Relaxed);
+            r
+        })
+    }
+
+    fn check_dim(&self, m: &Matrix<'_>, name: &str) -> PyResult<()> {
+        let dim = self.read().dim();
+        if m.cols != dim {
+            return Err(input(format!(
+                "{name}: expected dimension {dim}, got {} (shape {:?})",
+                m.cols,
+                if m.one_d {
+                    vec![m.cols]
+                } else {
+                    vec![m.rows, m.cols]
+                }
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyEngram {
+    #[new]
+    #[pyo3(signature = (dim, backend = "auto", precision = "f32", chunk_bytes = None))]
+    fn new(
+        py: Python<'_>,
+        dim: i64,
+        backend: &str,
+        precision: &str,
+        chunk_bytes: Option<usize>,
+    ) -> PyResult<Self> {
+        let config = config_of(dim, backend, precision, chunk_bytes)?;
+        let inner = py.detach(|| Engram::new(config)).map_err(to_py)?;
+        Ok(Self::from_store(Store::Memory(Box::new(inner))))
+    }
+
+    /// Creates a new durable store in directory `path` (made if missing; an error if a store
+    /// is already there). Every write goes to a write-ahead log before it returns; `sync` is
+    /// `"every_write"` (default: fsync per write), `"interval:<ms>"` or `"never"`.
+    #[staticmethod]
+    #[pyo3(signature = (path, dim, backend = "auto", precision = "f32", chunk_bytes = None, sync = None))]
+    fn create(
+        py: Python<'_>,
+        path: PathBuf,
+        dim: i64,
+        backend: &str,
+        precision: &str,
+        chunk_bytes: Option<usize>,
+        sync: Option<&str>,
+    ) -> PyResult<Self> {
+        let config = config_of(dim, backend, precision, chunk_bytes)?;
+        let options = parse_sync(sync)?;
+        let d = py
+            .detach(|| DurableEngram::create(&path, config, options))
+            .map_err(to_py)?;
+        Ok(Self::from_store(Store::Durable(Box::new(d))))
+    }
+
+    /// Opens the durable store in directory `path`: loads its snapshot and replays the log
+    /// (a torn last record is dropped; corruption raises `StoreError` naming where).
+    #[staticmethod]
+    #[pyo3(signature = (path, sync = None))]
+    fn open(py: Python<'_>, path: PathBuf, sync: Option<&str>) -> PyResult<Self> {
+        let options = parse_sync(sync)?;
+        let d = py
+            .detach(|| DurableEngram::open(&path, options))
+            .map_err(to_py)?;
+        Ok(Self::from_store(Store::Durable(Box::new(d))))
+    }
+
+    /// Writes a new snapshot and starts a fresh log (durable stores only).
+    fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
+        self.timed(py, || match &mut *self.write() {
+            Store::Durable(d) => d.checkpoint().map_err(to_py),
+            Store::Memory(_) => Err(StoreError::new_err(
+                "store: this engine is in memory; use Engram.create(path, ...) or Engram.open(path)",
+            )),
+        })
+    }
+
+    /// The store's directory, or None for an in-memory engine.
+    #[getter]
+    fn path(&self) -> Option<PathBuf> {
+        match &*self.inner.read().unwrap_or_else(|p| p.into_inner()) {
+            Store::Durable(d) => Some(d.dir().to_path_buf()),
+            Store::Memory(_) => None,
+        }
+    }
+
+    /// The embedding dimension.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.read().dim()
+    }
+
+    /// The backend searches run on: `"cpu"` or `"gpu"`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        match self.read().backend() {
+            engram::compute::Backend::Cpu(_) => "cpu",
+            _ => "gpu",
+        }
+    }
+
+    /// Why that backend was chosen.
+    #[getter]
+    fn backend_reason(&self) -> String {
+        self.read().backend_reason().to_owned()
+    }
+
+    /// Seconds spent inside the Rust core by the last call on this engine, excluding the
+    /// Python-side argument conversion and result wrapping (a timing hook for benchmarks).
+    #[getter]
+    fn last_call_seconds(&self) -> f64 {
+        f64::from_bits(self.last_seconds.load(Ordering::Relaxed))
+    }
+
+    /// Bytes held by embeddings and centroids.
+    #[getter]
+    fn vector_bytes(&self) -> usize {
+        self.read().vector_bytes()
+    }
+
+    fn __len__(&self) -> usize {
+        self.read().len()
+    }
+
+    fn __repr__(&self) -> String {
+        let e = self.read();
+        format!(
+            "Engram(dim={}, episodes={}, concepts={}, backend={:?})",
+            e.dim(),
+            e.len(),
+            e.graph().concept_count(),
+            self.backend()
+        )
+    }
+
+    /// Stores a batch of episodes; returns their ids (uint64).
+    ///
+    /// `X` is `n × dim` (float32 read in place, other floats converted once). `timestamps`
+    /// (n unsigned ints), `payloads` (n of str/bytes/None) and `streams` are optional. All or
+    /// nothing: a bad row (wrong dimension, NaN/Inf, zero vector) raises `InputError` naming
+    /// the row, and nothing is stored.
+    #[pyo3(signature = (x, timestamps = None, payloads = None, streams = None))]
+    fn remember_batch<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        timestamps: Option<&Bound<'py, PyAny>>,
+        payloads: Option<&Bound<'py, PyAny>>,
+        streams: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Arr1<'py, u64>> {
+        let m = matrix(x, "X", false)?;
+        self.check_dim(&m, "X")?;
+        let n = m.rows;
+        let ts: Option<Vec<u64>> = timestamps
+            .map(|t| unsigned_vec::<u64>(t, "timestamps"))
+            .transpose()?;
+        let st: Option<Vec<u64>> = streams
+            .map(|t| unsigned_vec::<u64>(t, "streams"))
+            .transpose()?;
+        let pl: Option<Vec<Option<Payload>>> = payloads
+            .map(|p| {
+                p.try_iter()?
+                    .enumerate()
+                    .map(|(i, o)| payload_of(&o?, i))
+                    .collect::<PyResult<Vec<_>>>()
+            })
+            .transpose()?;
+        for (name, len) in [
+            ("timestamps", ts.as_ref().map(Vec::len)),
+            ("streams", st.as_ref().map(Vec::len)),
+            ("payloads", pl.as_ref().map(Vec::len)),
+        ] {
+            if let Some(len) = len {
+                if len != n {
+                    return Err(input(format!("{n} rows but {len} {name}")));
+                }
+            }
+        }
+        let metas: Vec<EpisodeMeta> = if ts.is_none() && st.is_none() && pl.is_none() {
+            Vec::new()
+        } else {
+            let mut pl = pl.map(Vec::into_iter);
+            (0..n)
+                .map(|i| EpisodeMeta {
+                    timestamp: ts.as_ref().map_or(0, |t| t[i]),
+                    stream: st.as_ref().map_or(0, |s| s[i]),
+                    payload: pl.as_mut().and_then(|p| p.next()).flatten(),
+                    ..EpisodeMeta::default()
+                })
+                .collect()
+        };
+        let rows = m.as_slice();
+        let ids = self
+            .timed(py, || self.write().remember_batch(rows, metas))
+            .map_err(to_py)?;
+        Ok(vec1(py, ids.into_iter().map(|i| i.0).collect()))
+    }
+
+    /// Stores one episode; returns its id.
+    #[pyo3(signature = (x, timestamp = 0, payload = None, stream = 0))]
+    fn remember(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        timestamp: u64,
+        payload: Option<&Bound<'_, PyAny>>,
+        stream: u64,
+    ) -> PyResult<u64> {
+        let m = matrix(x, "x", true)?;
+        if !m.one_d {
+            return Err(input(
+                "x: expected a 1-D array (use remember_batch for rows)",
+            ));
+        }
+        self.check_dim(&m, "x")?;
+        let meta = EpisodeMeta {
+            timestamp,
+            stream,
+            payload: payload.map(|p| payload_of(p, 0)).transpose()?.flatten(),
+            ..EpisodeMeta::default()
+        };
+        let row = m.as_slice();
+        let id = self
+            .timed(py, || self.write().remember(row, meta))
+            .map_err(to_py)?;
+        Ok(id.0)
+    }
+
+    /// The top-`k` episodes for one query: `(ids uint64[m], scores float32[m])` with
+    /// `m = min(k, len(self))`, by score descending then id ascending.
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: i64,
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
+        let k = check_k(k, "k")?;
+        let m = matrix(q, "q", true)?;
+        if !m.one_d {
+            return Err(input("q: expected a 1-D array (use search_batch for many)"));
+        }
+        self.check_dim(&m, "q")?;
+        let qs = m.as_slice();
+        let hits = self
+            .timed(py, || self.read().search(qs, k))
+            .map_err(to_py)?;
+        let (ids, scores): (Vec<u64>, Vec<f32>) = hits.iter().map(|s| (s.id.0, s.score)).unzip();
+        Ok((vec1(py, ids), vec1(py, scores)))
+    }
+
+    /// The top-`k` episodes for each row of `Q`: `(ids uint64[nq, k], scores float32[nq, k])`.
+    /// Rows are ordered by score descending then id ascending; when fewer than `k` episodes are
+    /// stored a row is padded with id `NO_ID` (`2**64 - 1`) and score `nan`.
+    /// `layout`: `"auto"`, `"f32"` or `"f16"` (which stored copy to read).
+    #[pyo3(signature = (q, k, layout = "auto"))]
+    fn search_batch<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: i64,
+        layout: &str,
+    ) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
+        let k = check_k(k, "k")?;
+        let layout = parse_layout(layout)?;
+        let m = matrix(q, "Q", false)?;
+        self.check_dim(&m, "Q")?;
+        let nq = m.rows;
+        if nq == 0 {
+            return Ok((vec2(py, vec![], 0, k)?, vec2(py, vec![], 0, k)?));
+        }
+        let qs = m.as_slice();
+        let (ids, scores) = self
+            .timed(py, || {
+                self.read()
+                    .search_batch_in(qs, k, layout)
+                    .map(|h| pad_hits(&h, k, |i: EpisodeId| i.0))
+            })
+            .map_err(to_py)?;
+        Ok((vec2(py, ids, nq, k)?, vec2(py, scores, nq, k)?))
+    }
+
+    /// The record of a live episode as a dict (id, timestamp, stream, strength, confidence,
+    /// rehearsals, last_access, payload).
+    fn get<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Bound<'py, PyDict>> {
+        let e = self.read().get(EpisodeId(id)).map_err(to_py)?;
+        let d = PyDict::new(py);
+        d.set_item("id", e.id.0)?;
+        d.set_item("timestamp", e.timestamp)?;
+        d.set_item("stream", e.stream)?;
+        d.set_item("strength", e.strength)?;
+        d.set_item("confidence", e.confidence)?;
+        d.set_item("rehearsals", e.rehearsals)?;
+        d.set_item("last_access", e.last_access)?;
+        d.set_item("payload", payload_py(py, &e.payload)?)?;
+        Ok(d)
+    }
+
+    /// The stored (unit-length) embedding of a live episode.
+    fn embedding<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Arr1<'py, f32>> {
+        let v = self.read().embedding(EpisodeId(id)).map_err(to_py)?;
+        Ok(vec1(py, v))
+    }
+
+    /// Removes an episode (its id is never reused).
+    fn forget(&self, id: u64) -> PyResult<()> {
+        self.write().forget(EpisodeId(id)).map_err(to_py)
+    }
+
+    /// Reclaims the rows of forgotten episodes; returns how many rows were freed.
+    fn compact(&self, py: Python<'_>) -> PyResult<usize> {
+        self.timed(py, || self.write().compact()).map_err(to_py)
+    }
+
+    /// Every live concept (dicts: id, coherence, members, strength, state, confirmations,
+    /// formed_cycle, updated_cycle), by ascending id.
+    fn concepts<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.read()
+            .concepts()
+            .iter()
+            .map(|c| concept_dict(py, c))
+            .collect()
+    }
+
+    /// The centroid (unit length) of a live concept.
+    fn centroid<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Arr1<'py, f32>> {
+        let v = self.read().centroid(ConceptId(id)).map_err(to_py)?;
+        Ok(vec1(py, v))
+    }
+
+    /// The episodes bound to a concept: `(ids uint64[m], strengths float32[m])`, strongest
+    /// first (ties by id).
+    fn members<'py>(&self, py: Python<'py>, id: u64) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
+        let v = self.read().members(ConceptId(id)).map_err(to_py)?;
+        let (ids, s): (Vec<u64>, Vec<f32>) = v.into_iter().map(|(e, s)| (e.0, s)).unzip();
+        Ok((vec1(py, ids), vec1(py, s)))
+    }
+
+    /// The top-`k` concepts by centroid similarity: `(ids uint64[m], scores float32[m])`.
+    fn search_concepts<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: i64,
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
+        let k = check_k(k, "k")?;
+        let m = matrix(q, "q", true)?;
+        if !m.one_d {
+            return Err(input("q: expected a 1-D array"));
+        }
+        self.check_dim(&m, "q")?;
+        let qs = m.as_slice();
+        let hits = self
+            .timed(py, || self.read().search_concepts(qs, k))
+            .map_err(to_py)?;
+        let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
+        Ok((vec1(py, ids), vec1(py, s)))
+    }
+}
