@@ -1,5 +1,6 @@
 //! Engine configuration: `Config::new(dim)`, chainable setters, then [`Config::check`].
 
+use crate::consolidation::ConsolidationConfig;
 use crate::error::ConfigError;
 
 /// Which compute backend to use.
@@ -98,6 +99,7 @@ pub struct Config {
     chunk_bytes: usize,
     precision: Precision,
     backend: BackendChoice,
+    consolidation: ConsolidationConfig,
 }
 
 /// Default largest chunk of the embedding arena: 128 MiB, the WebGPU default binding limit.
@@ -111,6 +113,7 @@ impl Config {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             precision: Precision::default(),
             backend: BackendChoice::default(),
+            consolidation: ConsolidationConfig::default(),
         }
     }
 
@@ -131,6 +134,17 @@ impl Config {
     pub fn backend(mut self, backend: BackendChoice) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// Consolidation thresholds (default [`ConsolidationConfig::default`]).
+    pub fn consolidation(mut self, consolidation: ConsolidationConfig) -> Self {
+        self.consolidation = consolidation;
+        self
+    }
+
+    /// The consolidation thresholds.
+    pub fn consolidation_config(&self) -> &ConsolidationConfig {
+        &self.consolidation
     }
 
     /// The embedding dimension.
@@ -165,6 +179,10 @@ impl Config {
                 row_bytes,
             });
         }
-        Ok(self)
+        let consolidation = self.consolidation.check()?;
+        Ok(Self {
+            consolidation,
+            ..self
+        })
     }
 }

@@ -70,6 +70,8 @@ pub struct Engram {
     pub(crate) gpu: Mutex<GpuMirror>,
     /// Set when the GPU failed under `Auto`: the engine then stays on the CPU.
     pub(crate) gpu_failed: AtomicBool,
+    /// Consolidation bookkeeping between cycles.
+    pub(crate) consolidation: crate::consolidation::State,
 }
 
 /// Resident GPU copies of the episode rows (one per stored layout).
@@ -150,6 +152,7 @@ impl Clone for Engram {
             selection: self.selection.clone(),
             gpu: Mutex::new(GpuMirror::default()),
             gpu_failed: AtomicBool::new(self.gpu_failed.load(Ordering::Relaxed)),
+            consolidation: self.consolidation.clone(),
         }
     }
 }
@@ -171,6 +174,7 @@ impl Engram {
             next_episode: 0,
             next_concept: 0,
             cycle: 0,
+            consolidation: Default::default(),
             config,
         })
     }
