@@ -141,6 +141,32 @@ fn farthest_seeds(
     seeds
 }
 
+/// The smallest mean piece of the default over-clustering: pieces of one cluster need enough
+/// rows for their centroids to be near-parallel (≥ 0.9, the merge threshold, for rows at
+/// cosine ≈ 0.7 to their centre).
+const PIECE_ROWS: usize = 20;
+
+/// Discovery parameters for `n` rows: over-clustering with `max_k` (default ⌈2√n⌉, at most
+/// `n / 20` so that pieces hold about 20 rows or more) and, as
+/// the smallest cluster, the larger of the configured minimum and the mean over-clustered size
+/// `n / k'` — a real cluster is at least as large as a typical piece of the over-clustering,
+/// while the splinters of peripheral rows it leaves are much smaller and get reassigned.
+fn discover_params(
+    cfg: &ConsolidationConfig,
+    max_k: Option<usize>,
+    n: usize,
+    seed: u64,
+) -> DiscoverParams {
+    let kp = max_k
+        .unwrap_or_else(|| ((2.0 * (n as f64).sqrt()).ceil() as usize).min(n / PIECE_ROWS))
+        .clamp(1, n.max(1));
+    DiscoverParams::new()
+        .seed(seed)
+        .max_iter(cfg.max_iter)
+        .max_k(kp)
+        .min_cluster_size(cfg.min_cluster_size.max(n / kp).max(2))
+}
+
 impl Engram {
     /// The clustering of a cycle on the backend.
     fn cycle_clusters(
@@ -165,10 +191,7 @@ impl Engram {
                     fit_on(backend, &p, data, dim)
                 }
                 ClusterCount::Discover { max_k } => {
-                    let mut p = DiscoverParams::new().seed(seed).max_iter(cfg.max_iter);
-                    if let Some(m) = max_k {
-                        p = p.max_k(m.min(n));
-                    }
+                    let p = discover_params(cfg, max_k, n, seed);
                     discover_on(backend, &p.check().map_err(params_err)?, data, dim)
                 }
             };
@@ -202,10 +225,7 @@ impl Engram {
                     for &i in &novel {
                         nd.extend_from_slice(&data[i * dim..(i + 1) * dim]);
                     }
-                    let mut p = DiscoverParams::new().seed(seed).max_iter(cfg.max_iter);
-                    if let Some(m) = max_k {
-                        p = p.max_k(m.min(novel.len()));
-                    }
+                    let p = discover_params(cfg, max_k, novel.len(), seed);
                     let m = discover_on(backend, &p.check().map_err(params_err)?, &nd, dim)?;
                     let sizes = m.sizes();
                     m.centroids
