@@ -97,6 +97,9 @@ impl Drop for BackgroundHandle {
 /// while it clusters) and applies under a short write lock ([`Engram::apply_cycle`]). If a
 /// cycle was applied by someone else in between, the plan is dropped and the next period
 /// prepares again. Errors are logged and kept in [`BackgroundHandle::last_error`].
+///
+/// The clustering runs on a rayon pool of its own with one thread fewer than the machine has
+/// cores (at least one), so searches keep a core. Results do not depend on the thread count.
 pub fn spawn_background_consolidation(
     engine: Arc<RwLock<Engram>>,
     every: Duration,
@@ -106,6 +109,18 @@ pub fn spawn_background_consolidation(
     let phase = Arc::new(AtomicU8::new(0));
     let status = Arc::new(Mutex::new(Status::default()));
     let (p, st) = (phase.clone(), status.clone());
+    // The clustering runs on its own pool, one thread short of the machine (when it has more
+    // than one), so that searches on the global pool keep a core.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = (threads > 1)
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads - 1)
+                .thread_name(|i| format!("engram-consolidation-{i}"))
+                .build()
+                .ok()
+        })
+        .flatten();
     let thread = std::thread::Builder::new()
         .name("engram-consolidation".into())
         .spawn(move || loop {
@@ -117,7 +132,10 @@ pub fn spawn_background_consolidation(
             p.store(1, Ordering::Release);
             let plan = {
                 let g = engine.read().unwrap_or_else(|e| e.into_inner());
-                g.prepare_cycle(now)
+                match &pool {
+                    Some(pool) => pool.install(|| g.prepare_cycle(now)),
+                    None => g.prepare_cycle(now),
+                }
             };
             p.store(2, Ordering::Release);
             let result = plan.and_then(|plan| {

@@ -104,7 +104,9 @@ fn choose_rows(e: &Engram, cfg: &ConsolidationConfig, seed: u64) -> Chosen {
             old.push((r, id, true));
         }
     }
-    let want = ((new.len() as f64 * cfg.replay_fraction as f64).ceil() as usize)
+    // In f32, so that e.g. 1000 × 0.1 is 100 (in f64 it is 100.0000015, which ceils to 101).
+    let want = (new.len() as f32 * cfg.replay_fraction).ceil();
+    let want = (want as usize)
         .max(cfg.replay_min)
         .min(old.len());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
