@@ -149,7 +149,7 @@ fn prepare_apply_split_and_stale_plans() {
 #[test]
 fn readers_search_while_a_background_cycle_prepares() {
     let dim = 384;
-    let d = SynthParams::new(20_000, dim, 100).seed(4).check().expect("synth").generate();
+    let d = SynthParams::new(10_000, dim, 50).seed(4).check().expect("synth").generate();
     let mut e = engine(dim, ConsolidationConfig::default());
     feed(&mut e, &d.data, 0);
     let query = d.data[..dim].to_vec();
@@ -187,7 +187,7 @@ fn readers_search_while_a_background_cycle_prepares() {
     let cycles = handle.stop();
     assert!(cycles >= 1);
     let e = shared.read().expect("lock");
-    assert_eq!(e.concepts().len(), 100);
+    assert_eq!(e.concepts().len(), 50);
     e.graph().check_invariants().expect("invariants");
 }
 

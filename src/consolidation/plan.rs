@@ -335,6 +335,7 @@ impl Engram {
         plan: &mut CyclePlan,
     ) {
         let dim = self.dim();
+        let level = self.level;
         let k = model.k;
         let mut size = vec![0usize; k];
         let mut score_sum = vec![0f64; k];
@@ -345,7 +346,10 @@ impl Engram {
             .enumerate()
             .for_each(|(i, s)| {
                 let j = model.labels[i] as usize;
-                *s = dot(&data[i * dim..(i + 1) * dim], &model.centroids[j * dim..(j + 1) * dim]);
+                *s = level.dot(
+                    &data[i * dim..(i + 1) * dim],
+                    &model.centroids[j * dim..(j + 1) * dim],
+                );
             });
         for (i, &l) in model.labels.iter().enumerate() {
             size[l as usize] += 1;
@@ -407,7 +411,7 @@ impl Engram {
                 let x = &data[i * dim..(i + 1) * dim];
                 let mut best: Option<(u32, f32)> = None;
                 for &b in &neighbours[j as usize] {
-                    let s = dot(x, &clusters[b as usize].centroid);
+                    let s = level.dot(x, &clusters[b as usize].centroid);
                     if best.is_none_or(|(_, bs)| s > bs) {
                         best = Some((b, s));
                     }
