@@ -42,7 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cc = ConsolidationConfig::default()
         .clusters(ClusterCount::Fixed(k))
         .seed(3);
-    let mut e = Engram::new(Config::new(DIM).backend(BackendChoice::Cpu).consolidation(cc))?;
+    let mut e = Engram::new(
+        Config::new(DIM)
+            .backend(BackendChoice::Cpu)
+            .consolidation(cc),
+    )?;
     e.remember_batch(&old.data, vec![EpisodeMeta::at(0); n])?;
     let t = Instant::now();
     let cold = e.consolidate(10)?;

@@ -30,17 +30,27 @@ fn labels(e: &Engram) -> Vec<u32> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = args.first().copied().unwrap_or(200_000);
     let k = args.get(1).copied().unwrap_or(1000);
     let dim = 384;
     let d = SynthParams::new(n, dim, k).seed(42).check()?.generate();
     for (name, clusters) in [
         ("k given", ClusterCount::Fixed(k)),
-        ("k discovered", ClusterCount::Discover { max_k: Some(2 * k) }),
+        (
+            "k discovered",
+            ClusterCount::Discover { max_k: Some(2 * k) },
+        ),
     ] {
         let cc = ConsolidationConfig::default().clusters(clusters).seed(1);
-        let mut e = Engram::new(Config::new(dim).backend(BackendChoice::Cpu).consolidation(cc))?;
+        let mut e = Engram::new(
+            Config::new(dim)
+                .backend(BackendChoice::Cpu)
+                .consolidation(cc),
+        )?;
         e.remember_batch(&d.data, vec![EpisodeMeta::at(0); n])?;
         let r = e.consolidate(1)?;
         let ari = adjusted_rand_index(&labels(&e), &d.labels)?;

@@ -35,7 +35,8 @@ pub use cluster::{ClusterError, KMeansModel, KMeansParams};
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
 pub use consolidation::{
-    spawn_background_consolidation, BackgroundHandle, ClusterCount, ConsolidationConfig, CycleReport,
+    spawn_background_consolidation, BackgroundHandle, ClusterCount, ConsolidationConfig,
+    CycleReport,
 };
 pub use engine::{Engram, Layout, Scored};
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};

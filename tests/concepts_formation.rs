@@ -47,8 +47,15 @@ fn feed(e: &mut Engram, data: &[f32], t: u64) {
 
 #[test]
 fn k_given_20k_x_384_k100_ari() {
-    let d = SynthParams::new(20_000, 384, 100).seed(11).check().expect("synth").generate();
-    let mut e = engine(384, ConsolidationConfig::default().clusters(ClusterCount::Fixed(100)));
+    let d = SynthParams::new(20_000, 384, 100)
+        .seed(11)
+        .check()
+        .expect("synth")
+        .generate();
+    let mut e = engine(
+        384,
+        ConsolidationConfig::default().clusters(ClusterCount::Fixed(100)),
+    );
     feed(&mut e, &d.data, 1);
     let r = e.consolidate(2).expect("cycle");
     let ari = adjusted_rand_index(&concept_labels(&e), &d.labels).expect("ari");
@@ -64,7 +71,11 @@ fn k_given_20k_x_384_k100_ari() {
 
 #[test]
 fn k_discovered_20k_x_384_k100_ari() {
-    let d = SynthParams::new(20_000, 384, 100).seed(12).check().expect("synth").generate();
+    let d = SynthParams::new(20_000, 384, 100)
+        .seed(12)
+        .check()
+        .expect("synth")
+        .generate();
     let mut e = engine(384, ConsolidationConfig::default());
     feed(&mut e, &d.data, 1);
     let r = e.consolidate(2).expect("cycle");
@@ -89,7 +100,10 @@ fn snapshot(e: &Engram) -> Vec<(ConceptId, Vec<f32>)> {
 fn same_stream_in_10_cycles_keeps_concepts() {
     let dim = 128;
     let clusters = 20;
-    let s = SynthParams::new(30_000, dim, clusters).seed(3).check().expect("synth");
+    let s = SynthParams::new(30_000, dim, clusters)
+        .seed(3)
+        .check()
+        .expect("synth");
     let mut e = engine(dim, ConsolidationConfig::default().seed(5));
     let mut first: Option<Vec<(ConceptId, Vec<f32>)>> = None;
     for (i, chunk) in s.chunks(3000).enumerate() {
@@ -104,7 +118,12 @@ fn same_stream_in_10_cycles_keeps_concepts() {
                 first = Some(snap);
             }
             Some(f) => {
-                assert!(r.concepts_created.is_empty(), "cycle {}: created {:?}", r.cycle, r.concepts_created);
+                assert!(
+                    r.concepts_created.is_empty(),
+                    "cycle {}: created {:?}",
+                    r.cycle,
+                    r.concepts_created
+                );
                 assert!(r.concepts_removed.is_empty(), "cycle {}: removed", r.cycle);
                 assert_eq!(r.concepts_updated.len(), clusters, "cycle {}", r.cycle);
                 let ids: Vec<_> = snap.iter().map(|x| x.0).collect();
@@ -113,7 +132,11 @@ fn same_stream_in_10_cycles_keeps_concepts() {
             }
         }
         if r.cycle == 3 {
-            assert_eq!(r.concepts_promoted.len(), clusters, "promotion after 3 confirmations");
+            assert_eq!(
+                r.concepts_promoted.len(),
+                clusters,
+                "promotion after 3 confirmations"
+            );
         }
     }
     let f = first.expect("first");
@@ -130,7 +153,11 @@ fn same_stream_in_10_cycles_keeps_concepts() {
         assert_eq!(c.confirmations, 10);
         assert_eq!(c.formed_cycle, 1);
         assert_eq!(c.updated_cycle, 10);
-        assert!(c.coherence > 0.6 && c.coherence < 0.8, "coherence {}", c.coherence);
+        assert!(
+            c.coherence > 0.6 && c.coherence < 0.8,
+            "coherence {}",
+            c.coherence
+        );
     }
     let ari = adjusted_rand_index(&concept_labels(&e), &s.generate().labels).expect("ari");
     println!("ARI after 10 cycles: {ari:.5}");
@@ -140,7 +167,10 @@ fn same_stream_in_10_cycles_keeps_concepts() {
 #[test]
 fn new_cluster_mid_stream_becomes_one_concept() {
     let dim = 128;
-    let s = SynthParams::new(24_000, dim, 21).seed(9).check().expect("synth");
+    let s = SynthParams::new(24_000, dim, 21)
+        .seed(9)
+        .check()
+        .expect("synth");
     let d = s.generate();
     let mut e = engine(dim, ConsolidationConfig::default().seed(1));
     let chunk = 3000;
@@ -179,13 +209,20 @@ fn new_cluster_mid_stream_becomes_one_concept() {
             hits += 1;
         }
     }
-    assert!(hits * 100 >= members.len() * 99, "{hits} of {}", members.len());
+    assert!(
+        hits * 100 >= members.len() * 99,
+        "{hits} of {}",
+        members.len()
+    );
 }
 
 #[test]
 fn same_seed_twice_gives_identical_concepts() {
     let dim = 64;
-    let s = SynthParams::new(6000, dim, 10).seed(21).check().expect("synth");
+    let s = SynthParams::new(6000, dim, 10)
+        .seed(21)
+        .check()
+        .expect("synth");
     let run = || {
         let mut e = engine(dim, ConsolidationConfig::default().seed(77));
         for (i, c) in s.chunks(2000).enumerate() {
@@ -205,7 +242,11 @@ fn same_seed_twice_gives_identical_concepts() {
 #[test]
 fn unconfirmed_proto_concept_fades_and_is_removed() {
     let dim = 64;
-    let d = SynthParams::new(3000, dim, 3).seed(2).check().expect("synth").generate();
+    let d = SynthParams::new(3000, dim, 3)
+        .seed(2)
+        .check()
+        .expect("synth")
+        .generate();
     let rows_of = |l: u32| -> Vec<f32> {
         (0..d.labels.len())
             .filter(|&r| d.labels[r] == l)
@@ -226,7 +267,11 @@ fn unconfirmed_proto_concept_fades_and_is_removed() {
     // Later cycles confirm cluster 0 only: the concept of cluster 1 fades.
     let half = rows_of(0);
     for (i, t) in [10u64, 20, 30, 40].into_iter().enumerate() {
-        feed(&mut e, &half[(i % 2) * 64 * dim..((i % 2) * 64 + 64) * dim], t);
+        feed(
+            &mut e,
+            &half[(i % 2) * 64 * dim..((i % 2) * 64 + 64) * dim],
+            t,
+        );
         let r = e.consolidate(t).expect("cycle");
         e.graph().check_invariants().expect("invariants");
         removed.extend(r.concepts_removed.clone());
@@ -234,7 +279,11 @@ fn unconfirmed_proto_concept_fades_and_is_removed() {
             if !r.concepts_updated.contains(&c.id) {
                 // Closed form: 0.5 · 2^(−t/10) since its formation at t = 0.
                 let want = 0.5 * (-(t as f64) / 10.0).exp2();
-                assert!((c.strength as f64 - want).abs() < 1e-6, "t {t}: {} vs {want}", c.strength);
+                assert!(
+                    (c.strength as f64 - want).abs() < 1e-6,
+                    "t {t}: {} vs {want}",
+                    c.strength
+                );
                 assert_eq!(c.state, ConceptState::Proto);
             }
         }

@@ -12,18 +12,28 @@ use engram::synth::SynthParams;
 use engram::{BackendChoice, Config, Engram, EpisodeMeta, Error};
 
 fn engine(dim: usize, cc: ConsolidationConfig) -> Engram {
-    Engram::new(Config::new(dim).backend(BackendChoice::Cpu).consolidation(cc)).expect("engine")
+    Engram::new(
+        Config::new(dim)
+            .backend(BackendChoice::Cpu)
+            .consolidation(cc),
+    )
+    .expect("engine")
 }
 
 fn feed(e: &mut Engram, data: &[f32], t: u64) -> Vec<engram::EpisodeId> {
     let n = data.len() / e.dim();
-    e.remember_batch(data, vec![EpisodeMeta::at(t); n]).expect("remember")
+    e.remember_batch(data, vec![EpisodeMeta::at(t); n])
+        .expect("remember")
 }
 
 #[test]
 fn episode_and_binding_decay_follow_the_power_law() {
     let dim = 32;
-    let d = SynthParams::new(400, dim, 4).seed(1).check().expect("synth").generate();
+    let d = SynthParams::new(400, dim, 4)
+        .seed(1)
+        .check()
+        .expect("synth")
+        .generate();
     let curve = ForgettingCurve::Power {
         scale: 5.0,
         exponent: 0.7,
@@ -45,13 +55,23 @@ fn episode_and_binding_decay_follow_the_power_law() {
         e.graph().check_invariants().expect("invariants");
         let f = (1.0 + t as f64 / 5.0).powf(-0.7);
         assert_eq!(r.episodes_decayed, ids.len());
-        assert!((r.min_decay_factor as f64 - f / (1.0 + prev(t) as f64 / 5.0).powf(-0.7)).abs() < 1e-5);
+        assert!(
+            (r.min_decay_factor as f64 - f / (1.0 + prev(t) as f64 / 5.0).powf(-0.7)).abs() < 1e-5
+        );
         for id in &ids {
             let s = e.get(*id).expect("episode").strength as f64;
-            assert!((s - f).abs() < 1e-5, "t {t}: strength {s} vs closed form {f}");
+            assert!(
+                (s - f).abs() < 1e-5,
+                "t {t}: strength {s} vs closed form {f}"
+            );
         }
         for c in e.concepts() {
-            assert!((c.strength as f64 - 0.5 * f).abs() < 1e-5, "concept {} vs {}", c.strength, 0.5 * f);
+            assert!(
+                (c.strength as f64 - 0.5 * f).abs() < 1e-5,
+                "concept {} vs {}",
+                c.strength,
+                0.5 * f
+            );
         }
         for b in &b0 {
             let s = e.graph().binding(b.episode, b.concept).expect("binding") as f64;
@@ -75,8 +95,13 @@ fn prev(t: u64) -> u64 {
 #[test]
 fn replay_strengthens_and_report_counts_changes() {
     let dim = 32;
-    let s = SynthParams::new(2000, dim, 4).seed(5).check().expect("synth");
-    let cc = ConsolidationConfig::default().clusters(ClusterCount::Fixed(4)).seed(3);
+    let s = SynthParams::new(2000, dim, 4)
+        .seed(5)
+        .check()
+        .expect("synth");
+    let cc = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(4))
+        .seed(3);
     let mut e = engine(dim, cc);
     let mut chunks = s.chunks(1000);
     feed(&mut e, &chunks.next().expect("c").data, 0);
@@ -113,8 +138,15 @@ fn replay_strengthens_and_report_counts_changes() {
 #[test]
 fn prepare_apply_split_and_stale_plans() {
     let dim = 16;
-    let d = SynthParams::new(600, dim, 3).seed(2).check().expect("synth").generate();
-    let mut e = engine(dim, ConsolidationConfig::default().clusters(ClusterCount::Fixed(3)));
+    let d = SynthParams::new(600, dim, 3)
+        .seed(2)
+        .check()
+        .expect("synth")
+        .generate();
+    let mut e = engine(
+        dim,
+        ConsolidationConfig::default().clusters(ClusterCount::Fixed(3)),
+    );
     feed(&mut e, &d.data, 0);
     let plan = e.prepare_cycle(5).expect("plan");
     assert_eq!(plan.rows(), 600);
@@ -142,14 +174,19 @@ fn prepare_apply_split_and_stale_plans() {
     // Bad thresholds are configuration errors.
     let bad = Config::new(4).consolidation(ConsolidationConfig::default().match_threshold(2.0));
     assert!(matches!(Engram::new(bad), Err(Error::Config(_))));
-    let bad = Config::new(4).consolidation(ConsolidationConfig::default().clusters(ClusterCount::Fixed(0)));
+    let bad = Config::new(4)
+        .consolidation(ConsolidationConfig::default().clusters(ClusterCount::Fixed(0)));
     assert!(matches!(Engram::new(bad), Err(Error::Config(_))));
 }
 
 #[test]
 fn readers_search_while_a_background_cycle_prepares() {
     let dim = 384;
-    let d = SynthParams::new(10_000, dim, 50).seed(4).check().expect("synth").generate();
+    let d = SynthParams::new(10_000, dim, 50)
+        .seed(4)
+        .check()
+        .expect("synth")
+        .generate();
     let mut e = engine(dim, ConsolidationConfig::default());
     feed(&mut e, &d.data, 0);
     let query = d.data[..dim].to_vec();
@@ -162,19 +199,30 @@ fn readers_search_while_a_background_cycle_prepares() {
     // Wait for the clustering to start.
     let t0 = Instant::now();
     while handle.phase() != BackgroundPhase::Preparing {
-        assert!(t0.elapsed() < Duration::from_secs(10), "the cycle never started");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the cycle never started"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let mut searches = 0;
     let mut overlapped = 0;
     while handle.phase() == BackgroundPhase::Preparing {
         let t = Instant::now();
-        let hits = shared.read().expect("lock").search(&query, 5).expect("search");
+        let hits = shared
+            .read()
+            .expect("lock")
+            .search(&query, 5)
+            .expect("search");
         assert_eq!(hits.len(), 5);
         searches += 1;
         if handle.phase() == BackgroundPhase::Preparing {
             overlapped += 1;
-            assert!(t.elapsed() < Duration::from_millis(500), "search took {:?}", t.elapsed());
+            assert!(
+                t.elapsed() < Duration::from_millis(500),
+                "search took {:?}",
+                t.elapsed()
+            );
         }
     }
     println!("{searches} searches, {overlapped} completed while the cycle was preparing");
@@ -193,7 +241,11 @@ fn readers_search_while_a_background_cycle_prepares() {
 
 /// An engine on the GPU, or `None` after a loud skip (a failure under ENGRAM_REQUIRE_GPU=1).
 fn gpu_engine(dim: usize, cc: ConsolidationConfig) -> Option<Engram> {
-    match Engram::new(Config::new(dim).backend(BackendChoice::Gpu).consolidation(cc)) {
+    match Engram::new(
+        Config::new(dim)
+            .backend(BackendChoice::Gpu)
+            .consolidation(cc),
+    ) {
         Ok(e) => Some(e),
         Err(Error::Gpu(e)) => {
             if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
@@ -209,12 +261,19 @@ fn gpu_engine(dim: usize, cc: ConsolidationConfig) -> Option<Engram> {
 #[test]
 fn cpu_and_gpu_consolidation_form_the_same_concepts() {
     let dim = 64;
-    let s = SynthParams::new(3000, dim, 8).seed(13).check().expect("synth");
+    let s = SynthParams::new(3000, dim, 8)
+        .seed(13)
+        .check()
+        .expect("synth");
     for cc in [
-        ConsolidationConfig::default().clusters(ClusterCount::Fixed(8)).seed(4),
+        ConsolidationConfig::default()
+            .clusters(ClusterCount::Fixed(8))
+            .seed(4),
         ConsolidationConfig::default().seed(4),
     ] {
-        let Some(mut g) = gpu_engine(dim, cc.clone()) else { return };
+        let Some(mut g) = gpu_engine(dim, cc.clone()) else {
+            return;
+        };
         let mut c = engine(dim, cc);
         for (i, chunk) in s.chunks(1000).enumerate() {
             let t = i as u64 * 10;
@@ -233,7 +292,11 @@ fn cpu_and_gpu_consolidation_form_the_same_concepts() {
         );
         for (a, b) in cg.iter().zip(&cc) {
             let (va, vb) = (g.centroid(a.id).expect("g"), c.centroid(b.id).expect("c"));
-            let diff = va.iter().zip(&vb).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            let diff = va
+                .iter()
+                .zip(&vb)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
             assert!(diff <= 1e-4, "{}: centroids differ by {diff}", a.id);
             assert_eq!(a.members, b.members);
             assert_eq!(a.state, b.state);

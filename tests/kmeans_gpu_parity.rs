@@ -163,8 +163,22 @@ fn discover_on_gpu_matches_cpu() {
 
 #[test]
 fn backend_errors_are_typed() {
-    let e = lloyd_on(&cpu(), &[1.0, 0.0, 0.0], 2, vec![1.0, 0.0], &LloydOptions::default(), None);
+    let e = lloyd_on(
+        &cpu(),
+        &[1.0, 0.0, 0.0],
+        2,
+        vec![1.0, 0.0],
+        &LloydOptions::default(),
+        None,
+    );
     assert!(matches!(e, Err(engram::Error::Cluster(_))));
-    let e = lloyd_on(&cpu(), &[1.0, 0.0], 2, vec![], &LloydOptions::default(), None);
+    let e = lloyd_on(
+        &cpu(),
+        &[1.0, 0.0],
+        2,
+        vec![],
+        &LloydOptions::default(),
+        None,
+    );
     assert!(matches!(e, Err(engram::Error::Cluster(_))));
 }

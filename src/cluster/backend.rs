@@ -187,7 +187,14 @@ pub fn lloyd_on(
         }
     }
     match backend {
-        Backend::Cpu(_) => drive(&mut CpuSteps { data, dim }, data, dim, centroids, opts, first),
+        Backend::Cpu(_) => drive(
+            &mut CpuSteps { data, dim },
+            data,
+            dim,
+            centroids,
+            opts,
+            first,
+        ),
         Backend::Gpu(ctx) => {
             let rows = GpuMatrix::from_rows(ctx, dim, GpuLayout::F32, data)?;
             let mut steps = GpuSteps { ctx, rows, dim };

@@ -73,10 +73,7 @@ impl Engram {
             let id = match existing {
                 Some((id, row)) => {
                     self.centroids.read_row(row, &mut buf);
-                    let w_old = self
-                        .graph
-                        .concept_node(id)
-                        .map_or(0, |n| n.member_count()) as f32;
+                    let w_old = self.graph.concept_node(id).map_or(0, |n| n.member_count()) as f32;
                     let w_new = cl.size as f32;
                     let moved: Vec<f32> = buf
                         .iter()
@@ -89,7 +86,8 @@ impl Engram {
                     }
                     if let Some(n) = self.graph.concept_node_mut(id) {
                         let c = &mut n.concept;
-                        c.coherence = (w_old * c.coherence + w_new * cl.coherence) / (w_old + w_new);
+                        c.coherence =
+                            (w_old * c.coherence + w_new * cl.coherence) / (w_old + w_new);
                         c.confirmations += 1;
                         c.updated_cycle = cycle;
                         c.strength += cfg.confirm_gain * (1.0 - c.strength);

@@ -123,35 +123,33 @@ pub fn spawn_background_consolidation(
         .flatten();
     let thread = std::thread::Builder::new()
         .name("engram-consolidation".into())
-        .spawn(move || loop {
-            match rx.recv_timeout(every) {
-                Err(RecvTimeoutError::Timeout) => {}
-                _ => break,
-            }
-            let now = clock();
-            p.store(1, Ordering::Release);
-            let plan = {
-                let g = engine.read().unwrap_or_else(|e| e.into_inner());
-                match &pool {
-                    Some(pool) => pool.install(|| g.prepare_cycle(now)),
-                    None => g.prepare_cycle(now),
-                }
-            };
-            p.store(2, Ordering::Release);
-            let result = plan.and_then(|plan| {
-                let mut g = engine.write().unwrap_or_else(|e| e.into_inner());
-                g.apply_cycle(plan)
-            });
-            p.store(0, Ordering::Release);
-            if let Ok(mut s) = st.lock() {
-                match result {
-                    Ok(r) => {
-                        s.cycles += 1;
-                        s.last = Some(r);
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let now = clock();
+                p.store(1, Ordering::Release);
+                let plan = {
+                    let g = engine.read().unwrap_or_else(|e| e.into_inner());
+                    match &pool {
+                        Some(pool) => pool.install(|| g.prepare_cycle(now)),
+                        None => g.prepare_cycle(now),
                     }
-                    Err(e) => {
-                        log::warn!("background consolidation: {e}");
-                        s.last_error = Some(e.to_string());
+                };
+                p.store(2, Ordering::Release);
+                let result = plan.and_then(|plan| {
+                    let mut g = engine.write().unwrap_or_else(|e| e.into_inner());
+                    g.apply_cycle(plan)
+                });
+                p.store(0, Ordering::Release);
+                if let Ok(mut s) = st.lock() {
+                    match result {
+                        Ok(r) => {
+                            s.cycles += 1;
+                            s.last = Some(r);
+                        }
+                        Err(e) => {
+                            log::warn!("background consolidation: {e}");
+                            s.last_error = Some(e.to_string());
+                        }
                     }
                 }
             }

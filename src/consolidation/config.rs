@@ -312,16 +312,25 @@ impl ConsolidationConfig {
             ("consolidation prune_below", self.prune_below),
             ("consolidation replay_gain", self.replay_gain),
             ("consolidation confirm_gain", self.confirm_gain),
-            ("consolidation concept_min_strength", self.concept_min_strength),
+            (
+                "consolidation concept_min_strength",
+                self.concept_min_strength,
+            ),
         ];
         for (name, v) in unit {
             if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
                 return bad(name, "[0, 1]", v as f64);
             }
         }
-        if !(self.proto_strength.is_finite() && self.proto_strength > 0.0 && self.proto_strength <= 1.0)
+        if !(self.proto_strength.is_finite()
+            && self.proto_strength > 0.0
+            && self.proto_strength <= 1.0)
         {
-            return bad("consolidation proto_strength", "(0, 1]", self.proto_strength as f64);
+            return bad(
+                "consolidation proto_strength",
+                "(0, 1]",
+                self.proto_strength as f64,
+            );
         }
         let cosines = [
             ("consolidation min_coherence", self.min_coherence),
@@ -335,7 +344,9 @@ impl ConsolidationConfig {
             }
         }
         match self.forgetting {
-            ForgettingCurve::Exponential { half_life } if !(half_life.is_finite() && half_life > 0.0) => {
+            ForgettingCurve::Exponential { half_life }
+                if !(half_life.is_finite() && half_life > 0.0) =>
+            {
                 return bad("forgetting half_life", "(0, ∞)", half_life)
             }
             ForgettingCurve::Power { scale, .. } if !(scale.is_finite() && scale > 0.0) => {

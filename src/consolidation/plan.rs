@@ -10,13 +10,13 @@ use rayon::prelude::*;
 use super::config::{ClusterCount, ConsolidationConfig};
 use super::report::PhaseTimings;
 use crate::cluster::steps::score_block;
+use crate::cluster::ClusterError;
 use crate::cluster::{
     assign_on, discover_on, dot, fit_on, lloyd_on, splitmix, DiscoverParams, KMeansModel,
     KMeansParams, LloydOptions,
 };
 use crate::compute::Backend;
 use crate::engine::Engram;
-use crate::cluster::ClusterError;
 use crate::error::Result;
 use crate::memory::{ConceptId, EpisodeId};
 
@@ -106,9 +106,7 @@ fn choose_rows(e: &Engram, cfg: &ConsolidationConfig, seed: u64) -> Chosen {
     }
     // In f32, so that e.g. 1000 × 0.1 is 100 (in f64 it is 100.0000015, which ceils to 101).
     let want = (new.len() as f32 * cfg.replay_fraction).ceil();
-    let want = (want as usize)
-        .max(cfg.replay_min)
-        .min(old.len());
+    let want = (want as usize).max(cfg.replay_min).min(old.len());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut pick = rand::seq::index::sample(&mut rng, old.len(), want).into_vec();
     pick.sort_unstable();
@@ -341,16 +339,13 @@ impl Engram {
         let mut score_sum = vec![0f64; k];
         let mut scores = vec![0f32; plan.rows.len()];
         // The model's labels are the arg-max for its centroids; recompute the cosines.
-        scores
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, s)| {
-                let j = model.labels[i] as usize;
-                *s = level.dot(
-                    &data[i * dim..(i + 1) * dim],
-                    &model.centroids[j * dim..(j + 1) * dim],
-                );
-            });
+        scores.par_iter_mut().enumerate().for_each(|(i, s)| {
+            let j = model.labels[i] as usize;
+            *s = level.dot(
+                &data[i * dim..(i + 1) * dim],
+                &model.centroids[j * dim..(j + 1) * dim],
+            );
+        });
         for (i, &l) in model.labels.iter().enumerate() {
             size[l as usize] += 1;
             score_sum[l as usize] += scores[i] as f64;
@@ -398,26 +393,23 @@ impl Engram {
         let margin = cfg.soft_margin;
         let floor = cfg.prune_below;
         let clusters = &plan.clusters;
-        plan.rows
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, row)| {
-                let j = kept_index[model.labels[i] as usize];
-                if j == UNKEPT {
-                    return;
+        plan.rows.par_iter_mut().enumerate().for_each(|(i, row)| {
+            let j = kept_index[model.labels[i] as usize];
+            if j == UNKEPT {
+                return;
+            }
+            row.cluster = j;
+            row.score = scores[i];
+            let x = &data[i * dim..(i + 1) * dim];
+            let mut best: Option<(u32, f32)> = None;
+            for &b in &neighbours[j as usize] {
+                let s = level.dot(x, &clusters[b as usize].centroid);
+                if best.is_none_or(|(_, bs)| s > bs) {
+                    best = Some((b, s));
                 }
-                row.cluster = j;
-                row.score = scores[i];
-                let x = &data[i * dim..(i + 1) * dim];
-                let mut best: Option<(u32, f32)> = None;
-                for &b in &neighbours[j as usize] {
-                    let s = level.dot(x, &clusters[b as usize].centroid);
-                    if best.is_none_or(|(_, bs)| s > bs) {
-                        best = Some((b, s));
-                    }
-                }
-                row.second = best.filter(|&(_, s)| s >= row.score - margin && s >= floor);
-            });
+            }
+            row.second = best.filter(|&(_, s)| s >= row.score - margin && s >= floor);
+        });
 
         // Matching: one-to-one, greedy by cosine (ties: cluster, then concept id).
         let existing = self.graph.concept_ids();
