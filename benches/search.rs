@@ -100,5 +100,34 @@ fn store(n: usize, dim: usize) -> Engram {
     e
 }
 
-criterion_group!(benches, limits, single, batch);
+fn ingest(c: &mut Criterion) {
+    let dim = 384;
+    let n = 100_000;
+    let data = rows(n, dim, 5);
+    let mut g = c.benchmark_group("ingest");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, p) in [("f32", Precision::F32), ("f16", Precision::F16)] {
+        g.bench_function(BenchmarkId::new(format!("remember_batch-{name}"), n), |b| {
+            b.iter_batched(
+                || {
+                    Engram::new(
+                        Config::new(dim)
+                            .precision(p)
+                            .backend(engram::BackendChoice::Cpu),
+                    )
+                    .unwrap()
+                },
+                |mut e| {
+                    e.remember_batch(&data, vec![]).unwrap();
+                    e
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, limits, ingest, single, batch);
 criterion_main!(benches);

@@ -100,6 +100,7 @@ pub struct Config {
     precision: Precision,
     backend: BackendChoice,
     consolidation: ConsolidationConfig,
+    gpu_fallback: Option<bool>,
 }
 
 /// Default largest chunk of the embedding arena: 128 MiB, the WebGPU default binding limit.
@@ -114,6 +115,7 @@ impl Config {
             precision: Precision::default(),
             backend: BackendChoice::default(),
             consolidation: ConsolidationConfig::default(),
+            gpu_fallback: None,
         }
     }
 
@@ -145,6 +147,20 @@ impl Config {
     /// The consolidation thresholds.
     pub fn consolidation_config(&self) -> &ConsolidationConfig {
         &self.consolidation
+    }
+
+    /// Whether a GPU failure (device lost, out of memory) makes the engine continue on the CPU
+    /// with a warning and the same results, instead of returning the error. Default: yes under
+    /// [`BackendChoice::Auto`], no under [`BackendChoice::Gpu`].
+    pub fn gpu_fallback(mut self, fallback: bool) -> Self {
+        self.gpu_fallback = Some(fallback);
+        self
+    }
+
+    /// Whether GPU failures fall back to the CPU (see [`Config::gpu_fallback`]).
+    pub fn falls_back_to_cpu(&self) -> bool {
+        self.gpu_fallback
+            .unwrap_or(self.backend == BackendChoice::Auto)
     }
 
     /// The embedding dimension.

@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use crate::compute::cpu::{self, SimdLevel};
 use crate::compute::gpu::{self, GpuContext, GpuLayout, GpuMatrix};
 use crate::compute::{select, Backend, Hit, Selection};
-use crate::config::BackendChoice;
 use crate::config::{Config, Precision};
 use crate::error::GpuError;
 use crate::error::{InputError, Result};
@@ -68,10 +67,12 @@ pub struct Engram {
     pub(crate) selection: Selection,
     /// The GPU copy of the episode rows, synchronised lazily before GPU work.
     pub(crate) gpu: Mutex<GpuMirror>,
-    /// Set when the GPU failed under `Auto`: the engine then stays on the CPU.
+    /// Set when the GPU failed and the engine fell back: it then stays on the CPU.
     pub(crate) gpu_failed: AtomicBool,
     /// Consolidation bookkeeping between cycles.
     pub(crate) consolidation: crate::consolidation::State,
+    /// A simulated device failure for the next GPU operation (tests of the fallback).
+    pub(crate) gpu_fault: AtomicBool,
 }
 
 /// Resident GPU copies of the episode rows (one per stored layout).
@@ -153,6 +154,7 @@ impl Clone for Engram {
             gpu: Mutex::new(GpuMirror::default()),
             gpu_failed: AtomicBool::new(self.gpu_failed.load(Ordering::Relaxed)),
             consolidation: self.consolidation.clone(),
+            gpu_fault: AtomicBool::new(false),
         }
     }
 }
@@ -167,6 +169,7 @@ impl Engram {
             selection,
             gpu: Mutex::new(GpuMirror::default()),
             gpu_failed: AtomicBool::new(false),
+            gpu_fault: AtomicBool::new(false),
             level: SimdLevel::current(),
             episodes: VectorArena::new(dim, config.storage(), config.chunk_limit()),
             centroids: VectorArena::new(dim, Precision::F32, config.chunk_limit()),
@@ -206,6 +209,13 @@ impl Engram {
             return CPU.get_or_init(|| Backend::Cpu(SimdLevel::current()));
         }
         &self.selection.backend
+    }
+
+    /// Makes the next GPU operation fail as if the device were lost (for testing what an
+    /// application sees: the error, or the CPU fallback of [`Config::gpu_fallback`]).
+    #[doc(hidden)]
+    pub fn simulate_gpu_failure(&self) {
+        self.gpu_fault.store(true, Ordering::Relaxed);
     }
 
     /// Why the backend was chosen.
@@ -270,8 +280,7 @@ impl Engram {
         for (i, m) in metas.iter().enumerate() {
             check_meta(m, i)?;
         }
-        let inv = validate_rows(rows, dim)?;
-        self.episodes.push_scaled(rows, &inv);
+        self.episodes.push_validated(rows)?;
         let mut ids = Vec::with_capacity(n);
         if metas.is_empty() {
             for _ in 0..n {
@@ -405,7 +414,9 @@ impl Engram {
             return Ok(None);
         }
         let layout = if f16 { GpuLayout::F16 } else { GpuLayout::F32 };
-        let result = {
+        let result = if self.gpu_fault.swap(false, Ordering::Relaxed) {
+            Err(GpuError::DeviceLost("simulated device loss".into()))
+        } else {
             let mut mirror = self.gpu.lock().unwrap_or_else(|p| p.into_inner());
             mirror
                 .sync(ctx, &self.episodes, layout)
@@ -413,7 +424,7 @@ impl Engram {
         };
         match result {
             Ok(h) => Ok(Some(h)),
-            Err(e) if self.selection.requested == BackendChoice::Auto => {
+            Err(e) if self.config.falls_back_to_cpu() => {
                 log::warn!("GPU search failed ({e}); continuing on the CPU");
                 self.gpu_failed.store(true, Ordering::Relaxed);
                 if let Ok(mut m) = self.gpu.lock() {

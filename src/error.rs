@@ -222,6 +222,26 @@ pub enum StoreError {
         /// The configured dimension.
         configured: usize,
     },
+    /// A record of an import source is malformed (and the import was told to stop on bad
+    /// records).
+    #[error("{path}:{line}: bad record: {detail}")]
+    BadRecord {
+        /// The source file.
+        path: PathBuf,
+        /// The 1-based line (JSON Lines) or record number (.npy, .fvecs).
+        line: u64,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// An operation was refused to protect the store (a tampered import checkpoint, a changed
+    /// source, nothing to roll back...).
+    #[error("{path}: refused: {reason}")]
+    Refused {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Anything else, described.
     #[error("{0}")]
     Other(String),

@@ -181,7 +181,13 @@ impl Graph {
         let row = self.ep_ids.len();
         let prev = self.stream_tails.insert(meta.stream, id.0).unwrap_or(NONE);
         if prev != NONE {
-            if let Some(p) = self.episode_node_mut(EpisodeId(prev)) {
+            // The previous episode of the stream is usually the last one stored.
+            let last = self.ep_ids.len().checked_sub(1);
+            let node = match last {
+                Some(r) if self.ep_ids[r] == prev => self.ep_nodes[r].as_mut(),
+                _ => self.episode_node_mut(EpisodeId(prev)),
+            };
+            if let Some(p) = node {
                 p.next = id.0;
             }
         }

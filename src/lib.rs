@@ -28,6 +28,9 @@ mod engine;
 pub mod error;
 pub mod graph;
 pub mod memory;
+pub mod migrate;
+pub mod persist;
+mod shared;
 pub mod synth;
 pub mod vectors;
 
@@ -39,6 +42,9 @@ pub use consolidation::{
     CycleReport,
 };
 pub use engine::{Engram, Layout, Scored};
+pub use persist::{DurableEngram, StoreOptions, SyncPolicy};
+pub use shared::SharedEngram;
+
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,

@@ -1,7 +1,10 @@
 //! The embedding arena: unit-normalised rows in chunks no larger than a byte limit, as f32,
 //! f16 or both; deleted rows are tombstoned until [`VectorArena::compact`] reclaims them.
 
+use std::mem::MaybeUninit;
+
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 use crate::compute::cpu::{RowChunk, Rows};
 use crate::config::Precision;
@@ -78,6 +81,61 @@ pub fn validate_one(v: &[f32], dim: usize) -> Result<f32, InputError> {
         });
     }
     inv_norm(v, 0)
+}
+
+/// Validates and writes one block of rows (row indices from `first`) into uninitialised
+/// destination slots, scaled to unit length.
+fn write_block(
+    src: &[f32],
+    dim: usize,
+    first: usize,
+    d32: Option<&mut [MaybeUninit<f32>]>,
+    d16: Option<&mut [MaybeUninit<f16>]>,
+) -> Result<(), InputError> {
+    let mut scratch = vec![0.0f32; dim];
+    let mut h = vec![f16::ZERO; dim];
+    let (mut d32, mut d16) = (d32, d16);
+    for (j, r) in src.chunks_exact(dim).enumerate() {
+        let inv = inv_norm(r, first + j)?;
+        for (d, x) in scratch.iter_mut().zip(r) {
+            *d = x * inv;
+        }
+        if let Some(d) = d32.as_deref_mut() {
+            for (slot, &x) in d[j * dim..(j + 1) * dim].iter_mut().zip(&scratch) {
+                slot.write(x);
+            }
+        }
+        if let Some(d) = d16.as_deref_mut() {
+            h.convert_from_f32_slice(&scratch);
+            for (slot, &x) in d[j * dim..(j + 1) * dim].iter_mut().zip(&h) {
+                slot.write(x);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Asks the kernel to back a large allocation with transparent huge pages (Linux only; a
+/// hint, so failures are ignored).
+fn advise_huge(ptr: *const u8, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = (ptr as usize).div_ceil(HUGE) * HUGE;
+        let end = (ptr as usize + bytes) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: the range lies inside one live allocation; MADV_HUGEPAGE only changes
+            // how the kernel backs it and never invalidates its contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, bytes);
 }
 
 fn inv_norm(r: &[f32], row: usize) -> Result<f32, InputError> {
@@ -182,63 +240,184 @@ impl VectorArena {
     /// norm. Returns the index of the first new row.
     pub fn push_scaled(&mut self, rows: &[f32], inv_norms: &[f32]) -> usize {
         let first = self.len;
+        let mut scratch = vec![0.0f32; self.dim];
+        for (r, &inv) in rows.chunks_exact(self.dim).zip(inv_norms) {
+            self.push_row(r, inv, &mut scratch);
+        }
+        first
+    }
+
+    /// Validates and appends a flat batch in one pass over the input: each row's norm is
+    /// computed and the scaled row written while the row is still in cache, in parallel over
+    /// blocks of rows. All or nothing: a bad row makes the whole batch fail (the error names
+    /// the first bad row) and leaves the arena as it was. Returns the index of the first new row.
+    pub fn push_validated(&mut self, rows: &[f32]) -> Result<usize, InputError> {
         let dim = self.dim;
+        if dim == 0 || rows.len() % dim != 0 {
+            return Err(InputError::RaggedBatch {
+                len: rows.len(),
+                dim,
+            });
+        }
+        let first = self.len;
+        let n = rows.len() / dim;
         let mut i = 0;
-        let n = inv_norms.len();
         while i < n {
             let in_chunk = self.len % self.rows_per_chunk;
             if in_chunk == 0 {
                 self.open_chunk();
             }
             let take = (self.rows_per_chunk - in_chunk).min(n - i);
-            self.reserve_rows(take);
-            let src = &rows[i * dim..(i + take) * dim];
-            let norms = &inv_norms[i..i + take];
-            if self.precision.has_f32() {
-                if let Some(c) = self.f32_chunks.last_mut() {
-                    for (r, &s) in src.chunks_exact(dim).zip(norms) {
-                        c.extend(r.iter().map(|x| x * s));
-                    }
+            if let Err(mut e) = self.write_rows(&rows[i * dim..(i + take) * dim]) {
+                if let InputError::NonFinite { row, .. } | InputError::ZeroVector { row } = &mut e {
+                    *row += i;
                 }
+                self.truncate(first);
+                return Err(e);
             }
-            if self.precision.has_f16() {
-                if let Some(c) = self.f16_chunks.last_mut() {
-                    for (r, &s) in src.chunks_exact(dim).zip(norms) {
-                        c.extend(r.iter().map(|x| f16::from_f32(x * s)));
-                    }
-                }
-            }
-            self.len += take;
             i += take;
         }
-        first
+        Ok(first)
     }
 
+    /// Normalises `src` (whole rows that fit in the last chunk) into the chunks' spare capacity
+    /// in parallel, and commits the lengths only when every row is valid.
+    fn write_rows(&mut self, src: &[f32]) -> Result<(), InputError> {
+        use rayon::prelude::*;
+        let dim = self.dim;
+        let take = src.len() / dim;
+        self.reserve_rows(take);
+        let has_f32 = self.precision.has_f32();
+        let f32_dst = self
+            .f32_chunks
+            .last_mut()
+            .filter(|_| has_f32)
+            .map(|c| &mut c.spare_capacity_mut()[..take * dim]);
+        let has_f16 = self.precision.has_f16();
+        let f16_dst = self
+            .f16_chunks
+            .last_mut()
+            .filter(|_| has_f16)
+            .map(|c| &mut c.spare_capacity_mut()[..take * dim]);
+        const BLOCK: usize = 1024;
+        let block = BLOCK * dim;
+        let f32_blocks: Vec<Option<&mut [MaybeUninit<f32>]>> = match f32_dst {
+            Some(d) => d.chunks_mut(block).map(Some).collect(),
+            None => (0..take.div_ceil(BLOCK)).map(|_| None).collect(),
+        };
+        let f16_blocks: Vec<Option<&mut [MaybeUninit<f16>]>> = match f16_dst {
+            Some(d) => d.chunks_mut(block).map(Some).collect(),
+            None => (0..take.div_ceil(BLOCK)).map(|_| None).collect(),
+        };
+        let results: Vec<Result<(), InputError>> = src
+            .par_chunks(block)
+            .zip(f32_blocks)
+            .zip(f16_blocks)
+            .enumerate()
+            .map(|(b, ((src, d32), d16))| write_block(src, dim, b * BLOCK, d32, d16))
+            .collect();
+        results.into_iter().collect::<Result<(), InputError>>()?;
+        // SAFETY: every element of the first `take * dim` spare slots of each kept layout was
+        // written by `write_block` (it returned Ok for every block).
+        unsafe {
+            if let Some(c) = self
+                .f32_chunks
+                .last_mut()
+                .filter(|_| self.precision.has_f32())
+            {
+                c.set_len(c.len() + take * dim);
+            }
+            if let Some(c) = self
+                .f16_chunks
+                .last_mut()
+                .filter(|_| self.precision.has_f16())
+            {
+                c.set_len(c.len() + take * dim);
+            }
+        }
+        self.len += take;
+        Ok(())
+    }
+
+    /// Appends one row scaled by `inv` (`scratch` holds `dim` floats for the f16 conversion).
+    #[inline]
+    fn push_row(&mut self, r: &[f32], inv: f32, scratch: &mut [f32]) {
+        if self.len % self.rows_per_chunk == 0 {
+            self.open_chunk();
+        }
+        self.reserve_rows(1);
+        if let Some(c) = self
+            .f32_chunks
+            .last_mut()
+            .filter(|_| self.precision.has_f32())
+        {
+            c.extend(r.iter().map(|x| x * inv));
+        }
+        if let Some(c) = self
+            .f16_chunks
+            .last_mut()
+            .filter(|_| self.precision.has_f16())
+        {
+            for (d, x) in scratch.iter_mut().zip(r) {
+                *d = x * inv;
+            }
+            let at = c.len();
+            c.resize(at + self.dim, f16::ZERO);
+            c[at..].convert_from_f32_slice(scratch);
+        }
+        self.len += 1;
+    }
+
+    /// Drops every row from `len` on (used to undo a partial append).
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        fn cut<T>(v: &mut Vec<Vec<T>>, chunks: usize, keep: usize) {
+            v.truncate(chunks);
+            if let Some(c) = v.last_mut() {
+                c.truncate(keep);
+            }
+        }
+        let chunks = len.div_ceil(self.rows_per_chunk);
+        let keep = (len - chunks.saturating_sub(1) * self.rows_per_chunk) * self.dim;
+        cut(&mut self.f32_chunks, chunks, keep);
+        cut(&mut self.f16_chunks, chunks, keep);
+        self.len = len;
+    }
+
+    /// Opens a chunk with its whole capacity reserved up front (virtual memory: pages are
+    /// only backed when written), asking Linux for transparent huge pages so that first-touch
+    /// page faults do not dominate ingest.
     fn open_chunk(&mut self) {
+        let cap = self.rows_per_chunk * self.dim;
         if self.precision.has_f32() {
-            self.f32_chunks.push(Vec::new());
+            let v = Vec::<f32>::with_capacity(cap);
+            advise_huge(v.as_ptr().cast(), cap * 4);
+            self.f32_chunks.push(v);
         }
         if self.precision.has_f16() {
-            self.f16_chunks.push(Vec::new());
+            let v = Vec::<f16>::with_capacity(cap);
+            advise_huge(v.as_ptr().cast(), cap * 2);
+            self.f16_chunks.push(v);
         }
     }
 
-    /// Makes room for `rows` more rows in the last chunk: capacity doubles but never exceeds
-    /// one chunk, so a small store stays small and a large one wastes at most one chunk.
+    /// Makes sure the last chunk can take `rows` more rows (a cloned or restored arena may
+    /// hold chunks without their full reservation).
     fn reserve_rows(&mut self, rows: usize) {
-        let max = self.rows_per_chunk * self.dim;
+        let full = self.rows_per_chunk * self.dim;
         let need = rows * self.dim;
-        fn grow<T>(c: &mut Vec<T>, need: usize, max: usize) {
+        fn grow<T>(c: &mut Vec<T>, need: usize, full: usize) {
             if c.capacity() - c.len() < need {
-                let target = (c.capacity() * 2).max(c.len() + need).min(max);
-                c.reserve_exact(target.saturating_sub(c.len()));
+                c.reserve_exact(full.max(c.len() + need) - c.len());
             }
         }
         if let Some(c) = self.f32_chunks.last_mut() {
-            grow(c, need, max);
+            grow(c, need, full);
         }
         if let Some(c) = self.f16_chunks.last_mut() {
-            grow(c, need, max);
+            grow(c, need, full);
         }
     }
 
@@ -350,69 +529,27 @@ impl VectorArena {
         );
         let mut remap = Vec::with_capacity(old.len);
         let mut buf = vec![0.0f32; old.dim];
+        let mut scratch = vec![0.0f32; old.dim];
         let mut next = 0;
         for row in 0..old.len {
-            if old.dead.contains(row) {
+            if old.dead.contains(row) || !old.read_row(row, &mut buf) {
                 remap.push(None);
                 continue;
             }
-            // Copy the stored representation exactly (no renormalisation drift).
-            if old.precision.has_f32() {
-                old.read_row(row, &mut buf);
-                self.push_exact(&buf, old.f16_row(row));
-            } else if let Some(h) = old.f16_row(row) {
-                for (d, s) in buf.iter_mut().zip(h) {
-                    *d = s.to_f32();
-                }
-                self.push_exact(&buf, Some(h));
-            }
+            // Stored rows are already unit length: copied with scale 1, so f32 rows are
+            // bit-identical and f16 rows round-trip exactly through f32.
+            self.push_row(&buf, 1.0, &mut scratch);
             remap.push(Some(next));
             next += 1;
         }
         remap
     }
 
-    fn f16_row(&self, row: usize) -> Option<&[f16]> {
-        let (c, o) = (
-            row / self.rows_per_chunk,
-            (row % self.rows_per_chunk) * self.dim,
-        );
-        self.f16_chunks.get(c).map(|ch| &ch[o..o + self.dim])
-    }
-
-    /// Appends one row exactly as given (already normalised), with its f16 form if known.
-    fn push_exact(&mut self, v: &[f32], h: Option<&[f16]>) {
-        if self.len % self.rows_per_chunk == 0 {
-            self.open_chunk();
-        }
-        self.reserve_rows(1);
-        if self.precision.has_f32() {
-            if let Some(c) = self.f32_chunks.last_mut() {
-                c.extend_from_slice(v);
-            }
-        }
-        if self.precision.has_f16() {
-            if let Some(c) = self.f16_chunks.last_mut() {
-                match h {
-                    Some(h) => c.extend_from_slice(h),
-                    None => c.extend(v.iter().map(|&x| f16::from_f32(x))),
-                }
-            }
-        }
-        self.len += 1;
-    }
-
-    /// Bytes held by the rows (capacity, not just length).
+    /// Bytes of stored rows and tombstones (the reserved, untouched tail of the last chunk is
+    /// virtual memory and not counted).
     pub fn memory_bytes(&self) -> usize {
-        self.f32_chunks
-            .iter()
-            .map(|c| c.capacity() * 4)
-            .sum::<usize>()
-            + self
-                .f16_chunks
-                .iter()
-                .map(|c| c.capacity() * 2)
-                .sum::<usize>()
+        self.f32_chunks.iter().map(|c| c.len() * 4).sum::<usize>()
+            + self.f16_chunks.iter().map(|c| c.len() * 2).sum::<usize>()
             + self.dead.words.capacity() * 8
     }
 }

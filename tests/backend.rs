@@ -13,6 +13,10 @@ use engram::{BackendChoice, Config, Engram, EpisodeId, Error, GpuError, Layout, 
 fn gpu_engine(config: Config) -> Option<Engram> {
     match Engram::new(config.backend(BackendChoice::Gpu)) {
         Ok(e) => Some(e),
+        Err(Error::Gpu(GpuError::NotCompiled)) => {
+            eprintln!("SKIPPED: built without the `gpu` feature");
+            None
+        }
         Err(Error::Gpu(e)) => {
             if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
                 panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
@@ -171,4 +175,36 @@ fn gpu_f16_only_store() {
         &c.search_batch(&q, 7).unwrap(),
         1e-4,
     );
+}
+
+#[test]
+fn device_loss_is_an_error_or_a_cpu_fallback() {
+    let dim = 16;
+    let rows = random_rows(500, dim, 21);
+    let q = random_rows(3, dim, 22);
+    // Explicit GPU: the loss is a typed error, and nothing stored is affected.
+    let Some(mut strict) = gpu_engine(Config::new(dim)) else {
+        return;
+    };
+    strict.remember_batch(&rows, vec![]).unwrap();
+    let want = strict.search_batch(&q, 5).unwrap();
+    strict.simulate_gpu_failure();
+    assert!(matches!(
+        strict.search_batch(&q, 5).unwrap_err(),
+        Error::Gpu(GpuError::DeviceLost(_))
+    ));
+    assert_eq!(strict.search_batch(&q, 5).unwrap(), want);
+    // With fallback (the default under Auto): a warning, then the CPU with the same results.
+    let Some(mut lenient) = gpu_engine(Config::new(dim).gpu_fallback(true)) else {
+        return;
+    };
+    lenient.remember_batch(&rows, vec![]).unwrap();
+    lenient.simulate_gpu_failure();
+    let got = lenient.search_batch(&q, 5).unwrap();
+    assert!(matches!(lenient.backend(), Backend::Cpu(_)));
+    let cpu = Engram::new(Config::new(dim).backend(BackendChoice::Cpu)).unwrap();
+    let mut cpu = cpu;
+    cpu.remember_batch(&rows, vec![]).unwrap();
+    assert_eq!(got, cpu.search_batch(&q, 5).unwrap());
+    assert_same(&want, &got, 1e-5);
 }

@@ -176,3 +176,38 @@ fn concept_queries_on_an_engine_without_concepts() {
         Error::Input(InputError::UnknownConcept(3))
     ));
 }
+
+#[test]
+fn a_bad_row_deep_in_a_large_batch_leaves_the_store_unchanged() {
+    // Large enough to be written in parallel blocks and to cross a chunk boundary.
+    let dim = 8;
+    let mut e = Engram::new(Config::new(dim).chunk_bytes(3000 * dim * 4)).unwrap();
+    let good: Vec<f32> = (0..5000 * dim)
+        .map(|i| ((i % 7) as f32) - 3.0 + 0.5)
+        .collect();
+    e.remember_batch(&good, vec![]).unwrap();
+    let before = e.search(&good[..dim], 5).unwrap();
+    let mut bad = good.clone();
+    bad[4321 * dim + 3] = f32::NAN;
+    let err = e.remember_batch(&bad, vec![]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Input(InputError::NonFinite {
+                row: 4321,
+                col: 3,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(e.len(), 5000);
+    assert_eq!(e.episode_vectors().len(), 5000);
+    assert_eq!(e.search(&good[..dim], 5).unwrap(), before);
+    let ids = e.remember_batch(&good, vec![]).unwrap();
+    assert_eq!(ids[0], EpisodeId(5000));
+    assert_eq!(
+        e.embedding(EpisodeId(9999)).unwrap(),
+        e.embedding(EpisodeId(4999)).unwrap()
+    );
+}

@@ -5,20 +5,17 @@ use engram::cluster::{
     adjusted_rand_index, normalize_rows, normalized_mutual_info, KMeansParams, Metric,
 };
 
-const DIR: &str = "/work/shared/data/digits";
+mod common;
 
-fn load() -> Option<(Vec<f32>, Vec<i32>)> {
-    let px = std::fs::read(format!("{DIR}/pixels.f32")).ok()?;
-    let lb = std::fs::read(format!("{DIR}/labels.i32")).ok()?;
-    let px = px
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+/// The digits from `../shared/data/digits` (a missing file fails the test).
+fn load() -> (Vec<f32>, Vec<i32>) {
+    let px = common::read_f32("digits/pixels.f32");
+    let lb = std::fs::read(common::data_dir().join("digits/labels.i32")).expect("labels.i32");
     let lb = lb
         .chunks_exact(4)
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    Some((px, lb))
+    (px, lb)
 }
 
 fn mean_scores(data: &[f32], truth: &[i32], metric: Metric) -> (f64, f64) {
@@ -37,10 +34,7 @@ fn mean_scores(data: &[f32], truth: &[i32], metric: Metric) -> (f64, f64) {
 
 #[test]
 fn digits_k10_mean_ari_over_10_seeds() {
-    let Some((pixels, truth)) = load() else {
-        eprintln!("skipped: {DIR} not found");
-        return;
-    };
+    let (pixels, truth) = load();
     assert_eq!(pixels.len(), 1797 * 64);
     let (e_ari, e_nmi) = mean_scores(&pixels, &truth, Metric::Euclidean);
     let mut unit = pixels.clone();

@@ -262,7 +262,7 @@ impl Engram {
     ///
     /// # Errors
     /// [`crate::Error::Cluster`] or [`crate::Error::Gpu`] when clustering fails (a GPU failure
-    /// under [`crate::BackendChoice::Auto`] falls back to the CPU instead).
+    /// falls back to the CPU instead when [`crate::Config::falls_back_to_cpu`]).
     pub fn prepare_cycle(&self, now: u64) -> Result<CyclePlan> {
         let cfg = self.config.consolidation_config().clone();
         let dim = self.dim();
@@ -307,10 +307,11 @@ impl Engram {
         let model = match self.cycle_clusters(&backend, &cfg, &data, seed) {
             Ok(m) => m,
             Err(crate::Error::Gpu(e))
-                if self.selection.requested == crate::BackendChoice::Auto
-                    && matches!(backend, Backend::Gpu(_)) =>
+                if self.config.falls_back_to_cpu() && matches!(backend, Backend::Gpu(_)) =>
             {
-                log::warn!("GPU clustering failed ({e}); this cycle runs on the CPU");
+                log::warn!("GPU clustering failed ({e}); continuing on the CPU");
+                self.gpu_failed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 let cpu = Backend::Cpu(self.level);
                 self.cycle_clusters(&cpu, &cfg, &data, seed)?
             }

@@ -75,13 +75,10 @@ pub fn round_f16(v: &[f32]) -> Vec<f32> {
     v.iter().map(|x| half::f16::from_f32(*x).to_f32()).collect()
 }
 
-/// The lexicon vectors (10,000 × 384), unit-normalised, or `None` if the file is absent.
+/// The lexicon vectors (10,000 × 384), unit-normalised. Always `Some`: a missing data
+/// directory fails the test (see `super::data_dir`) rather than skipping it.
 pub fn lexicon() -> Option<Vec<f32>> {
-    let bytes = std::fs::read("/work/shared/data/lexicon/vectors.f32").ok()?;
-    let mut v: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let mut v = super::read_f32("lexicon/vectors.f32");
     normalise(&mut v, 384);
     Some(v)
 }

@@ -1,11 +1,16 @@
 //! The `engram` command-line tool.
 //!
 //! Every command takes `--backend auto|cpu|gpu`, `--seed` and `--json` (one JSON document on
-//! stdout; logs on stderr). Misuse exits with code 2.
+//! stdout; logs on stderr). Misuse exits with code 2; a failure while running exits with 1.
 
 mod bench;
 mod demo;
+mod export;
+mod import;
 mod info;
+mod plot;
+mod stream;
+mod synth;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -13,7 +18,7 @@ use clap::{Parser, Subcommand};
 /// engram: a GPU-accelerated dual memory engine (episodes, concepts, bindings).
 #[derive(Debug, Parser)]
 #[command(name = "engram", version, about, propagate_version = true)]
-struct Cli {
+pub struct Cli {
     #[command(flatten)]
     common: util::Common,
     #[command(subcommand)]
@@ -22,21 +27,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// A small synthetic stream end to end: ingest, search, and what it cost.
+    /// A small synthetic stream end to end: ingest, consolidate, recall, concepts with members.
     Demo(demo::Args),
-    /// The backends found: CPU SIMD level, GPU adapters, limits and features.
+    /// The backends found: CPU SIMD level, GPU adapter, limits and features.
     Info(info::Args),
+    /// Write a labelled synthetic stream to .npy (rows float32, labels uint32).
+    Synth(synth::Args),
+    /// Push a stream through ingest and periodic consolidation; report speed, quality, memory.
+    Stream(stream::Args),
     /// CPU-vs-GPU benchmark report: machine limits first, then every operation as a ratio.
     Bench(bench::Args),
+    /// Migrate legacy memories (.jsonl, .npy, .fvecs) into a store; resume, discard, roll back.
+    Import(import::Args),
+    /// Export a store's episodes and concepts as .npy embeddings + JSON Lines metadata.
+    Export(export::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
     util::init_logging(&cli.common);
+    let c = &cli.common;
     let result = match cli.command {
-        Command::Demo(a) => demo::run(&cli.common, a),
-        Command::Info(a) => info::run(&cli.common, a),
-        Command::Bench(a) => bench::run(&cli.common, a),
+        Command::Demo(a) => demo::run(c, a),
+        Command::Info(a) => info::run(c, a),
+        Command::Synth(a) => synth::run(c, a),
+        Command::Stream(a) => stream::run(c, a),
+        Command::Bench(a) => bench::run(c, a),
+        Command::Import(a) => import::run(c, a),
+        Command::Export(a) => export::run(c, a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

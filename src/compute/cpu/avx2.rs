@@ -16,6 +16,39 @@ unsafe fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(s2, sh2))
 }
 
+/// The four-accumulator dot-product loop over `n` components, with the second operand read
+/// through `load` (eight components at `i`) and `at` (one component, for the tail).
+#[inline(always)]
+unsafe fn dot_loop(
+    a: &[f32],
+    n: usize,
+    load: impl Fn(usize) -> __m256,
+    at: impl Fn(usize) -> f32,
+) -> f32 {
+    let pa = a.as_ptr();
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (j, acc) in acc.iter_mut().enumerate() {
+            *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8 * j)), load(i + 8 * j), *acc);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), acc[0]);
+        i += 8;
+    }
+    let mut s = hsum(_mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[1]),
+        _mm256_add_ps(acc[2], acc[3]),
+    ));
+    while i < n {
+        s += *pa.add(i) * at(i);
+        i += 1;
+    }
+    s
+}
+
 /// Dot product with four accumulators.
 ///
 /// # Safety
@@ -23,44 +56,8 @@ unsafe fn hsum(v: __m256) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut acc2 = _mm256_setzero_ps();
-    let mut acc3 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 32 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        acc1 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 8)),
-            _mm256_loadu_ps(pb.add(i + 8)),
-            acc1,
-        );
-        acc2 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 16)),
-            _mm256_loadu_ps(pb.add(i + 16)),
-            acc2,
-        );
-        acc3 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 24)),
-            _mm256_loadu_ps(pb.add(i + 24)),
-            acc3,
-        );
-        i += 32;
-    }
-    while i + 8 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        i += 8;
-    }
-    let mut s = hsum(_mm256_add_ps(
-        _mm256_add_ps(acc0, acc1),
-        _mm256_add_ps(acc2, acc3),
-    ));
-    while i < n {
-        s += *pa.add(i) * *pb.add(i);
-        i += 1;
-    }
-    s
+    let pb = b.as_ptr();
+    dot_loop(a, n, |i| _mm256_loadu_ps(pb.add(i)), |i| *pb.add(i))
 }
 
 #[inline(always)]
@@ -75,44 +72,8 @@ unsafe fn load_f16x8(p: *const f16) -> __m256 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut acc2 = _mm256_setzero_ps();
-    let mut acc3 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 32 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load_f16x8(pb.add(i)), acc0);
-        acc1 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 8)),
-            load_f16x8(pb.add(i + 8)),
-            acc1,
-        );
-        acc2 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 16)),
-            load_f16x8(pb.add(i + 16)),
-            acc2,
-        );
-        acc3 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 24)),
-            load_f16x8(pb.add(i + 24)),
-            acc3,
-        );
-        i += 32;
-    }
-    while i + 8 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load_f16x8(pb.add(i)), acc0);
-        i += 8;
-    }
-    let mut s = hsum(_mm256_add_ps(
-        _mm256_add_ps(acc0, acc1),
-        _mm256_add_ps(acc2, acc3),
-    ));
-    while i < n {
-        s += *pa.add(i) * (*pb.add(i)).to_f32();
-        i += 1;
-    }
-    s
+    let pb = b.as_ptr();
+    dot_loop(a, n, |i| load_f16x8(pb.add(i)), |i| (*pb.add(i)).to_f32())
 }
 
 /// Fused scan of one query over a block of rows: dot products straight into the top-k.
@@ -135,12 +96,61 @@ pub unsafe fn scan(
             }
         }
         Rows::F16(r) => {
-            for (i, row) in r.chunks_exact(dim).enumerate() {
-                let s = dot_f16(query, row);
-                out.offer(s, first_row + i);
+            // Two rows per step: each query vector loaded once serves both rows.
+            let mut pairs = r.chunks_exact(2 * dim);
+            let mut i = first_row;
+            for pair in &mut pairs {
+                let (a, b) = pair.split_at(dim);
+                let (sa, sb) = dot_f16_pair(query, a, b);
+                out.offer(sa, i);
+                out.offer(sb, i + 1);
+                i += 2;
+            }
+            for row in pairs.remainder().chunks_exact(dim) {
+                out.offer(dot_f16(query, row), i);
+                i += 1;
             }
         }
     }
+}
+
+/// Dot products of one f32 query with two f16 rows.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; all slices must have the same length.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_f16_pair(q: &[f32], a: &[f16], b: &[f16]) -> (f32, f32) {
+    let n = q.len().min(a.len()).min(b.len());
+    let (pq, pa, pb) = (q.as_ptr(), a.as_ptr(), b.as_ptr());
+    let mut a0 = _mm256_setzero_ps();
+    let mut a1 = _mm256_setzero_ps();
+    let mut b0 = _mm256_setzero_ps();
+    let mut b1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= n {
+        let q0 = _mm256_loadu_ps(pq.add(i));
+        let q1 = _mm256_loadu_ps(pq.add(i + 8));
+        a0 = _mm256_fmadd_ps(q0, load_f16x8(pa.add(i)), a0);
+        a1 = _mm256_fmadd_ps(q1, load_f16x8(pa.add(i + 8)), a1);
+        b0 = _mm256_fmadd_ps(q0, load_f16x8(pb.add(i)), b0);
+        b1 = _mm256_fmadd_ps(q1, load_f16x8(pb.add(i + 8)), b1);
+        i += 16;
+    }
+    while i + 8 <= n {
+        let q0 = _mm256_loadu_ps(pq.add(i));
+        a0 = _mm256_fmadd_ps(q0, load_f16x8(pa.add(i)), a0);
+        b0 = _mm256_fmadd_ps(q0, load_f16x8(pb.add(i)), b0);
+        i += 8;
+    }
+    let mut sa = hsum(_mm256_add_ps(a0, a1));
+    let mut sb = hsum(_mm256_add_ps(b0, b1));
+    while i < n {
+        let x = *pq.add(i);
+        sa += x * (*pa.add(i)).to_f32();
+        sb += x * (*pb.add(i)).to_f32();
+        i += 1;
+    }
+    (sa, sb)
 }
 
 /// Reduces eight accumulators to one vector of their eight horizontal sums.
@@ -195,24 +205,6 @@ pub unsafe fn block_2x4(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f
                 out[qi * 4 + ri] += a * *r[ri].as_ptr().add(i);
             }
         }
-        i += 1;
-    }
-}
-
-/// Converts f16 to f32 with F16C.
-///
-/// # Safety
-/// The CPU must support AVX2 and F16C; `dst` must be at least as long as `src`.
-#[target_feature(enable = "avx2,f16c")]
-pub unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
-    let n = src.len().min(dst.len());
-    let mut i = 0;
-    while i + 8 <= n {
-        _mm256_storeu_ps(dst.as_mut_ptr().add(i), load_f16x8(src.as_ptr().add(i)));
-        i += 8;
-    }
-    while i < n {
-        dst[i] = src[i].to_f32();
         i += 1;
     }
 }

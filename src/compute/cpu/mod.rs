@@ -16,6 +16,7 @@ mod search;
 use std::sync::OnceLock;
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 pub use search::{search, RowChunk};
 
@@ -114,19 +115,16 @@ impl SimdLevel {
         }
     }
 
-    /// Converts f16 components to f32.
+    /// Converts f16 components to f32 (`half`'s F16C path above the scalar level).
     pub fn f16_to_f32(&self, src: &[f16], dst: &mut [f32]) {
+        let n = src.len().min(dst.len());
         match self {
-            // SAFETY: as in `dot`.
-            #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2Fma if Self::detect() == SimdLevel::Avx2Fma => unsafe {
-                avx2::f16_to_f32(src, dst)
-            },
-            _ => {
+            SimdLevel::Scalar => {
                 for (d, s) in dst.iter_mut().zip(src) {
                     *d = s.to_f32();
                 }
             }
+            _ => src[..n].convert_to_f32_slice(&mut dst[..n]),
         }
     }
 }
@@ -175,6 +173,12 @@ impl<'a> Pusher<'a> {
     pub(crate) fn new(top: &'a mut TopK, dead: Option<&'a RowMask>) -> Self {
         let thr = top.threshold();
         Self { top, thr, dead }
+    }
+
+    /// The score a hit must reach to be offered.
+    #[inline(always)]
+    pub(crate) fn threshold(&self) -> f32 {
+        self.thr
     }
 
     #[inline(always)]

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::batch::{gemm_batch, small_batch, Scratch};
+use super::batch::{BatchJob, Scratch};
 use super::{scan, Pusher, Rows, SimdLevel};
 use crate::compute::{Hit, TopK};
 use crate::vectors::RowMask;
@@ -35,11 +35,8 @@ pub fn search(
     if nq == 0 || k == 0 {
         return vec![Vec::new(); nq];
     }
-    let task_rows = match nq {
-        1 => 16_384,
-        n if n < GEMM_MIN_QUERIES => 2_048,
-        _ => 2_048,
-    };
+    // Rows per rayon task: large for the bandwidth-bound scan, one GEMM tile for batches.
+    let task_rows = if nq == 1 { 16_384 } else { 2_048 };
     let mut tasks = Vec::new();
     for c in chunks {
         let n = c.rows.count(dim);
@@ -54,6 +51,12 @@ pub fn search(
         }
     }
     let new_tops = || vec![TopK::new(k); nq];
+    let job = BatchJob {
+        level,
+        queries,
+        dim,
+        dead,
+    };
     let tops = tasks
         .par_iter()
         .fold(
@@ -62,28 +65,8 @@ pub fn search(
                 if nq == 1 {
                     let mut p = Pusher::new(&mut tops[0], dead);
                     scan(level, queries, t.rows, dim, t.first_row, &mut p);
-                } else if nq < GEMM_MIN_QUERIES {
-                    small_batch(
-                        level,
-                        queries,
-                        t.rows,
-                        dim,
-                        t.first_row,
-                        &mut tops,
-                        dead,
-                        &mut scratch,
-                    );
                 } else {
-                    gemm_batch(
-                        level,
-                        queries,
-                        t.rows,
-                        dim,
-                        t.first_row,
-                        &mut tops,
-                        dead,
-                        &mut scratch,
-                    );
+                    job.run(*t, &mut tops, &mut scratch);
                 }
                 (tops, scratch)
             },

@@ -1,0 +1,289 @@
+//! `engram bench`: the machine's limits first (CPU read bandwidth and GEMM; GPU copy bandwidth
+//! and FMA peak), then ingest, search (batch 1, small and large batches; f32 and f16) and k-means
+//! iterations on both backends at several sizes, each reported as time, throughput, % of the
+//! measured limit and GPU/CPU ratio; the crossover where the GPU starts to win; JSON, markdown
+//! and an SVG plot in `--out`.
+//!
+//! On a software adapter (lavapipe) the GPU rows are correctness-only: GPU sizes are capped at
+//! `--gpu-software-max-n` and batches at 64, and the report says so.
+
+mod measure;
+mod report;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use engram::bench::cpu_limits;
+use engram::cluster::normalize_rows;
+use engram::compute::backend::shared_context;
+use engram::compute::gpu::{measure_bandwidth, measure_fma_peak, GpuContext};
+use engram::{BackendChoice, Config, Engram, Precision};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::util::{positive, print_json, usage_error, Common};
+use measure::GpuLimits;
+pub use report::Row;
+
+/// Arguments of `engram bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Store sizes (rows), comma-separated.
+    #[arg(long, value_parser = positive, value_delimiter = ',', default_value = "20000,100000,200000")]
+    pub sizes: Vec<usize>,
+    /// Query batch sizes, comma-separated.
+    #[arg(long, value_parser = positive, value_delimiter = ',', default_value = "1,16,64,256,1000")]
+    pub batches: Vec<usize>,
+    /// Dimension.
+    #[arg(long, value_parser = positive, default_value = "384")]
+    pub dim: usize,
+    /// Clusters of the k-means iteration.
+    #[arg(long, value_parser = positive, default_value = "64")]
+    pub k: usize,
+    /// Repetitions per timing (the median is reported).
+    #[arg(long, value_parser = positive, default_value = "5")]
+    pub reps: usize,
+    /// Largest GPU store on a software adapter (its rows are correctness-only).
+    #[arg(long, value_parser = positive, default_value = "20000")]
+    pub gpu_software_max_n: usize,
+    /// Tiny sizes for a smoke test: sizes 4000,8000, batches 1,16, 2 repetitions.
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for bench.json, bench.md and bench.svg (nothing written when absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn random_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut v: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>() - 0.5).collect();
+    // Random rows are never zero; normalising cannot fail.
+    let _ = normalize_rows(&mut v, dim);
+    v
+}
+
+/// The GPU to benchmark: any adapter (software ones included, as correctness-only) unless the
+/// CPU was asked for.
+fn gpu_context(c: &Common) -> anyhow::Result<Option<std::sync::Arc<GpuContext>>> {
+    match c.backend {
+        BackendChoice::Cpu => Ok(None),
+        BackendChoice::Gpu => Ok(Some(shared_context(true)?)),
+        _ => Ok(shared_context(true).ok()),
+    }
+}
+
+/// Runs `engram bench`.
+pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
+    if a.quick {
+        a.sizes = vec![4000, 8000];
+        a.batches = vec![1, 16];
+        a.reps = a.reps.min(2);
+    }
+    a.sizes.sort_unstable();
+    a.sizes.dedup();
+    a.batches.sort_unstable();
+    a.batches.dedup();
+    if a.k > a.sizes[0] {
+        usage_error(format!(
+            "--k {} is larger than the smallest size {}",
+            a.k, a.sizes[0]
+        ));
+    }
+    let dim = a.dim;
+    eprintln!("measuring CPU limits (sequential read, 2048³ GEMM)...");
+    let lim = cpu_limits();
+    eprintln!(
+        "  read {:.1} GB/s (1 thread {:.1}), GEMM {:.1} GFLOP/s, {} threads",
+        lim.read_gbps, lim.read_gbps_1t, lim.gemm_gflops, lim.threads
+    );
+    let ctx = gpu_context(c)?;
+    let mut glim = None;
+    if let Some(ctx) = &ctx {
+        let caps = ctx.capabilities();
+        eprintln!(
+            "measuring GPU limits on {} ({})...",
+            caps.adapter_name, caps.device_type
+        );
+        let g = GpuLimits {
+            bandwidth_gbps: measure_bandwidth(ctx)?,
+            fma_gflops: measure_fma_peak(ctx)?,
+        };
+        eprintln!(
+            "  copy bandwidth {:.1} GB/s, FMA {:.1} GFLOP/s",
+            g.bandwidth_gbps, g.fma_gflops
+        );
+        glim = Some(g);
+    }
+    let software = ctx.as_ref().map(|c| c.capabilities().is_software);
+    let (gpu_sizes, gpu_batches, gpu_reps) = if software == Some(true) {
+        let s: Vec<usize> = a
+            .sizes
+            .iter()
+            .copied()
+            .filter(|&n| n <= a.gpu_software_max_n)
+            .collect();
+        let s = if s.is_empty() {
+            vec![a.sizes[0].min(a.gpu_software_max_n)]
+        } else {
+            s
+        };
+        let b: Vec<usize> = a.batches.iter().copied().filter(|&b| b <= 64).collect();
+        (s, b, 1)
+    } else {
+        (a.sizes.clone(), a.batches.clone(), a.reps)
+    };
+    let mut sizes = a.sizes.clone();
+    sizes.extend(&gpu_sizes);
+    sizes.sort_unstable();
+    sizes.dedup();
+
+    let max_batch = *a.batches.iter().max().unwrap_or(&1);
+    let queries = random_rows(max_batch, dim, c.seed ^ 0x5eed);
+    let mut rows_out: Vec<Row> = Vec::new();
+    for &n in &sizes {
+        eprintln!("N = {n}: ingest, search, k-means...");
+        let rows = random_rows(n, dim, c.seed + n as u64);
+        measure::ingest(&rows, dim, a.reps.min(3), &lim, &mut rows_out);
+        if Some(&n) == sizes.last() {
+            measure::ingest_splits(&rows, dim, &lim, &mut rows_out);
+        }
+        let mut e = Engram::new(
+            Config::new(dim)
+                .precision(Precision::F32AndF16)
+                .backend(BackendChoice::Cpu),
+        )?;
+        e.remember_batch(&rows, vec![])?;
+        let cpu_ids = measure::cpu_search(&e, &queries, &a.batches, a.reps, &lim, &mut rows_out)?;
+        drop(e);
+        let k = a.k.min(n);
+        let labels = measure::cpu_kmeans(&rows, dim, k, a.reps, &lim, &mut rows_out)?;
+        if let (Some(ctx), Some(g)) = (&ctx, &glim) {
+            if gpu_sizes.contains(&n) {
+                measure::gpu_search(
+                    ctx,
+                    &rows,
+                    dim,
+                    &queries,
+                    &gpu_batches,
+                    gpu_reps,
+                    g,
+                    &cpu_ids,
+                    &mut rows_out,
+                )?;
+                measure::gpu_kmeans(ctx, &rows, dim, k, gpu_reps, g, &labels, &mut rows_out)?;
+            }
+        }
+    }
+    report::pair_rows(&mut rows_out);
+    write_report(c, &a, &lim, ctx.as_deref(), glim, software, &rows_out)
+}
+
+fn write_report(
+    c: &Common,
+    a: &Args,
+    lim: &engram::bench::CpuLimits,
+    ctx: Option<&GpuContext>,
+    glim: Option<GpuLimits>,
+    software: Option<bool>,
+    rows: &[Row],
+) -> anyhow::Result<()> {
+    let machine = report::machine_name();
+    let date = report::today();
+    let (cross_json, cross_text) = report::crossover(rows, software);
+    let mut notes = vec![cross_text];
+    match software {
+        Some(true) => {
+            notes.push("GPU figures are from a software adapter: correctness only".into());
+            notes.push("GPU figures are still to be taken: no GPU machine was available".into());
+        }
+        None => {
+            notes.push("GPU figures are still to be taken: no GPU machine was available".into())
+        }
+        Some(false) => {}
+    }
+    notes.push(
+        "consolidation cycle: not measured — `Engram::consolidate` is not on main yet".into(),
+    );
+    notes.push(
+        "search times include query upload and result readback on the GPU; `upload` rows are the one-time copy of the store".into(),
+    );
+    let gpu_json = match (ctx, glim) {
+        (Some(ctx), Some(g)) => {
+            let mut v = crate::info::caps_json(ctx.capabilities());
+            v["copy_bandwidth_gbps"] = json!(g.bandwidth_gbps);
+            v["fma_gflops"] = json!(g.fma_gflops);
+            v
+        }
+        _ => Value::Null,
+    };
+    let gpu_line = match (ctx, glim) {
+        (Some(ctx), Some(g)) => format!(
+            "GPU {} ({}): copy bandwidth {:.1} GB/s, FMA {:.1} GFLOP/s{}.",
+            ctx.capabilities().adapter_name,
+            ctx.capabilities().device_type,
+            g.bandwidth_gbps,
+            g.fma_gflops,
+            if software == Some(true) {
+                " — a software adapter: its rows are correctness-only"
+            } else {
+                ""
+            }
+        ),
+        _ => "No GPU adapter in this run.".into(),
+    };
+    let head = format!(
+        "# engram bench — {machine}, {date}\n\n\
+         Command: `engram bench --sizes {} --batches {} --dim {} --k {} --reps {}`\n\n\
+         Limits measured in this run: CPU sequential read {:.1} GB/s ({} threads; {:.1} GB/s on one), \
+         f32 GEMM 2048³ {:.1} GFLOP/s. {gpu_line}\n",
+        join(&a.sizes),
+        join(&a.batches),
+        a.dim,
+        a.k,
+        a.reps,
+        lim.read_gbps,
+        lim.threads,
+        lim.read_gbps_1t,
+        lim.gemm_gflops
+    );
+    let table = report::markdown(&head, rows, &notes);
+    let report = json!({
+        "machine": machine, "date": date,
+        "args": { "sizes": a.sizes, "batches": a.batches, "dim": a.dim, "k": a.k, "reps": a.reps },
+        "limits": {
+            "cpu": { "threads": lim.threads, "read_gbps": lim.read_gbps,
+                     "read_gbps_1t": lim.read_gbps_1t, "gemm_gflops": lim.gemm_gflops },
+            "gpu": gpu_json,
+        },
+        "gpu_software": software,
+        "crossover": cross_json,
+        "notes": notes,
+        "results": rows.iter().map(Row::json).collect::<Vec<_>>(),
+    });
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(
+            dir.join("bench.json"),
+            serde_json::to_string_pretty(&report)?,
+        )?;
+        std::fs::write(dir.join("bench.md"), &table)?;
+        crate::plot::write_svg(&dir.join("bench.svg"), rows, software == Some(true))?;
+        eprintln!(
+            "wrote {0}/bench.json, {0}/bench.md and {0}/bench.svg",
+            dir.display()
+        );
+    }
+    if c.json {
+        print_json(&report)
+    } else {
+        print!("{table}");
+        Ok(())
+    }
+}
+
+fn join(v: &[usize]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}

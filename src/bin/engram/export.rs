@@ -1,0 +1,35 @@
+//! `engram export`: episodes and concepts as `.npy` embeddings plus JSON Lines metadata.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use engram::persist::{DurableEngram, StoreOptions};
+
+use crate::util::{print_json, Common};
+
+/// Arguments of `engram export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The store directory.
+    #[arg(long)]
+    store: PathBuf,
+    /// The output directory: episodes.npy, episodes.jsonl, concepts.npy, concepts.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `engram export`.
+pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
+    let s = DurableEngram::open(&a.store, StoreOptions::default())
+        .with_context(|| format!("opening {}", a.store.display()))?;
+    let r = engram::persist::export::export(&s, &a.out)
+        .with_context(|| format!("exporting to {}", a.out.display()))?;
+    if c.json {
+        print_json(&serde_json::json!({
+            "episodes": r.episodes, "concepts": r.concepts, "out": a.out.display().to_string()
+        }))
+    } else {
+        println!("{} episodes, {} concepts", r.episodes, r.concepts);
+        Ok(())
+    }
+}

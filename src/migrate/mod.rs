@@ -1,0 +1,649 @@
+//! Migration of legacy single-type memories (JSON Lines, `.npy`, `.fvecs`) into the dual
+//! store: classification ([`classify`]), sealed checkpoints and resume ([`checkpoint`]),
+//! verification ([`verify`]), atomic commit, rollback and discard.
+//!
+//! **Offline** ([`import`]): the store directory (created if missing) is copied into a staging
+//! store under `STORE/import/stage`, records are applied there, and at the end the staged
+//! snapshot is renamed over the store's in one atomic step. Until then the store is untouched
+//! ([`discard`] removes the staging); afterwards [`rollback`] puts the pre-import files back
+//! byte for byte (kept under `STORE/import/pre` until the next import).
+//!
+//! **Online** ([`import_online`]): records go straight into an open [`SharedEngram`] one
+//! batch per write lock, so searches wait at most one batch.
+//!
+//! The runbook is `docs/operations.md`.
+
+pub mod checkpoint;
+pub mod classify;
+mod import;
+pub mod source;
+pub mod verify;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::engine::Engram;
+use crate::error::{Result, StoreError};
+use crate::persist::format::{atomic_write, io, sync_dir, SNAPSHOT_FILE, WAL_FILE};
+use crate::persist::{self, DurableEngram, StoreOptions, SyncPolicy};
+use crate::shared::SharedEngram;
+use checkpoint::ImportCheckpoint;
+use import::{hash_prefix, progress, spawn_reader, spot_check, throttle, Run, Work};
+pub use source::{Item, LegacyRecord, Position, SourceFormat, SourceReader};
+pub use verify::Verification;
+
+/// What to do with a malformed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBadRecord {
+    /// Stop the import with [`StoreError::BadRecord`] naming the line; an offline import is
+    /// discarded (the store is unchanged).
+    #[default]
+    Stop,
+    /// Skip it, count it and list it in the report.
+    Skip,
+}
+
+/// Options of an import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The source format (default: from the file's extension).
+    pub format: Option<SourceFormat>,
+    /// Records per batch: the unit of writing, and the longest a search waits online.
+    pub batch_size: usize,
+    /// Records between checkpoints (rounded up to whole batches).
+    pub checkpoint_every: u64,
+    /// Records per second at most (`None`: as fast as possible).
+    pub rate_limit: Option<f64>,
+    /// Batches the reader may run ahead of the writer (the channel's bound: backpressure).
+    pub queue_batches: usize,
+    /// What to do with a malformed record.
+    pub on_bad_record: OnBadRecord,
+    /// Draw a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+    /// Records re-read from the source and compared with the store at the end.
+    pub spot_checks: usize,
+    /// The configuration of a store that does not exist yet (default: `Config::new(dim)` with
+    /// the dimension of the data).
+    pub config: Option<Config>,
+    /// Stop (as if killed) once this many source records are consumed (tests).
+    #[doc(hidden)]
+    pub stop_after: Option<u64>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            batch_size: 1000,
+            checkpoint_every: 10_000,
+            rate_limit: None,
+            queue_batches: 4,
+            on_bad_record: OnBadRecord::Stop,
+            progress: false,
+            spot_checks: 32,
+            config: None,
+            stop_after: None,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportReport {
+    /// The source file.
+    pub source: PathBuf,
+    /// Its format.
+    pub format: String,
+    /// Lines or records read from the source (all runs).
+    pub records_read: u64,
+    /// Episodes imported (all runs).
+    pub episodes: u64,
+    /// Concepts imported (all runs).
+    pub concepts: u64,
+    /// Bad records skipped (all runs).
+    pub skipped: u64,
+    /// Bad records of this run: (line, what is wrong); at most 1000.
+    pub bad_records: Vec<(u64, String)>,
+    /// The record the import resumed after, if it resumed.
+    pub resumed_after: Option<u64>,
+    /// Whether the whole source was read (false when stopped early).
+    pub completed: bool,
+    /// Whether the import was committed to the store.
+    pub committed: bool,
+    /// Seconds this run took.
+    pub seconds: f64,
+    /// Records per second of this run.
+    pub rate: f64,
+    /// Verification of the committed store.
+    pub verification: Option<Verification>,
+}
+
+impl ImportReport {
+    /// The report as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let v = self.verification.as_ref().map(|v| {
+            json!({
+                "ok": v.ok,
+                "store_episodes": v.store_episodes,
+                "expected_episodes": v.expected_episodes,
+                "store_concepts": v.store_concepts,
+                "expected_concepts": v.expected_concepts,
+                "episode_digest": v.episode_digest,
+                "concept_digest": v.concept_digest,
+                "digest_ok": v.digest_ok,
+                "spot_checked": v.spot_checked,
+                "spot_failures": v.spot_failures,
+            })
+        });
+        json!({
+            "source": self.source.display().to_string(),
+            "format": self.format,
+            "records_read": self.records_read,
+            "imported": self.episodes + self.concepts,
+            "episodes": self.episodes,
+            "concepts": self.concepts,
+            "skipped": self.skipped,
+            "bad_records": self.bad_records.iter().map(|(l, d)| json!({"line": l, "detail": d})).collect::<Vec<_>>(),
+            "resumed_after": self.resumed_after,
+            "completed": self.completed,
+            "committed": self.committed,
+            "seconds": self.seconds,
+            "records_per_second": self.rate,
+            "verification": v,
+        })
+    }
+}
+
+/// Runs concept formation (or anything else) on the staged engine before an offline import
+/// is committed; its changes are part of the commit.
+pub type Bootstrap<'a> = Box<dyn FnOnce(&mut Engram) -> Result<()> + 'a>;
+
+fn format_of(source: &Path, opts: &ImportOptions) -> Result<SourceFormat> {
+    opts.format
+        .or_else(|| SourceFormat::from_path(source))
+        .ok_or_else(|| {
+            StoreError::Other(format!(
+                "{}: unknown format (use .jsonl, .npy or .fvecs, or set the format)",
+                source.display()
+            ))
+            .into()
+        })
+}
+
+/// The dimension of the data: a matrix's width or the first JSON record's embedding length.
+fn data_dim(source: &Path, format: SourceFormat) -> Result<usize> {
+    let mut r = SourceReader::open(source, format, Position::default())?;
+    if let Some(d) = r.matrix_dim() {
+        return Ok(d);
+    }
+    while let Some(item) = r.next_item()? {
+        if let Item::Record(rec) = item {
+            return Ok(rec.embedding.len());
+        }
+    }
+    Err(StoreError::Other(format!(
+        "{}: no record to take the dimension from",
+        source.display()
+    ))
+    .into())
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    atomic_write(to, |w| {
+        let mut f = fs::File::open(from)?;
+        std::io::copy(&mut f, w).map(|_| ())
+    })?;
+    Ok(())
+}
+
+fn file_digest(p: &Path) -> Result<String> {
+    let b = fs::read(p).map_err(io("read", p))?;
+    Ok(blake3::hash(&b).to_hex().to_string())
+}
+
+/// Imports `source` into the store at `store` (created if missing), offline: nothing else
+/// may have the store open. Resumes a previous interrupted import of the same source from
+/// its last checkpoint (refusing a tampered checkpoint or a changed source), commits
+/// atomically, verifies, and returns the report. `bootstrap` runs on the staged engine just
+/// before the commit (e.g. concept formation).
+pub fn import(
+    source: &Path,
+    store: &Path,
+    opts: &ImportOptions,
+    bootstrap: Option<Bootstrap<'_>>,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let format = format_of(source, opts)?;
+    let work = Work::new(store);
+    if work.committed().exists() {
+        // A new import drops the previous import's rollback point.
+        fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+    }
+    let mut report = ImportReport {
+        source: source.to_path_buf(),
+        format: format.name().into(),
+        ..ImportReport::default()
+    };
+    let stage_opts = StoreOptions::default().sync(SyncPolicy::Never);
+    let (ckpt, mut stage) = if work.checkpoint().exists() {
+        let c = ImportCheckpoint::load(&work.checkpoint())?;
+        let refuse = |reason: String| StoreError::Refused {
+            path: source.to_path_buf(),
+            reason,
+        };
+        let size = fs::metadata(source).map_err(io("stat", source))?.len();
+        if c.source_size != size || c.format != format.name() {
+            return Err(refuse(format!(
+                "the source changed since the import began ({} bytes then, {size} now); \
+                 discard the import or restore the original file",
+                c.source_size
+            ))
+            .into());
+        }
+        let (_, h) = hash_prefix(source, c.consumed_bytes)?;
+        if h != c.prefix_blake3 {
+            return Err(refuse(
+                "the part of the source already imported changed (BLAKE3 differs); discard the \
+                 import or restore the original file"
+                    .into(),
+            )
+            .into());
+        }
+        // Drop what the stage logged after the checkpoint: it is imported again.
+        let wal = work.stage().join(WAL_FILE);
+        let len = fs::metadata(&wal).map_err(io("stat", &wal))?.len();
+        if len < c.stage_wal_len {
+            return Err(StoreError::Refused {
+                path: wal,
+                reason: "the staged log is shorter than the checkpoint says; discard the import"
+                    .into(),
+            }
+            .into());
+        }
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&wal)
+            .map_err(io("open", &wal))?;
+        f.set_len(c.stage_wal_len).map_err(io("truncate", &wal))?;
+        f.sync_all().map_err(io("fsync", &wal))?;
+        let stage = DurableEngram::open(&work.stage(), stage_opts)?;
+        report.resumed_after = Some(c.consumed_records);
+        log::info!("resuming after record {}", c.consumed_records);
+        (c, stage)
+    } else {
+        if work.dir.exists() {
+            fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+        }
+        if !persist::exists(store) {
+            let cfg = match &opts.config {
+                Some(c) => c.clone(),
+                None => Config::new(data_dim(source, format)?),
+            };
+            drop(DurableEngram::create(store, cfg, StoreOptions::default())?);
+        }
+        // Recover the store first (so the staged copy is clean), then copy it twice.
+        let live = DurableEngram::open(store, StoreOptions::default())?;
+        let (pre_episodes, pre_concepts, pre_generation) = (
+            live.len() as u64,
+            live.graph().concept_count() as u64,
+            live.generation(),
+        );
+        drop(live);
+        fs::create_dir_all(work.pre()).map_err(io("create", &work.pre()))?;
+        fs::create_dir_all(work.stage()).map_err(io("create", &work.stage()))?;
+        for f in [SNAPSHOT_FILE, WAL_FILE] {
+            copy_file(&store.join(f), &work.pre().join(f))?;
+            copy_file(&store.join(f), &work.stage().join(f))?;
+        }
+        let stage = DurableEngram::open(&work.stage(), stage_opts)?;
+        let zero = verify::hex(&verify::CHAIN_START);
+        let c = ImportCheckpoint {
+            source: source.display().to_string(),
+            format: format.name().into(),
+            source_size: fs::metadata(source).map_err(io("stat", source))?.len(),
+            prefix_blake3: blake3::Hasher::new().finalize().to_hex().to_string(),
+            episode_chain: zero.clone(),
+            concept_chain: zero,
+            pre_episodes,
+            pre_concepts,
+            pre_generation,
+            stage_wal_len: stage.wal_bytes(),
+            ..ImportCheckpoint::default()
+        };
+        c.save(&work.checkpoint())?;
+        (c, stage)
+    };
+
+    let start = Position {
+        offset: ckpt.consumed_bytes,
+        records: ckpt.consumed_records,
+    };
+    let (hasher, _) = hash_prefix(source, start.offset)?;
+    let (rx, reader) = spawn_reader(source, format, start, hasher, opts)?;
+    let pb = progress(opts, ckpt.source_size, start.offset);
+    let mut run = Run::new(ckpt, report)?;
+    let mut since = 0u64;
+    let mut done_this_run = 0u64;
+    let result = (|| -> Result<bool> {
+        for chunk in rx.iter() {
+            let chunk = chunk?;
+            let n = chunk.end.records - run.ckpt.consumed_records;
+            run.apply(&mut stage, chunk, source, opts)?;
+            done_this_run += n;
+            since += n;
+            if let Some(pb) = &pb {
+                pb.set_position(run.ckpt.consumed_bytes);
+            }
+            if since >= opts.checkpoint_every {
+                stage.sync()?;
+                run.ckpt.stage_wal_len = stage.wal_bytes();
+                run.ckpt.save(&work.checkpoint())?;
+                since = 0;
+            }
+            if opts
+                .stop_after
+                .is_some_and(|s| run.ckpt.consumed_records >= s)
+            {
+                return Ok(false);
+            }
+            throttle(opts.rate_limit, done_this_run, started);
+        }
+        Ok(true)
+    })();
+    drop(rx);
+    let _ = reader.join();
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let completed = match result {
+        Ok(c) => c,
+        Err(e) => {
+            if matches!(e, crate::Error::Store(StoreError::BadRecord { .. })) {
+                drop(stage);
+                let _ = fs::remove_dir_all(&work.dir);
+            }
+            return Err(e);
+        }
+    };
+    let mut report = std::mem::take(&mut run.report);
+    fill(&mut report, &run.ckpt, started, done_this_run);
+    if !completed {
+        return Ok(report);
+    }
+
+    // Commit: bootstrap, fold the stage into one snapshot of the next generation, check the
+    // store was not touched meanwhile, and rename the snapshot into place.
+    if let Some(f) = bootstrap {
+        f(stage.engine_mut_unlogged())?;
+    }
+    stage.checkpoint()?;
+    drop(stage);
+    for f in [SNAPSHOT_FILE, WAL_FILE] {
+        if file_digest(&store.join(f))? != file_digest(&work.pre().join(f))? {
+            return Err(StoreError::Refused {
+                path: store.to_path_buf(),
+                reason: "the store was written to during an offline import; discard the import \
+                         and import again (or use an online import)"
+                    .into(),
+            }
+            .into());
+        }
+    }
+    let staged = work.stage().join(SNAPSHOT_FILE);
+    fs::rename(&staged, store.join(SNAPSHOT_FILE)).map_err(io("commit (rename)", &staged))?;
+    sync_dir(store)?;
+    // Opening discards the store's now stale log and starts a fresh one.
+    let live = DurableEngram::open(store, StoreOptions::default())?;
+    report.committed = true;
+    let (checked, failures) = spot_check(source, format, &run.spots, &live)?;
+    report.verification = Some(verify_store(&live, &run.ckpt, checked, failures, true));
+    drop(live);
+    let _ = fs::remove_dir_all(work.stage());
+    let _ = fs::remove_file(work.checkpoint());
+    let text = report.to_json().to_string();
+    atomic_write(&work.committed(), |w| {
+        std::io::Write::write_all(w, text.as_bytes())
+    })?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn fill(report: &mut ImportReport, c: &ImportCheckpoint, started: Instant, this_run: u64) {
+    report.records_read = c.consumed_records;
+    report.episodes = c.episodes;
+    report.concepts = c.concepts;
+    report.skipped = c.skipped;
+    report.seconds = started.elapsed().as_secs_f64();
+    report.rate = this_run as f64 / report.seconds.max(1e-9);
+    report.completed = true;
+}
+
+/// Checks counts and recomputes both digests from the store (ids contiguous from the
+/// checkpoint's first ids).
+fn verify_store(
+    e: &Engram,
+    c: &ImportCheckpoint,
+    spot_checked: u64,
+    spot_failures: Vec<u64>,
+    contiguous: bool,
+) -> Verification {
+    let mut ep = verify::CHAIN_START;
+    let mut ok_chain = contiguous;
+    if contiguous {
+        for i in 0..c.episodes {
+            match verify::chain_episode(ep, e, crate::EpisodeId(c.first_episode + i)) {
+                Some(h) => ep = h,
+                None => ok_chain = false,
+            }
+        }
+    }
+    let mut cc = verify::CHAIN_START;
+    if contiguous {
+        for i in 0..c.concepts {
+            match verify::chain_concept(cc, e, crate::ConceptId(c.first_concept + i)) {
+                Some(h) => cc = h,
+                None => ok_chain = false,
+            }
+        }
+    }
+    let digest_ok =
+        ok_chain && verify::hex(&ep) == c.episode_chain && verify::hex(&cc) == c.concept_chain;
+    let store_episodes = e.len() as u64;
+    let store_concepts = e.graph().concept_count() as u64;
+    let expected_episodes = c.pre_episodes + c.episodes;
+    let expected_concepts = c.pre_concepts + c.concepts;
+    Verification {
+        ok: digest_ok
+            && store_episodes == expected_episodes
+            && store_concepts >= expected_concepts
+            && spot_failures.is_empty(),
+        store_episodes,
+        expected_episodes,
+        store_concepts,
+        expected_concepts,
+        episode_digest: verify::hex(&ep),
+        concept_digest: verify::hex(&cc),
+        digest_ok,
+        spot_checked,
+        spot_failures,
+    }
+}
+
+/// Discards an uncommitted (interrupted) offline import: the store is left exactly as it
+/// was. Refused after a commit (use [`rollback`]).
+pub fn discard(store: &Path) -> Result<()> {
+    let work = Work::new(store);
+    if work.committed().exists() {
+        return Err(StoreError::Refused {
+            path: work.dir.clone(),
+            reason: "the import was committed; use rollback to undo it".into(),
+        }
+        .into());
+    }
+    if work.dir.exists() {
+        fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+        sync_dir(store)?;
+    }
+    Ok(())
+}
+
+/// Rolls a committed offline import back: the store's files become byte for byte those
+/// before the import. Each file is replaced atomically, the log first: a crash in between
+/// leaves the imported store, and running rollback again finishes the job.
+pub fn rollback(store: &Path) -> Result<()> {
+    let work = Work::new(store);
+    if !work.committed().exists() {
+        return Err(StoreError::Refused {
+            path: work.dir.clone(),
+            reason: "no committed import to roll back (an interrupted one is discarded instead)"
+                .into(),
+        }
+        .into());
+    }
+    for f in [WAL_FILE, SNAPSHOT_FILE] {
+        copy_file(&work.pre().join(f), &store.join(f))?;
+    }
+    fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+    sync_dir(store)?;
+    Ok(())
+}
+
+/// Imports `source` into an open engine while it serves reads: each batch is applied under
+/// one write lock, so a search waits at most one batch. Checkpoints (sealed like offline
+/// ones) go to `work/checkpoint.json`; a resumed online import continues after the last
+/// checkpoint, so with a durable engine the batches applied after it and before the
+/// interruption are imported twice — use [`import`] (offline) when exact resume matters.
+/// There is no rollback online beyond [`SharedEngram::forget`] of the reported ids.
+pub fn import_online(
+    source: &Path,
+    target: &SharedEngram,
+    work: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let format = format_of(source, opts)?;
+    fs::create_dir_all(work).map_err(io("create", work))?;
+    let cpath = work.join("checkpoint.json");
+    let mut report = ImportReport {
+        source: source.to_path_buf(),
+        format: format.name().into(),
+        ..ImportReport::default()
+    };
+    let ckpt = if cpath.exists() {
+        let c = ImportCheckpoint::load(&cpath)?;
+        let size = fs::metadata(source).map_err(io("stat", source))?.len();
+        let (_, h) = hash_prefix(source, c.consumed_bytes)?;
+        if c.source_size != size || h != c.prefix_blake3 {
+            return Err(StoreError::Refused {
+                path: source.to_path_buf(),
+                reason: "the source changed since the import began".into(),
+            }
+            .into());
+        }
+        report.resumed_after = Some(c.consumed_records);
+        c
+    } else {
+        let zero = verify::hex(&verify::CHAIN_START);
+        ImportCheckpoint {
+            source: source.display().to_string(),
+            format: format.name().into(),
+            source_size: fs::metadata(source).map_err(io("stat", source))?.len(),
+            prefix_blake3: blake3::Hasher::new().finalize().to_hex().to_string(),
+            episode_chain: zero.clone(),
+            concept_chain: zero,
+            pre_episodes: target.len() as u64,
+            pre_concepts: target.with(|e| e.graph().concept_count() as u64),
+            ..ImportCheckpoint::default()
+        }
+    };
+    let resumed = report.resumed_after.is_some();
+    let start = Position {
+        offset: ckpt.consumed_bytes,
+        records: ckpt.consumed_records,
+    };
+    let (hasher, _) = hash_prefix(source, start.offset)?;
+    let (rx, reader) = spawn_reader(source, format, start, hasher, opts)?;
+    let pb = progress(opts, ckpt.source_size, start.offset);
+    let mut run = Run::new(ckpt, report)?;
+    let mut since = 0;
+    let mut done_this_run = 0;
+    let mut sink = target;
+    let result = (|| -> Result<bool> {
+        for chunk in rx.iter() {
+            let chunk = chunk?;
+            let n = chunk.end.records - run.ckpt.consumed_records;
+            run.apply(&mut sink, chunk, source, opts)?;
+            done_this_run += n;
+            since += n;
+            if let Some(pb) = &pb {
+                pb.set_position(run.ckpt.consumed_bytes);
+            }
+            if since >= opts.checkpoint_every {
+                target.with_store(|s| s.sync()).transpose()?;
+                run.ckpt.save(&cpath)?;
+                since = 0;
+            }
+            if opts
+                .stop_after
+                .is_some_and(|s| run.ckpt.consumed_records >= s)
+            {
+                return Ok(false);
+            }
+            throttle(opts.rate_limit, done_this_run, started);
+        }
+        Ok(true)
+    })();
+    drop(rx);
+    let _ = reader.join();
+    if let Some(pb) = &pb {
+        pb.finish_and_clear();
+    }
+    let completed = result?;
+    run.ckpt.save(&cpath)?;
+    let mut report = std::mem::take(&mut run.report);
+    fill(&mut report, &run.ckpt, started, done_this_run);
+    if !completed {
+        report.completed = false;
+        return Ok(report);
+    }
+    target.with_store(|s| s.sync()).transpose()?;
+    // Verify this run's records: digests over the ids it got, spot re-reads.
+    let (checked, failures) = target.with(|e| spot_check(source, format, &run.spots, e))?;
+    let mut v = target.with(|e| verify_store(e, &run.ckpt, checked, failures, false));
+    if !resumed {
+        let (mut ep, mut cc) = (verify::CHAIN_START, verify::CHAIN_START);
+        let ok = target.with(|e| {
+            let mut ok = true;
+            for id in &run.episode_ids {
+                match verify::chain_episode(ep, e, *id) {
+                    Some(h) => ep = h,
+                    None => ok = false,
+                }
+            }
+            for id in &run.concept_ids {
+                match verify::chain_concept(cc, e, *id) {
+                    Some(h) => cc = h,
+                    None => ok = false,
+                }
+            }
+            ok
+        });
+        v.episode_digest = verify::hex(&ep);
+        v.concept_digest = verify::hex(&cc);
+        v.digest_ok = ok
+            && v.episode_digest == run.ckpt.episode_chain
+            && v.concept_digest == run.ckpt.concept_chain;
+    }
+    // Other writers may add episodes meanwhile: at least the expected count.
+    v.ok = (v.digest_ok || resumed)
+        && v.store_episodes >= v.expected_episodes
+        && v.spot_failures.is_empty();
+    report.verification = Some(v);
+    report.committed = true;
+    let _ = fs::remove_file(&cpath);
+    Ok(report)
+}

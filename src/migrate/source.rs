@@ -1,0 +1,388 @@
+//! Import sources: JSON Lines, `.npy` float32 matrices (read with `npyz`) and `.fvecs`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::persist::format::io;
+
+/// The format of an import source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// One JSON object per line: `embedding` (array of numbers, required), `id`, `content`,
+    /// `timestamp`, `confidence`, `stream`, `kind` ("episode" | "concept"), `members` or
+    /// `count`, `summary` (all optional).
+    JsonLines,
+    /// A 2-D little-endian float32 `.npy` matrix, one row per episode.
+    Npy,
+    /// `.fvecs`: per vector an i32 dimension then that many float32.
+    Fvecs,
+}
+
+impl SourceFormat {
+    /// The format named by a file's extension (`.jsonl`, `.ndjson`, `.npy`, `.fvecs`).
+    pub fn from_path(p: &Path) -> Option<Self> {
+        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "jsonl" | "ndjson" | "json" => Some(Self::JsonLines),
+            "npy" => Some(Self::Npy),
+            "fvecs" => Some(Self::Fvecs),
+            _ => None,
+        }
+    }
+
+    /// The name, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::JsonLines => "jsonl",
+            Self::Npy => "npy",
+            Self::Fvecs => "fvecs",
+        }
+    }
+}
+
+/// One memory of the legacy, single-type store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyRecord {
+    /// The 1-based line (JSON Lines) or record number.
+    pub line: u64,
+    /// The legacy id, if given.
+    pub id: Option<String>,
+    /// The text content, if given (kept as the episode's payload).
+    pub content: Option<String>,
+    /// The embedding.
+    pub embedding: Vec<f32>,
+    /// The timestamp (0 if absent; the record number for matrices).
+    pub timestamp: u64,
+    /// Confidence in [0, 1] (1 if absent).
+    pub confidence: f32,
+    /// The stream (0 if absent).
+    pub stream: u64,
+    /// The explicit kind, if given.
+    pub kind: Option<String>,
+    /// A member count (`members` or `count`), marking a summary of several memories.
+    pub members: Option<u64>,
+    /// The `summary` flag.
+    pub summary: bool,
+}
+
+/// What the reader found at one position of the source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A well-formed record.
+    Record(LegacyRecord),
+    /// A malformed record.
+    Bad {
+        /// Its 1-based line or record number.
+        line: u64,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Where reading stands: bytes and records consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Bytes of the source consumed.
+    pub offset: u64,
+    /// Lines (JSON Lines) or records consumed.
+    pub records: u64,
+}
+
+enum Kind {
+    Lines(BufReader<File>),
+    Matrix {
+        data: npyz::NpyReader<f32, BufReader<File>>,
+        dim: usize,
+        rows: u64,
+        header: u64,
+    },
+    Fvecs(BufReader<File>, usize),
+}
+
+/// Reads a source record by record from a position.
+pub struct SourceReader {
+    path: PathBuf,
+    kind: Kind,
+    pos: Position,
+    size: u64,
+    line_buf: Vec<u8>,
+}
+
+fn dim_error(path: &Path, detail: impl Into<String>) -> StoreError {
+    StoreError::BadRecord {
+        path: path.to_path_buf(),
+        line: 0,
+        detail: detail.into(),
+    }
+}
+
+impl SourceReader {
+    /// Opens `path` as `format` and skips to `pos` (a position a previous reader reported).
+    pub fn open(path: &Path, format: SourceFormat, pos: Position) -> Result<Self, StoreError> {
+        let f = File::open(path).map_err(io("open", path))?;
+        let size = f.metadata().map_err(io("stat", path))?.len();
+        if pos.offset > size {
+            return Err(StoreError::Refused {
+                path: path.to_path_buf(),
+                reason: "the source is shorter than the part already imported".into(),
+            });
+        }
+        let mut r = BufReader::with_capacity(1 << 20, f);
+        let kind = match format {
+            SourceFormat::JsonLines => {
+                r.seek(SeekFrom::Start(pos.offset))
+                    .map_err(io("seek", path))?;
+                Kind::Lines(r)
+            }
+            SourceFormat::Fvecs => {
+                let mut d = [0u8; 4];
+                let dim = match r.read_exact(&mut d) {
+                    Ok(()) => i32::from_le_bytes(d),
+                    Err(_) => 0,
+                };
+                if dim <= 0 && size > 0 {
+                    return Err(dim_error(path, format!("first vector has dimension {dim}")));
+                }
+                r.seek(SeekFrom::Start(pos.offset))
+                    .map_err(io("seek", path))?;
+                Kind::Fvecs(r, dim.max(0) as usize)
+            }
+            SourceFormat::Npy => {
+                let npy = npyz::NpyFile::new(r).map_err(io("read .npy header of", path))?;
+                let shape = npy.shape().to_vec();
+                if shape.len() != 2 || npy.order() != npyz::Order::C {
+                    return Err(dim_error(
+                        path,
+                        format!("expected a 2-D C-order matrix, got shape {shape:?}"),
+                    ));
+                }
+                let (rows, dim) = (shape[0], shape[1] as usize);
+                let mut data = npy
+                    .data::<f32>()
+                    .map_err(|e| dim_error(path, format!("not float32: {e}")))?;
+                let header = size.saturating_sub(rows * dim as u64 * 4);
+                let skip = pos.records;
+                if skip > 0 {
+                    data.seek_to(skip * dim as u64).map_err(io("seek", path))?;
+                }
+                Kind::Matrix {
+                    data,
+                    dim,
+                    rows,
+                    header,
+                }
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            kind,
+            pos,
+            size,
+            line_buf: Vec::new(),
+        })
+    }
+
+    /// The source's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Where reading stands.
+    pub fn position(&self) -> Position {
+        self.pos
+    }
+
+    /// The dimension of a matrix source (`None` for JSON Lines).
+    pub fn matrix_dim(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Lines(_) => None,
+            Kind::Matrix { dim, .. } | Kind::Fvecs(_, dim) => Some(*dim),
+        }
+    }
+
+    /// The next item, or `None` at the end. Blank lines are skipped (but counted).
+    pub fn next_item(&mut self) -> Result<Option<Item>, StoreError> {
+        let path = self.path.clone();
+        match &mut self.kind {
+            Kind::Lines(r) => loop {
+                self.line_buf.clear();
+                let n = r
+                    .read_until(b'\n', &mut self.line_buf)
+                    .map_err(io("read", &path))?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                self.pos.offset += n as u64;
+                self.pos.records += 1;
+                let line = self.pos.records;
+                let text = match std::str::from_utf8(&self.line_buf) {
+                    Ok(t) => t.trim(),
+                    Err(e) => {
+                        return Ok(Some(Item::Bad {
+                            line,
+                            detail: format!("not UTF-8: {e}"),
+                        }))
+                    }
+                };
+                if text.is_empty() {
+                    continue;
+                }
+                return Ok(Some(match parse_json(text, line) {
+                    Ok(r) => Item::Record(r),
+                    Err(detail) => Item::Bad { line, detail },
+                }));
+            },
+            Kind::Matrix {
+                data,
+                dim,
+                rows,
+                header,
+            } => {
+                if self.pos.records >= *rows {
+                    return Ok(None);
+                }
+                let mut v = Vec::with_capacity(*dim);
+                for _ in 0..*dim {
+                    match data.next() {
+                        Some(Ok(x)) => v.push(x),
+                        Some(Err(e)) => return Err(io("read", &path)(e)),
+                        None => return Err(dim_error(&path, "the matrix is truncated")),
+                    }
+                }
+                self.pos.records += 1;
+                self.pos.offset = *header + self.pos.records * *dim as u64 * 4;
+                Ok(Some(matrix_item(v, self.pos.records)))
+            }
+            Kind::Fvecs(r, dim) => {
+                if self.pos.offset >= self.size {
+                    return Ok(None);
+                }
+                let line = self.pos.records + 1;
+                let mut d = [0u8; 4];
+                r.read_exact(&mut d).map_err(io("read", &path))?;
+                let got = i32::from_le_bytes(d);
+                if got as i64 != *dim as i64 {
+                    return Err(StoreError::BadRecord {
+                        path,
+                        line,
+                        detail: format!("dimension {got}, the file's first vector has {dim}"),
+                    });
+                }
+                let mut buf = vec![0u8; *dim * 4];
+                r.read_exact(&mut buf).map_err(|_| StoreError::BadRecord {
+                    path: path.clone(),
+                    line,
+                    detail: "the file ends inside this vector".into(),
+                })?;
+                let v = buf
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                self.pos.records += 1;
+                self.pos.offset += 4 + *dim as u64 * 4;
+                Ok(Some(matrix_item(v, line)))
+            }
+        }
+    }
+}
+
+fn matrix_item(embedding: Vec<f32>, line: u64) -> Item {
+    if let Some((col, x)) = embedding.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Item::Bad {
+            line,
+            detail: format!("component {col} is {x}"),
+        };
+    }
+    Item::Record(LegacyRecord {
+        line,
+        id: None,
+        content: None,
+        embedding,
+        timestamp: line - 1,
+        confidence: 1.0,
+        stream: 0,
+        kind: None,
+        members: None,
+        summary: false,
+    })
+}
+
+/// Parses one JSON Lines record.
+pub fn parse_json(text: &str, line: u64) -> Result<LegacyRecord, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let o = v.as_object().ok_or("not a JSON object")?;
+    let emb = o
+        .get("embedding")
+        .and_then(Value::as_array)
+        .ok_or("no `embedding` array")?;
+    let mut embedding = Vec::with_capacity(emb.len());
+    for (i, x) in emb.iter().enumerate() {
+        let f = x
+            .as_f64()
+            .ok_or_else(|| format!("embedding[{i}] is not a number"))?;
+        if !f.is_finite() || f.abs() > f32::MAX as f64 {
+            return Err(format!("embedding[{i}] = {f} is not a finite float32"));
+        }
+        embedding.push(f as f32);
+    }
+    if embedding.is_empty() {
+        return Err("empty `embedding`".into());
+    }
+    let uint = |k: &str| -> Result<Option<u64>, String> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(x) => x
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| format!("`{k}` is not a non-negative integer")),
+        }
+    };
+    let confidence = match o.get("confidence") {
+        None | Some(Value::Null) => 1.0,
+        Some(x) => {
+            let c = x.as_f64().ok_or("`confidence` is not a number")?;
+            if !(0.0..=1.0).contains(&c) {
+                return Err(format!("`confidence` {c} is outside [0, 1]"));
+            }
+            c as f32
+        }
+    };
+    let id = match o.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(x) => Some(x.to_string()),
+    };
+    let content = match o.get("content") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err("`content` is not a string".into()),
+    };
+    let kind = match o.get("kind") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err("`kind` is not a string".into()),
+    };
+    let summary = match o.get("summary") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("`summary` is not a boolean".into()),
+    };
+    Ok(LegacyRecord {
+        line,
+        id,
+        content,
+        embedding,
+        timestamp: uint("timestamp")?.unwrap_or(0),
+        confidence,
+        stream: uint("stream")?.unwrap_or(0),
+        kind,
+        members: match uint("members")? {
+            Some(m) => Some(m),
+            None => uint("count")?,
+        },
+        summary,
+    })
+}

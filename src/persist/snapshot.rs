@@ -1,0 +1,638 @@
+//! The snapshot file: the whole engine at one generation, in checksummed sections.
+//!
+//! ```text
+//! file    = magic "ENGRAMSN" | version u32 | section*7
+//! section = tag [u8; 4] | len u64 | payload (len bytes) | crc32c u32 (of tag, len, payload)
+//! HEAD    dim u32, precision u8, backend u8, vec kind u8 (0 f32, 1 f16), chunk bytes u64,
+//!         generation, next episode, next concept, cycle, episodes, concepts, bindings, links (u64)
+//! EMET    per live episode in id order: id, timestamp, stream u64; strength, confidence f32;
+//!         rehearsals u32; last access u64; payload (tag u8 0/1/2, len u32, bytes)
+//! EVEC    the stored rows of those episodes in the same order (f32 or f16, little-endian)
+//! CONC    per concept in id order: id u64, coherence f32, members u64, strength f32, state u8,
+//!         confirmations u32, formed u64, updated u64, centroid (dim f32)
+//! BIND    per binding: episode u64, concept u64, strength f32 (episode order, then the
+//!         episode's own binding order)
+//! LINK    per undirected concept link (a < b): a u64, b u64, weight f32
+//! END     the number of sections before it (u32); nothing may follow
+//! ```
+//!
+//! Only live episodes are written, so a snapshot is also a compaction: rows are renumbered,
+//! ids never change.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use half::f16;
+
+use super::format::{
+    atomic_write, corrupt, crc, extend_f32_le, io, Dec, Enc, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
+};
+use crate::config::{BackendChoice, Config, Precision};
+use crate::engine::Engram;
+use crate::error::StoreError;
+use crate::memory::{Concept, ConceptId, ConceptState, EpisodeId, EpisodeMeta};
+
+const HEAD: [u8; 4] = *b"HEAD";
+const EMET: [u8; 4] = *b"EMET";
+const EVEC: [u8; 4] = *b"EVEC";
+const CONC: [u8; 4] = *b"CONC";
+const BIND: [u8; 4] = *b"BIND";
+const LINK: [u8; 4] = *b"LINK";
+const END: [u8; 4] = *b"END_";
+
+/// Bytes of floats read or written at a time for the embedding section.
+const VEC_BLOCK_BYTES: usize = 4 << 20;
+
+fn precision_code(p: Precision) -> u8 {
+    match p {
+        Precision::F32 => 0,
+        Precision::F32AndF16 => 1,
+        Precision::F16 => 2,
+    }
+}
+
+fn backend_code(b: BackendChoice) -> u8 {
+    match b {
+        BackendChoice::Auto => 0,
+        BackendChoice::Cpu => 1,
+        BackendChoice::Gpu => 2,
+    }
+}
+
+/// Writes one small section.
+fn section(w: &mut impl Write, tag: [u8; 4], payload: &[u8]) -> std::io::Result<()> {
+    let len = (payload.len() as u64).to_le_bytes();
+    let mut c = crc(0, &tag);
+    c = crc(c, &len);
+    c = crc(c, payload);
+    w.write_all(&tag)?;
+    w.write_all(&len)?;
+    w.write_all(payload)?;
+    w.write_all(&c.to_le_bytes())
+}
+
+/// Writes the engine as a snapshot of `generation` to `path` atomically (temporary file,
+/// fsync, rename, directory fsync). Returns the bytes written.
+pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, StoreError> {
+    let g = &engine.graph;
+    let dim = engine.dim();
+    let cfg = &engine.config;
+    let vec_f16 = !cfg.storage().has_f32();
+
+    let mut meta = Enc::default();
+    let mut live = 0u64;
+    for (_, id, n) in g.episodes() {
+        live += 1;
+        meta.u64(id.0);
+        meta.u64(n.timestamp);
+        meta.u64(n.stream);
+        meta.f32(n.strength);
+        meta.f32(n.confidence);
+        meta.u32(n.rehearsals);
+        meta.u64(n.last_access);
+        meta.payload(n.payload());
+    }
+
+    let mut conc = Enc::default();
+    let mut links = Enc::default();
+    let mut n_links = 0u64;
+    let concept_ids = g.concept_ids();
+    let mut centroid = vec![0.0f32; dim];
+    for cid in &concept_ids {
+        let Some(cn) = g.concept_node(*cid) else {
+            continue;
+        };
+        let c = &cn.concept;
+        conc.u64(c.id.0);
+        conc.f32(c.coherence);
+        conc.u64(c.members);
+        conc.f32(c.strength);
+        conc.u8(match c.state {
+            ConceptState::Proto => 0,
+            ConceptState::Promoted => 1,
+        });
+        conc.u32(c.confirmations);
+        conc.u64(c.formed_cycle);
+        conc.u64(c.updated_cycle);
+        if !engine.centroids.read_row(cn.row, &mut centroid) {
+            return Err(StoreError::Other(format!(
+                "concept {} has no centroid row {}",
+                c.id, cn.row
+            )));
+        }
+        conc.f32s(&centroid);
+        for &(o, w) in cn.links() {
+            if c.id < o {
+                links.u64(c.id.0);
+                links.u64(o.0);
+                links.f32(w);
+                n_links += 1;
+            }
+        }
+    }
+
+    let mut bind = Enc::default();
+    let bindings = g.all_bindings();
+    for b in &bindings {
+        bind.u64(b.episode.0);
+        bind.u64(b.concept.0);
+        bind.f32(b.strength);
+    }
+
+    let mut head = Enc::default();
+    head.u32(dim as u32);
+    head.u8(precision_code(cfg.storage()));
+    head.u8(backend_code(cfg.backend_choice()));
+    head.u8(vec_f16 as u8);
+    head.u64(cfg.chunk_limit() as u64);
+    head.u64(generation);
+    head.u64(engine.next_episode);
+    head.u64(engine.next_concept);
+    head.u64(engine.cycle);
+    head.u64(live);
+    head.u64(concept_ids.len() as u64);
+    head.u64(bindings.len() as u64);
+    head.u64(n_links);
+
+    let mut total = 0u64;
+    atomic_write(path, |w| {
+        w.write_all(&SNAPSHOT_MAGIC)?;
+        w.write_all(&SNAPSHOT_VERSION.to_le_bytes())?;
+        section(w, HEAD, &head.buf)?;
+        section(w, EMET, &meta.buf)?;
+        write_vectors(w, engine, vec_f16, live)?;
+        section(w, CONC, &conc.buf)?;
+        section(w, BIND, &bind.buf)?;
+        section(w, LINK, &links.buf)?;
+        section(w, END, &6u32.to_le_bytes())?;
+        total = 12
+            + [
+                head.buf.len(),
+                meta.buf.len(),
+                conc.buf.len(),
+                bind.buf.len(),
+            ]
+            .iter()
+            .chain([links.buf.len(), 4].iter())
+            .map(|&l| l as u64 + 16)
+            .sum::<u64>()
+            + 16
+            + live * dim as u64 * if vec_f16 { 2 } else { 4 };
+        Ok(())
+    })?;
+    Ok(total)
+}
+
+/// Streams the live rows of the episode arena as the EVEC section.
+fn write_vectors(
+    w: &mut impl Write,
+    engine: &Engram,
+    vec_f16: bool,
+    live: u64,
+) -> std::io::Result<()> {
+    let arena = &engine.episodes;
+    let dim = arena.dim();
+    let elem = if vec_f16 { 2 } else { 4 };
+    let len = (live * dim as u64 * elem).to_le_bytes();
+    let mut c = crc(crc(0, &EVEC), &len);
+    w.write_all(&EVEC)?;
+    w.write_all(&len)?;
+    let dead = arena.dead();
+    let mut scratch: Vec<u8> = Vec::new();
+    let mut emit = |bytes: &[u8], w: &mut dyn Write| -> std::io::Result<()> {
+        c = crc(c, bytes);
+        w.write_all(bytes)
+    };
+    if vec_f16 {
+        for (first, chunk) in arena.f16_chunks() {
+            for (i, row) in chunk.chunks_exact(dim).enumerate() {
+                if dead.contains(first + i) {
+                    continue;
+                }
+                scratch.clear();
+                for h in row {
+                    scratch.extend_from_slice(&h.to_bits().to_le_bytes());
+                }
+                emit(&scratch, w)?;
+            }
+        }
+    } else {
+        for (first, chunk) in arena.f32_chunks() {
+            let rows = chunk.len() / dim;
+            let any_dead = (first..first + rows).any(|r| dead.contains(r));
+            if !any_dead {
+                for block in chunk.chunks(VEC_BLOCK_BYTES / 4) {
+                    scratch.clear();
+                    extend_f32_le(&mut scratch, block);
+                    emit(&scratch, w)?;
+                }
+                continue;
+            }
+            for (i, row) in chunk.chunks_exact(dim).enumerate() {
+                if dead.contains(first + i) {
+                    continue;
+                }
+                scratch.clear();
+                extend_f32_le(&mut scratch, row);
+                emit(&scratch, w)?;
+            }
+        }
+    }
+    w.write_all(&c.to_le_bytes())
+}
+
+/// What a snapshot holds besides the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The generation (bumped by every checkpoint).
+    pub generation: u64,
+    /// The file's size in bytes.
+    pub bytes: u64,
+}
+
+/// Reads sections from a snapshot file, checking each checksum.
+struct Sections<'p> {
+    file: File,
+    path: &'p Path,
+    offset: u64,
+    size: u64,
+}
+
+impl Sections<'_> {
+    fn read_exact(&mut self, buf: &mut [u8], section: &str) -> Result<(), StoreError> {
+        self.file.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                corrupt(self.path, section, self.offset, "the file is truncated")
+            } else {
+                StoreError::Io {
+                    op: "read",
+                    path: self.path.to_path_buf(),
+                    source: e,
+                }
+            }
+        })?;
+        self.offset += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Reads a section header; returns (start offset, length, running crc).
+    fn header(&mut self, tag: [u8; 4]) -> Result<(u64, u64, u32), StoreError> {
+        let name = String::from_utf8_lossy(&tag).into_owned();
+        let start = self.offset;
+        let mut h = [0u8; 12];
+        self.read_exact(&mut h, &name)?;
+        if h[..4] != tag {
+            return Err(corrupt(
+                self.path,
+                &name,
+                start,
+                format!(
+                    "expected section {name}, found tag {:?}",
+                    String::from_utf8_lossy(&h[..4])
+                ),
+            ));
+        }
+        let mut l = [0u8; 8];
+        l.copy_from_slice(&h[4..]);
+        let len = u64::from_le_bytes(l);
+        if len > self.size.saturating_sub(self.offset + 4) {
+            return Err(corrupt(
+                self.path,
+                &name,
+                start,
+                format!("section length {len} runs past the end of the file"),
+            ));
+        }
+        Ok((start, len, crc(0, &h)))
+    }
+
+    fn check_crc(&mut self, tag: [u8; 4], start: u64, c: u32) -> Result<(), StoreError> {
+        let name = String::from_utf8_lossy(&tag).into_owned();
+        let mut b = [0u8; 4];
+        self.read_exact(&mut b, &name)?;
+        if u32::from_le_bytes(b) != c {
+            return Err(corrupt(self.path, &name, start, "checksum mismatch"));
+        }
+        Ok(())
+    }
+
+    /// Reads a whole small section and checks its checksum.
+    fn small(&mut self, tag: [u8; 4]) -> Result<(u64, Vec<u8>), StoreError> {
+        let (start, len, c) = self.header(tag)?;
+        let name = String::from_utf8_lossy(&tag).into_owned();
+        let mut buf = vec![0u8; len as usize];
+        self.read_exact(&mut buf, &name)?;
+        self.check_crc(tag, start, crc(c, &buf))?;
+        Ok((start, buf))
+    }
+}
+
+/// Reads a snapshot into a new engine. Every checksum is checked; any mismatch, truncation,
+/// trailing byte or inconsistent record is a [`StoreError::Corrupt`] naming the section and
+/// its byte offset; another format version is a [`StoreError::Version`].
+pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
+    let file = File::open(path).map_err(io("open", path))?;
+    let size = file.metadata().map_err(io("stat", path))?.len();
+    let mut s = Sections {
+        file,
+        path,
+        offset: 0,
+        size,
+    };
+    let mut magic = [0u8; 12];
+    s.read_exact(&mut magic, "header")?;
+    if magic[..8] != SNAPSHOT_MAGIC {
+        return Err(corrupt(
+            path,
+            "header",
+            0,
+            "not an engram snapshot (bad magic)",
+        ));
+    }
+    let version = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
+    if version != SNAPSHOT_VERSION {
+        return Err(StoreError::Version {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SNAPSHOT_VERSION.to_string(),
+        });
+    }
+
+    // HEAD
+    let (hoff, head) = s.small(HEAD)?;
+    let bad = |sec: &'static str, off: u64| move |d: String| corrupt(path, sec, off, d);
+    let mut d = Dec::new(&head);
+    let h = (|| -> Result<_, String> {
+        let dim = d.u32()? as usize;
+        let precision = match d.u8()? {
+            0 => Precision::F32,
+            1 => Precision::F32AndF16,
+            2 => Precision::F16,
+            p => return Err(format!("unknown precision {p}")),
+        };
+        let backend = match d.u8()? {
+            0 => BackendChoice::Auto,
+            1 => BackendChoice::Cpu,
+            2 => BackendChoice::Gpu,
+            b => return Err(format!("unknown backend {b}")),
+        };
+        let vec_f16 = d.u8()? != 0;
+        let chunk = d.u64()? as usize;
+        let v: [u64; 8] = [
+            d.u64()?,
+            d.u64()?,
+            d.u64()?,
+            d.u64()?,
+            d.u64()?,
+            d.u64()?,
+            d.u64()?,
+            d.u64()?,
+        ];
+        d.finish()?;
+        if vec_f16 == precision.has_f32() {
+            return Err("vector kind does not match precision".into());
+        }
+        Ok((dim, precision, backend, vec_f16, chunk, v))
+    })()
+    .map_err(bad("HEAD", hoff))?;
+    let (dim, precision, backend, vec_f16, chunk, v) = h;
+    let [generation, next_episode, next_concept, cycle, n_ep, n_conc, n_bind, n_link] = v;
+    let config = Config::new(dim)
+        .precision(precision)
+        .backend(backend)
+        .chunk_bytes(chunk)
+        .check()
+        .map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
+    let mut engine = Engram::new(config).map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
+    engine.next_episode = next_episode;
+    engine.next_concept = next_concept;
+    engine.cycle = cycle;
+
+    // EMET
+    let (moff, metas) = s.small(EMET)?;
+    let mut d = Dec::new(&metas);
+    // Each record is at least 45 bytes: bound the count before allocating.
+    if n_ep > metas.len() as u64 / 45 {
+        return Err(corrupt(
+            path,
+            "EMET",
+            moff,
+            "more episodes than the section holds",
+        ));
+    }
+    let mut eps = Vec::with_capacity(n_ep as usize);
+    let mut last: Option<u64> = None;
+    for i in 0..n_ep {
+        let r = (|| -> Result<_, String> {
+            let id = d.u64()?;
+            let timestamp = d.u64()?;
+            let stream = d.u64()?;
+            let strength = d.f32()?;
+            let confidence = d.f32()?;
+            let rehearsals = d.u32()?;
+            let last_access = d.u64()?;
+            let payload = d.payload()?;
+            Ok((
+                id,
+                EpisodeMeta {
+                    timestamp,
+                    confidence,
+                    stream,
+                    payload,
+                },
+                strength,
+                rehearsals,
+                last_access,
+            ))
+        })()
+        .map_err(|e| corrupt(path, "EMET", moff, format!("episode {i}: {e}")))?;
+        if last.is_some_and(|l| l >= r.0) || r.0 >= next_episode {
+            return Err(corrupt(
+                path,
+                "EMET",
+                moff,
+                format!("episode {i}: id out of order"),
+            ));
+        }
+        last = Some(r.0);
+        eps.push(r);
+    }
+    d.finish().map_err(bad("EMET", moff))?;
+
+    // EVEC, streamed
+    let (voff, vlen, mut c) = s.header(EVEC)?;
+    let elem = if vec_f16 { 2 } else { 4 };
+    if vlen != n_ep * dim as u64 * elem {
+        return Err(corrupt(
+            path,
+            "EVEC",
+            voff,
+            "length does not match the episode count",
+        ));
+    }
+    let rows_per_block = (VEC_BLOCK_BYTES / (dim * 4)).max(1);
+    let mut block = vec![0.0f32; rows_per_block * dim];
+    let mut half_buf = vec![0u8; if vec_f16 { rows_per_block * dim * 2 } else { 0 }];
+    let ones = vec![1.0f32; rows_per_block];
+    let mut done = 0usize;
+    while done < n_ep as usize {
+        let rows = rows_per_block.min(n_ep as usize - done);
+        let vals = &mut block[..rows * dim];
+        if vec_f16 {
+            let hb = &mut half_buf[..rows * dim * 2];
+            s.read_exact(hb, "EVEC")?;
+            c = crc(c, hb);
+            for (o, b) in vals.iter_mut().zip(hb.chunks_exact(2)) {
+                *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32();
+            }
+        } else {
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(vals);
+            s.read_exact(bytes, "EVEC")?;
+            c = crc(c, bytes);
+            if cfg!(target_endian = "big") {
+                for x in vals.iter_mut() {
+                    *x = f32::from_bits(u32::from_le(x.to_bits()));
+                }
+            }
+        }
+        engine.episodes.push_scaled(vals, &ones[..rows]);
+        done += rows;
+    }
+    s.check_crc(EVEC, voff, c)?;
+    for (id, meta, strength, rehearsals, last_access) in eps {
+        let row = engine.graph.push_episode(EpisodeId(id), meta, strength);
+        if let Some(n) = engine.graph.node_at_mut(row) {
+            n.rehearsals = rehearsals;
+            n.last_access = last_access;
+        }
+    }
+
+    // CONC
+    let (coff, conc) = s.small(CONC)?;
+    let mut d = Dec::new(&conc);
+    let rec = 45 + dim as u64 * 4;
+    if n_conc > conc.len() as u64 / rec {
+        return Err(corrupt(
+            path,
+            "CONC",
+            coff,
+            "more concepts than the section holds",
+        ));
+    }
+    let one = [1.0f32];
+    for i in 0..n_conc {
+        let (concept, centroid) = (|| -> Result<_, String> {
+            let id = ConceptId(d.u64()?);
+            let coherence = d.f32()?;
+            let members = d.u64()?;
+            let strength = d.f32()?;
+            let state = match d.u8()? {
+                0 => ConceptState::Proto,
+                1 => ConceptState::Promoted,
+                s => return Err(format!("unknown concept state {s}")),
+            };
+            let confirmations = d.u32()?;
+            let formed_cycle = d.u64()?;
+            let updated_cycle = d.u64()?;
+            let centroid = d.f32s(dim)?;
+            if id.0 >= next_concept {
+                return Err(format!("id {id} not below the next id {next_concept}"));
+            }
+            Ok((
+                Concept {
+                    id,
+                    coherence,
+                    members,
+                    strength,
+                    state,
+                    confirmations,
+                    formed_cycle,
+                    updated_cycle,
+                },
+                centroid,
+            ))
+        })()
+        .map_err(|e| corrupt(path, "CONC", coff, format!("concept {i}: {e}")))?;
+        if engine.graph.concept_node(concept.id).is_some() {
+            return Err(corrupt(
+                path,
+                "CONC",
+                coff,
+                format!("concept {i}: duplicate id"),
+            ));
+        }
+        let row = engine.centroids.push_scaled(&centroid, &one);
+        engine.graph.add_concept(concept, row);
+    }
+    d.finish().map_err(bad("CONC", coff))?;
+
+    // BIND
+    let (boff, bind) = s.small(BIND)?;
+    if bind.len() as u64 != n_bind * 20 {
+        return Err(corrupt(
+            path,
+            "BIND",
+            boff,
+            "length does not match the binding count",
+        ));
+    }
+    let mut d = Dec::new(&bind);
+    for i in 0..n_bind {
+        let (e, c, w) = (|| -> Result<_, String> { Ok((d.u64()?, d.u64()?, d.f32()?)) })()
+            .map_err(bad("BIND", boff))?;
+        let (e, c) = (EpisodeId(e), ConceptId(c));
+        if engine.graph.binding(e, c).is_some() || !engine.graph.bind(e, c, w) {
+            return Err(corrupt(
+                path,
+                "BIND",
+                boff,
+                format!("binding {i} ({e}, {c}) is duplicate or dangling"),
+            ));
+        }
+    }
+
+    // LINK
+    let (loff, link) = s.small(LINK)?;
+    if link.len() as u64 != n_link * 20 {
+        return Err(corrupt(
+            path,
+            "LINK",
+            loff,
+            "length does not match the link count",
+        ));
+    }
+    let mut d = Dec::new(&link);
+    for i in 0..n_link {
+        let (a, b, w) = (|| -> Result<_, String> { Ok((d.u64()?, d.u64()?, d.f32()?)) })()
+            .map_err(bad("LINK", loff))?;
+        if a >= b || !engine.graph.link_concepts(ConceptId(a), ConceptId(b), w) {
+            return Err(corrupt(path, "LINK", loff, format!("link {i} is invalid")));
+        }
+    }
+
+    // END
+    let (eoff, end) = s.small(END)?;
+    if end != 6u32.to_le_bytes() {
+        return Err(corrupt(path, "END_", eoff, "bad section count"));
+    }
+    if s.offset != size {
+        return Err(corrupt(
+            path,
+            "trailer",
+            s.offset,
+            format!("{} unexpected bytes after the end", size - s.offset),
+        ));
+    }
+    engine
+        .graph
+        .check_invariants()
+        .map_err(|e| corrupt(path, "graph", 0, e))?;
+    Ok((
+        engine,
+        SnapshotInfo {
+            generation,
+            bytes: size,
+        },
+    ))
+}
