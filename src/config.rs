@@ -100,6 +100,7 @@ pub struct Config {
     precision: Precision,
     backend: BackendChoice,
     consolidation: ConsolidationConfig,
+    recall: crate::recall::RecallConfig,
     gpu_fallback: Option<bool>,
 }
 
@@ -115,6 +116,7 @@ impl Config {
             precision: Precision::default(),
             backend: BackendChoice::default(),
             consolidation: ConsolidationConfig::default(),
+            recall: crate::recall::RecallConfig::default(),
             gpu_fallback: None,
         }
     }
@@ -147,6 +149,18 @@ impl Config {
     /// The consolidation thresholds.
     pub fn consolidation_config(&self) -> &ConsolidationConfig {
         &self.consolidation
+    }
+
+    /// Recall, spreading-activation, recognition and strength constants (default
+    /// [`crate::recall::RecallConfig::default`]).
+    pub fn recall(mut self, recall: crate::recall::RecallConfig) -> Self {
+        self.recall = recall;
+        self
+    }
+
+    /// The recall constants.
+    pub fn recall_config(&self) -> &crate::recall::RecallConfig {
+        &self.recall
     }
 
     /// Whether a GPU failure (device lost, out of memory) makes the engine continue on the CPU
@@ -195,6 +209,7 @@ impl Config {
                 row_bytes,
             });
         }
+        self.recall.check()?;
         let consolidation = self.consolidation.check()?;
         Ok(Self {
             consolidation,

@@ -30,8 +30,10 @@ pub mod graph;
 pub mod memory;
 pub mod migrate;
 pub mod persist;
+pub mod recall;
 mod shared;
 pub mod synth;
+pub mod validate;
 pub mod vectors;
 
 pub use cluster::{ClusterError, KMeansModel, KMeansParams};
@@ -48,4 +50,7 @@ pub use shared::SharedEngram;
 pub use error::{ConfigError, Error, GpuError, InputError, Result, StoreError};
 pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
+};
+pub use recall::{
+    Activation, Familiarity, Pathways, RecallConfig, RecallHit, RecallMode, RecallParams, Retrieval,
 };

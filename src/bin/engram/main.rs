@@ -12,6 +12,7 @@ mod plot;
 mod stream;
 mod synth;
 mod util;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,9 @@ enum Command {
     Stream(stream::Args),
     /// CPU-vs-GPU benchmark report: machine limits first, then every operation as a ratio.
     Bench(bench::Args),
+    /// Memory-research experiments (fan, DRM, prototype, spacing, forgetting, semantic ANN):
+    /// ours vs published, pass/fail; exit code 1 if any fails.
+    Validate(validate::Args),
     /// Migrate legacy memories (.jsonl, .npy, .fvecs) into a store; resume, discard, roll back.
     Import(import::Args),
     /// Export a store's episodes and concepts as .npy embeddings + JSON Lines metadata.
@@ -48,6 +52,7 @@ fn main() {
     util::init_logging(&cli.common);
     let c = &cli.common;
     let result = match cli.command {
+        Command::Validate(a) => validate::run(c, a),
         Command::Demo(a) => demo::run(c, a),
         Command::Info(a) => info::run(c, a),
         Command::Synth(a) => synth::run(c, a),

@@ -1,0 +1,231 @@
+//! False memory in the DRM paradigm (Deese 1959; Roediger & McDermott 1995).
+//!
+//! Protocol — the engine never sees a lure:
+//!
+//! 1. **Study**: the 15 studied words of every list are stored as episodes (list `j` is stream
+//!    `j`, one time step per word). Lures are never stored.
+//! 2. **Consolidate** after each list (lists are studied one at a time, as in Roediger &
+//!    McDermott 1995): until the consolidation cycle lands, [`super::form_concepts_over`] the
+//!    list's episodes with one cluster — the study design, not knowledge of the lure.
+//! 3. **Free recall**, per list: the cue is the list's study context — the normalised mean of
+//!    its *studied* vectors. [`Engram::recall_view`] (blended, k = 15) with pattern completion
+//!    at the configured threshold returns stored episodes and, when no episode matches the
+//!    context well, a reconstruction (the echo of the cue over the probed concept's members,
+//!    close to its centroid) as a reconstructed memory (1 concept probed). The **scorer**
+//!    counts the lure as recalled when a reconstruction is closer to the lure than to every
+//!    studied word of every list. A stricter decoding (the reconstruction's nearest word in
+//!    lexicon ∪ studied ∪ lures is the lure) is reported too. Only the scorer knows the lures.
+//! 4. **Recognition**: [`Engram::familiarity`] of every studied word, every lure, and of
+//!    unrelated new words (every 25th lexicon word that is neither studied nor a lure); the
+//!    rates of "old" judgements are compared.
+//!
+//! Pass: lure recall in [0.40, 0.65]; lures called old at least 60 % of the time and within
+//! 0.3 of the studied words' rate; unrelated words called old less than 20 % of the time.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::{form_concepts_over, normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
+use crate::config::{BackendChoice, Config};
+use crate::engine::Engram;
+use crate::memory::EpisodeMeta;
+use crate::recall::{RecallMode, RecallParams};
+
+/// Parameters of the DRM experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrmParams {
+    /// Directory laid out like `shared/data/drm`.
+    pub drm_dir: PathBuf,
+    /// Directory laid out like `shared/data/lexicon` (decoding vocabulary and unrelated words).
+    pub lexicon_dir: PathBuf,
+    /// Seed of concept formation.
+    pub seed: u64,
+}
+
+impl DrmParams {
+    /// Defaults for these directories (seed 7).
+    pub fn new(drm_dir: &Path, lexicon_dir: &Path) -> Self {
+        Self {
+            drm_dir: drm_dir.to_owned(),
+            lexicon_dir: lexicon_dir.to_owned(),
+            seed: 7,
+        }
+    }
+}
+
+/// The measured rates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrmFigures {
+    /// Lists whose lure was recalled (by name).
+    pub lures_recalled: Vec<String>,
+    /// Share of lists whose lure was recalled.
+    pub lure_recall: f64,
+    /// Share of lists whose lure was recalled under the stricter decoding: the
+    /// reconstruction's nearest word in lexicon ∪ studied ∪ lures is the lure.
+    pub lure_recall_lexicon: f64,
+    /// Share of recalled episodes (top 15 for the list context) that are studied words of
+    /// that list.
+    pub studied_recall_precision: f64,
+    /// Rate of "old" for studied words.
+    pub studied_old: f64,
+    /// Rate of "old" for lures.
+    pub lure_old: f64,
+    /// Rate of "old" for unrelated new words.
+    pub unrelated_old: f64,
+    /// Unrelated words tested.
+    pub unrelated_tested: usize,
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Runs the protocol.
+pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
+    let data = DrmData::load(&p.drm_dir)?;
+    let dim = data.dim;
+    let lex = Lexicon::load(&p.lexicon_dir, dim)?;
+    let mut mem = Engram::new(Config::new(dim).backend(BackendChoice::Cpu))?;
+    // 1. Study.
+    let mut list_of = HashMap::new();
+    let mut t = 0u64;
+    for (j, l) in data.lists.iter().enumerate() {
+        let mut ids = Vec::new();
+        for row in l.studied_vectors.chunks_exact(dim) {
+            t += 1;
+            let id = mem.remember(row, EpisodeMeta::at(t).with_stream(j as u64))?;
+            list_of.insert(id, j);
+            ids.push(id);
+        }
+        // 2. Consolidate the list just studied.
+        form_concepts_over(&mut mem, &ids, 1, 100, p.seed)?;
+    }
+    // Scorer's vocabulary: lexicon ∪ studied ∪ lures, deduplicated by spelling.
+    let mut vocab: Vec<(String, Vec<f32>)> = Vec::new();
+    let mut seen = HashSet::new();
+    for l in &data.lists {
+        if seen.insert(l.lure.clone()) {
+            vocab.push((l.lure.clone(), l.lure_vector.clone()));
+        }
+        for (w, v) in l.studied.iter().zip(l.studied_vectors.chunks_exact(dim)) {
+            if seen.insert(w.clone()) {
+                vocab.push((w.clone(), v.to_vec()));
+            }
+        }
+    }
+    let list_words: HashSet<String> = seen.clone();
+    for (i, w) in lex.words.iter().enumerate() {
+        if seen.insert(w.clone()) {
+            vocab.push((w.clone(), lex.vector(i).to_vec()));
+        }
+    }
+    let decode = |v: &[f32]| -> &str {
+        vocab
+            .iter()
+            .map(|(w, x)| (dot(v, x), w))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or("", |x| x.1.as_str())
+    };
+    // 3. Free recall.
+    let params = RecallParams::new(15)
+        .mode(RecallMode::Blended)
+        .with_completion()
+        .probes(1);
+    let mut recalled = Vec::new();
+    let mut recalled_lex = Vec::new();
+    let (mut own, mut episodes) = (0usize, 0usize);
+    for (j, l) in data.lists.iter().enumerate() {
+        let mut cue = vec![0.0f32; dim];
+        for row in l.studied_vectors.chunks_exact(dim) {
+            cue.iter_mut().zip(row).for_each(|(c, x)| *c += x);
+        }
+        normalize(&mut cue);
+        let hits = mem.recall_view(&cue, &params)?;
+        let mut got = false;
+        let mut got_lex = false;
+        for h in &hits {
+            match (&h.reconstruction, h.node) {
+                (Some(r), _) => {
+                    got_lex |= decode(r) == l.lure;
+                    let to_lure = dot(r, &l.lure_vector);
+                    got |= data.lists.iter().all(|o| {
+                        o.studied_vectors
+                            .chunks_exact(dim)
+                            .all(|w| dot(r, w) < to_lure)
+                    });
+                }
+                (None, crate::memory::MemoryNode::Episode(e)) => {
+                    episodes += 1;
+                    own += usize::from(list_of.get(&e) == Some(&j));
+                }
+                _ => {}
+            }
+        }
+        if got {
+            recalled.push(l.name.clone());
+        }
+        if got_lex {
+            recalled_lex.push(l.name.clone());
+        }
+    }
+    // 4. Recognition.
+    let rate = |cues: &mut dyn Iterator<Item = &[f32]>| -> Result<(f64, usize), ValidateError> {
+        let (mut old, mut n) = (0usize, 0usize);
+        for c in cues {
+            old += usize::from(mem.familiarity(c)?.old);
+            n += 1;
+        }
+        Ok((old as f64 / n.max(1) as f64, n))
+    };
+    let (studied_old, _) = rate(
+        &mut data
+            .lists
+            .iter()
+            .flat_map(|l| l.studied_vectors.chunks_exact(dim)),
+    )?;
+    let (lure_old, _) = rate(&mut data.lists.iter().map(|l| l.lure_vector.as_slice()))?;
+    let unrelated: Vec<usize> = (0..lex.len())
+        .step_by(25)
+        .filter(|&i| !list_words.contains(&lex.words[i]))
+        .collect();
+    let (unrelated_old, unrelated_tested) = rate(&mut unrelated.iter().map(|&i| lex.vector(i)))?;
+    Ok(DrmFigures {
+        lure_recall: recalled.len() as f64 / data.lists.len() as f64,
+        lures_recalled: recalled,
+        lure_recall_lexicon: recalled_lex.len() as f64 / data.lists.len() as f64,
+        studied_recall_precision: own as f64 / episodes.max(1) as f64,
+        studied_old,
+        lure_old,
+        unrelated_old,
+        unrelated_tested,
+    })
+}
+
+/// Runs the experiment and scores it.
+pub fn run(p: &DrmParams) -> Result<ExperimentResult, ValidateError> {
+    let m = measure(p)?;
+    let pass = (0.40..=0.65).contains(&m.lure_recall)
+        && m.lure_old >= 0.6
+        && (m.lure_old - m.studied_old).abs() <= 0.3
+        && m.unrelated_old < 0.2;
+    Ok(ExperimentResult {
+        name: "drm",
+        ours: serde_json::json!({
+            "lure_recall": r3(m.lure_recall),
+            "lures_recalled": m.lures_recalled,
+            "lure_recall_lexicon_decoding": r3(m.lure_recall_lexicon),
+            "studied_old": r3(m.studied_old),
+            "lure_old": r3(m.lure_old),
+            "unrelated_old": r3(m.unrelated_old),
+            "studied_recall_precision": r3(m.studied_recall_precision),
+        }),
+        published: serde_json::json!({
+            "lure_recall": 0.55, "lure_recall_12_word_lists": 0.40,
+            "lure_old": "≈ studied_old", "unrelated_old": "< 0.20",
+        }),
+        pass,
+        criterion: "lure recall in [0.40, 0.65]; lure old ≥ 0.6 and within 0.3 of studied; \
+                    unrelated old < 0.2"
+            .into(),
+    })
+}
