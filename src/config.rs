@@ -1,5 +1,6 @@
 //! Engine configuration: `Config::new(dim)`, chainable setters, then [`Config::check`].
 
+use crate::consolidation::ConsolidationConfig;
 use crate::error::ConfigError;
 
 /// Which compute backend to use.
@@ -98,6 +99,7 @@ pub struct Config {
     chunk_bytes: usize,
     precision: Precision,
     backend: BackendChoice,
+    consolidation: ConsolidationConfig,
     recall: crate::recall::RecallConfig,
     gpu_fallback: Option<bool>,
 }
@@ -113,6 +115,7 @@ impl Config {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             precision: Precision::default(),
             backend: BackendChoice::default(),
+            consolidation: ConsolidationConfig::default(),
             recall: crate::recall::RecallConfig::default(),
             gpu_fallback: None,
         }
@@ -135,6 +138,17 @@ impl Config {
     pub fn backend(mut self, backend: BackendChoice) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// Consolidation thresholds (default [`ConsolidationConfig::default`]).
+    pub fn consolidation(mut self, consolidation: ConsolidationConfig) -> Self {
+        self.consolidation = consolidation;
+        self
+    }
+
+    /// The consolidation thresholds.
+    pub fn consolidation_config(&self) -> &ConsolidationConfig {
+        &self.consolidation
     }
 
     /// Recall, spreading-activation, recognition and strength constants (default
@@ -196,6 +210,10 @@ impl Config {
             });
         }
         self.recall.check()?;
-        Ok(self)
+        let consolidation = self.consolidation.check()?;
+        Ok(Self {
+            consolidation,
+            ..self
+        })
     }
 }

@@ -69,6 +69,8 @@ pub struct Engram {
     pub(crate) gpu: Mutex<GpuMirror>,
     /// Set when the GPU failed and the engine fell back: it then stays on the CPU.
     pub(crate) gpu_failed: AtomicBool,
+    /// Consolidation bookkeeping between cycles.
+    pub(crate) consolidation: crate::consolidation::State,
     /// A simulated device failure for the next GPU operation (tests of the fallback).
     pub(crate) gpu_fault: AtomicBool,
 }
@@ -151,6 +153,7 @@ impl Clone for Engram {
             selection: self.selection.clone(),
             gpu: Mutex::new(GpuMirror::default()),
             gpu_failed: AtomicBool::new(self.gpu_failed.load(Ordering::Relaxed)),
+            consolidation: self.consolidation.clone(),
             gpu_fault: AtomicBool::new(false),
         }
     }
@@ -174,6 +177,7 @@ impl Engram {
             next_episode: 0,
             next_concept: 0,
             cycle: 0,
+            consolidation: Default::default(),
             config,
         })
     }

@@ -29,6 +29,9 @@ pub enum Error {
     /// Clustering failed (invalid parameters or data).
     #[error("clustering: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// A consolidation step could not be applied.
+    #[error("consolidation: {0}")]
+    Consolidation(#[from] crate::consolidation::ConsolidationError),
 }
 
 /// A configuration value breaks one of its invariants.

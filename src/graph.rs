@@ -536,4 +536,17 @@ impl Graph {
         }
         Ok(())
     }
+
+    /// Removes the undirected link between two concepts. Returns whether it existed.
+    pub fn unlink_concepts(&mut self, a: ConceptId, b: ConceptId) -> bool {
+        let mut found = false;
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(n) = self.concepts.get_mut(&x) {
+                let before = n.links.len();
+                n.links.retain(|(c, _)| *c != y);
+                found |= n.links.len() != before;
+            }
+        }
+        found
+    }
 }

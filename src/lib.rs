@@ -23,6 +23,7 @@ pub mod bench;
 pub mod cluster;
 pub mod compute;
 pub mod config;
+pub mod consolidation;
 mod engine;
 pub mod error;
 pub mod graph;
@@ -38,6 +39,10 @@ pub mod vectors;
 pub use cluster::{ClusterError, KMeansModel, KMeansParams};
 pub use compute::{Hit, TopK};
 pub use config::{BackendChoice, Config, Precision};
+pub use consolidation::{
+    spawn_background_consolidation, BackgroundHandle, ClusterCount, ConsolidationConfig,
+    CycleReport,
+};
 pub use engine::{Engram, Layout, Scored};
 pub use persist::{DurableEngram, StoreOptions, SyncPolicy};
 pub use shared::SharedEngram;

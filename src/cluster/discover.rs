@@ -21,7 +21,7 @@
 use super::check_data;
 use super::error::{ClusterError, ParamsError};
 use super::lloyd::KMeansModel;
-use super::params::{Init, KMeansParams};
+use super::params::{Init, KMeansParams, KMeansValidParams};
 use super::steps::{accumulate, score_block};
 
 /// Unchecked parameters of k discovery.
@@ -132,6 +132,16 @@ impl DiscoverValidParams {
     /// # Errors
     /// Shape and finiteness errors, [`ClusterError::EmptyData`].
     pub fn fit(&self, data: &[f32], dim: usize) -> Result<KMeansModel, ClusterError> {
+        self.fit_with(data, dim, |p, d| p.fit(d, dim))
+    }
+
+    /// [`fit`](Self::fit) with every k-means run done by `fit` (e.g. on a GPU backend).
+    pub(crate) fn fit_with<E: From<ClusterError>>(
+        &self,
+        data: &[f32],
+        dim: usize,
+        fit: impl Fn(&KMeansValidParams, &[f32]) -> Result<KMeansModel, E>,
+    ) -> Result<KMeansModel, E> {
         let p = &self.0;
         let n = check_data(data, dim)?;
         let kp = p
@@ -139,11 +149,12 @@ impl DiscoverValidParams {
             .unwrap_or_else(|| (2.0 * (n as f64).sqrt()).ceil() as usize)
             .clamp(1, n);
         let min_size = p.min_cluster_size.unwrap_or((n / (10 * kp)).max(2));
-        let mut model = KMeansParams::new(kp)
+        let first = KMeansParams::new(kp)
             .max_iter(p.max_iter)
             .seed(p.seed)
-            .check()?
-            .fit(data, dim)?;
+            .check()
+            .map_err(ClusterError::from)?;
+        let mut model = fit(&first, data)?;
         for _ in 0..p.rounds {
             let k = model.k;
             let sums = accumulate(data, dim, &model.labels, None, k);
@@ -202,12 +213,13 @@ impl DiscoverValidParams {
                 break;
             }
             let k_new = centroids.len() / dim;
-            model = KMeansParams::new(k_new)
+            let next = KMeansParams::new(k_new)
                 .max_iter(p.max_iter)
                 .seed(p.seed)
                 .init(Init::Precomputed(centroids))
-                .check()?
-                .fit(data, dim)?;
+                .check()
+                .map_err(ClusterError::from)?;
+            model = fit(&next, data)?;
         }
         Ok(model)
     }

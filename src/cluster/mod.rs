@@ -11,6 +11,8 @@
 //!   (mergeable) → [`reduce`].
 //! - [`MiniBatchParams`] / [`MiniBatchKMeans`]: mini-batch and streaming updates.
 //! - [`DiscoverParams`]: k-means when the number of clusters is not known.
+//! - [`fit_on`] / [`lloyd_on`] / [`discover_on`]: the same on the engine's compute backend
+//!   (CPU or GPU).
 //! - [`metrics`]: adjusted Rand index and normalised mutual information.
 //!
 //! ```
@@ -21,6 +23,7 @@
 //! assert_ne!(model.labels[0], model.labels[2]);
 //! ```
 
+mod backend;
 mod discover;
 mod error;
 mod init;
@@ -30,6 +33,7 @@ mod minibatch;
 mod params;
 pub mod steps;
 
+pub use backend::{assign_on, discover_on, fit_on, lloyd_on, LloydOptions};
 pub use discover::{DiscoverParams, DiscoverValidParams};
 pub use error::{ClusterError, ParamsError};
 pub use lloyd::KMeansModel;

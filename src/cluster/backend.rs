@@ -1,0 +1,298 @@
+//! Spherical k-means on the engine's compute [`Backend`].
+//!
+//! The initialisation is always computed on the CPU from the seed (the same starting centroids
+//! on both backends); the Lloyd iterations then run on the backend:
+//!
+//! - **CPU**: the crate's own steps ([`assign`](super::assign) through `gemm` tiles and the
+//!   fixed-block partial sums) — exactly the iterations of [`KMeansValidParams::fit`].
+//! - **GPU**: the rows are uploaded once into a temporary [`GpuMatrix`]; every iteration runs
+//!   [`kmeans_assign`] (dot products fused with the arg-max) and [`kmeans_partial_sums`] (the
+//!   deterministic two-phase reduction) on the device; the sums come back (`k × dim` floats,
+//!   never an `n × k` matrix) and [`reduce`] turns them into centroids on the host.
+//!
+//! Both backends stop by the same rule (labels stable, or an objective gain of at most
+//! `tolerance × |objective|`), so they agree on labels except at exact ties and on centroids
+//! to float rounding (the GPU sums in f32, the CPU in f64).
+//!
+//! ```
+//! use engram::cluster::{fit_on, KMeansParams};
+//! use engram::compute::{cpu::SimdLevel, Backend};
+//! let data = [1.0f32, 0.0, 0.99, 0.141, 0.0, 1.0, 0.141, 0.99];
+//! let params = KMeansParams::new(2).seed(7).check().unwrap();
+//! let model = fit_on(&Backend::Cpu(SimdLevel::current()), &params, &data, 2).unwrap();
+//! assert_eq!(model.labels[0], model.labels[1]);
+//! ```
+
+use super::discover::DiscoverValidParams;
+use super::error::ClusterError;
+use super::init::initial_centroids;
+use super::lloyd::KMeansModel;
+use super::params::{KMeansValidParams, Metric};
+use super::steps::{accumulate, assign_raw, reduce, repair_empty, Assignment, PartialSums};
+use super::{check_data, row_norms2, splitmix};
+use crate::compute::gpu::{kmeans_assign, kmeans_partial_sums, GpuContext, GpuLayout, GpuMatrix};
+use crate::compute::Backend;
+use crate::error::Error;
+
+/// How Lloyd iterations run from given centroids (see [`lloyd_on`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LloydOptions {
+    /// The most iterations (update + assign). At least 1.
+    pub max_iter: usize,
+    /// Stop when labels are stable or the objective gains at most `tolerance × |objective|`.
+    pub tolerance: f64,
+    /// Re-seed empty clusters from the farthest rows (as batch k-means does); when false an
+    /// empty cluster keeps its previous centroid.
+    pub repair_empty: bool,
+}
+
+impl Default for LloydOptions {
+    /// 50 iterations, tolerance 1e-6, repair on (the defaults of [`super::KMeansParams`]).
+    fn default() -> Self {
+        Self {
+            max_iter: 50,
+            tolerance: 1e-6,
+            repair_empty: true,
+        }
+    }
+}
+
+/// One backend's two Lloyd steps over a fixed set of rows.
+trait Steps {
+    fn assign(&mut self, centroids: &[f32], k: usize) -> Result<Assignment, Error>;
+    fn sums(&mut self, labels: &[u32], k: usize) -> Result<PartialSums, Error>;
+}
+
+struct CpuSteps<'a> {
+    data: &'a [f32],
+    dim: usize,
+}
+
+impl Steps for CpuSteps<'_> {
+    fn assign(&mut self, centroids: &[f32], _k: usize) -> Result<Assignment, Error> {
+        Ok(assign_raw(self.data, self.dim, centroids, None))
+    }
+    fn sums(&mut self, labels: &[u32], k: usize) -> Result<PartialSums, Error> {
+        Ok(accumulate(self.data, self.dim, labels, None, k))
+    }
+}
+
+struct GpuSteps<'a> {
+    ctx: &'a GpuContext,
+    rows: GpuMatrix,
+    dim: usize,
+}
+
+impl Steps for GpuSteps<'_> {
+    fn assign(&mut self, centroids: &[f32], k: usize) -> Result<Assignment, Error> {
+        let (labels, scores) = kmeans_assign(self.ctx, &self.rows, centroids, k)?;
+        Ok(Assignment { labels, scores })
+    }
+    fn sums(&mut self, labels: &[u32], k: usize) -> Result<PartialSums, Error> {
+        let (sums, counts) = kmeans_partial_sums(self.ctx, &self.rows, labels, k)?;
+        Ok(PartialSums {
+            k,
+            dim: self.dim,
+            sums: sums.into_iter().map(f64::from).collect(),
+            counts: counts.into_iter().map(u64::from).collect(),
+            objective: 0.0,
+        })
+    }
+}
+
+fn objective(a: &Assignment) -> f64 {
+    a.scores.iter().map(|&s| s as f64).sum()
+}
+
+/// The Lloyd loop shared by both backends (spherical metric). `first` is an assignment to
+/// `centroids` already computed (saves one pass).
+fn drive(
+    steps: &mut dyn Steps,
+    data: &[f32],
+    dim: usize,
+    mut centroids: Vec<f32>,
+    opts: &LloydOptions,
+    first: Option<Assignment>,
+) -> Result<KMeansModel, Error> {
+    let k = centroids.len() / dim;
+    let mut a = match first {
+        Some(a) => a,
+        None => steps.assign(&centroids, k)?,
+    };
+    let mut obj = objective(&a);
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < opts.max_iter {
+        let mut sums = steps.sums(&a.labels, k)?;
+        if opts.repair_empty {
+            repair_empty(&mut sums, data, &mut a, Metric::Spherical)?;
+        }
+        centroids = reduce(&sums, &centroids)?;
+        iterations += 1;
+        let next = steps.assign(&centroids, k)?;
+        let next_obj = objective(&next);
+        let stable = next.labels == a.labels;
+        let gain = next_obj - obj;
+        a = next;
+        obj = next_obj;
+        if stable || gain.abs() <= opts.tolerance * obj.abs() {
+            converged = true;
+            break;
+        }
+    }
+    Ok(KMeansModel {
+        k,
+        dim,
+        centroids,
+        labels: a.labels,
+        objective: obj,
+        iterations,
+        converged,
+        metric: Metric::Spherical,
+    })
+}
+
+/// Spherical Lloyd iterations on `backend` from `centroids` (`k × dim`, unit rows) over unit
+/// rows `data` (`n × dim`). `first`, if given, must be the assignment of `data` to
+/// `centroids` (it saves the first pass).
+///
+/// On the GPU the rows are uploaded once for the whole run.
+///
+/// # Errors
+/// Shape and finiteness errors ([`Error::Cluster`]); [`Error::Gpu`] when the device fails.
+pub fn lloyd_on(
+    backend: &Backend,
+    data: &[f32],
+    dim: usize,
+    centroids: Vec<f32>,
+    opts: &LloydOptions,
+    first: Option<Assignment>,
+) -> Result<KMeansModel, Error> {
+    check_data(data, dim)?;
+    let k = super::check_shape(&centroids, dim)?;
+    if k == 0 {
+        return Err(ClusterError::EmptyData.into());
+    }
+    if opts.max_iter == 0 {
+        return Err(ClusterError::Params(super::ParamsError::ZeroMaxIter).into());
+    }
+    if let Some(f) = &first {
+        if f.labels.len() != data.len() / dim || f.scores.len() != f.labels.len() {
+            return Err(ClusterError::LengthMismatch {
+                what: "first assignment",
+                expected: data.len() / dim,
+                got: f.labels.len(),
+            }
+            .into());
+        }
+    }
+    match backend {
+        Backend::Cpu(_) => drive(
+            &mut CpuSteps { data, dim },
+            data,
+            dim,
+            centroids,
+            opts,
+            first,
+        ),
+        Backend::Gpu(ctx) => {
+            let rows = GpuMatrix::from_rows(ctx, dim, GpuLayout::F32, data)?;
+            let mut steps = GpuSteps { ctx, rows, dim };
+            drive(&mut steps, data, dim, centroids, opts, first)
+        }
+    }
+}
+
+/// One assignment of `data` to `centroids` on `backend` (labels and cosines; ties → the lowest
+/// index).
+///
+/// # Errors
+/// As [`lloyd_on`].
+pub fn assign_on(
+    backend: &Backend,
+    data: &[f32],
+    dim: usize,
+    centroids: &[f32],
+) -> Result<Assignment, Error> {
+    super::check_shape(data, dim)?;
+    let k = super::check_shape(centroids, dim)?;
+    if k == 0 {
+        return Err(ClusterError::EmptyData.into());
+    }
+    if data.is_empty() {
+        return Ok(Assignment::default());
+    }
+    match backend {
+        Backend::Cpu(_) => Ok(assign_raw(data, dim, centroids, None)),
+        Backend::Gpu(ctx) => {
+            let rows = GpuMatrix::from_rows(ctx, dim, GpuLayout::F32, data)?;
+            let (labels, scores) = kmeans_assign(ctx, &rows, centroids, k)?;
+            Ok(Assignment { labels, scores })
+        }
+    }
+}
+
+/// Batch spherical k-means on `backend`: the initialisation of `params` on the CPU (same seed ⇒
+/// same starting centroids on both backends), then Lloyd on the backend; restarts as
+/// [`KMeansValidParams::fit`]. On the CPU backend the result equals
+/// [`KMeansValidParams::fit`].
+///
+/// # Errors
+/// As [`KMeansValidParams::fit`]; [`Error::Gpu`] when the device fails. Only
+/// [`Metric::Spherical`] is supported (another metric is an out-of-range parameter error).
+pub fn fit_on(
+    backend: &Backend,
+    params: &KMeansValidParams,
+    data: &[f32],
+    dim: usize,
+) -> Result<KMeansModel, Error> {
+    let p = params.params();
+    if p.metric != Metric::Spherical {
+        return Err(ClusterError::Params(super::ParamsError::OutOfRange {
+            name: "metric (only spherical runs on a backend)",
+            range: "spherical",
+            value: 0.0,
+        })
+        .into());
+    }
+    if matches!(backend, Backend::Cpu(_)) {
+        return Ok(params.fit(data, dim)?);
+    }
+    let n = check_data(data, dim)?;
+    if p.k > n {
+        return Err(ClusterError::TooFewRows { k: p.k, n }.into());
+    }
+    let norms2 = row_norms2(data, dim);
+    let opts = LloydOptions {
+        max_iter: p.max_iter,
+        tolerance: p.tolerance,
+        repair_empty: p.repair_empty,
+    };
+    let mut best: Option<KMeansModel> = None;
+    for run in 0..p.n_init {
+        let seed = if run == 0 {
+            p.seed
+        } else {
+            splitmix(p.seed ^ splitmix(run as u64))
+        };
+        let start = initial_centroids(&p.init, p.metric, data, dim, &norms2, p.k, seed)?;
+        let model = lloyd_on(backend, data, dim, start, &opts, None)?;
+        if best.as_ref().is_none_or(|b| model.objective > b.objective) {
+            best = Some(model);
+        }
+    }
+    best.ok_or_else(|| ClusterError::EmptyData.into())
+}
+
+/// k discovery ([`DiscoverValidParams`]) with every k-means run on `backend`.
+///
+/// # Errors
+/// As [`DiscoverValidParams::fit`]; [`Error::Gpu`] when the device fails.
+pub fn discover_on(
+    backend: &Backend,
+    params: &DiscoverValidParams,
+    data: &[f32],
+    dim: usize,
+) -> Result<KMeansModel, Error> {
+    params.fit_with(data, dim, |p, d| fit_on(backend, p, d, dim))
+}

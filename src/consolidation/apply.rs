@@ -1,0 +1,275 @@
+//! The bookkeeping half of a cycle (under the write lock): concepts updated or created,
+//! bindings, replay, decay, promotion, pruning and concept links.
+
+use std::time::Instant;
+
+use super::plan::{CyclePlan, UNKEPT};
+use super::report::CycleReport;
+use super::ConsolidationError;
+use crate::cluster::steps::score_block;
+use crate::engine::Engram;
+use crate::error::Result;
+use crate::memory::{Concept, ConceptId, ConceptState};
+
+impl Engram {
+    /// The bookkeeping half of a consolidation cycle: applies a plan from
+    /// [`Engram::prepare_cycle`] of this engine (made since the last cycle) and advances the
+    /// cycle count.
+    ///
+    /// In order: each kept cluster matched to a concept updates it in place (centroid moved
+    /// toward the cluster's, weighted by member counts, renormalised; coherence likewise; one
+    /// more confirmation; strength up; promoted after the configured confirmations), every
+    /// other kept cluster becomes a new proto-concept; every row binds to its cluster's concept
+    /// (strength = its cosine; an existing binding is strengthened) and, for soft membership, to
+    /// its second-best concept within the margin; replayed episodes are strengthened; episodes,
+    /// bindings and concepts not replayed decay along the forgetting curve; faded
+    /// proto-concepts and weak bindings are removed; concept links are recomputed. Episodes
+    /// forgotten since the plan was made are skipped.
+    ///
+    /// # Errors
+    /// [`ConsolidationError::StalePlan`] if another cycle was applied after the plan was made,
+    /// [`ConsolidationError::DimensionMismatch`] if the plan belongs to another engine.
+    /// Nothing is changed then.
+    pub fn apply_cycle(&mut self, plan: CyclePlan) -> Result<CycleReport> {
+        if plan.cycle != self.cycle {
+            return Err(ConsolidationError::StalePlan {
+                planned: plan.cycle,
+                current: self.cycle,
+            }
+            .into());
+        }
+        let dim = self.dim();
+        if let Some(c) = plan.clusters.iter().find(|c| c.centroid.len() != dim) {
+            return Err(ConsolidationError::DimensionMismatch {
+                expected: dim,
+                got: c.centroid.len(),
+            }
+            .into());
+        }
+        let cfg = self.config.consolidation_config().clone();
+        let now = plan.now;
+        let mut report = CycleReport {
+            now,
+            episodes_new: plan.episodes_new,
+            clusters_found: plan.clusters_found,
+            clusters_kept: plan.clusters.len(),
+            timings: plan.timings,
+            min_decay_factor: 1.0,
+            ..CycleReport::default()
+        };
+        let t = Instant::now();
+        self.cycle += 1;
+        let cycle = self.cycle;
+        report.cycle = cycle;
+
+        // Concepts: update the matched ones in place, create the others.
+        let mut concept_of: Vec<Option<ConceptId>> = Vec::with_capacity(plan.clusters.len());
+        let mut confirmed = rustc_hash::FxHashSet::default();
+        let mut buf = vec![0.0f32; dim];
+        for cl in &plan.clusters {
+            let existing = cl
+                .matched
+                .and_then(|id| self.graph.concept_node(id).map(|n| (id, n.row)));
+            let id = match existing {
+                Some((id, row)) => {
+                    self.centroids.read_row(row, &mut buf);
+                    let w_old = self.graph.concept_node(id).map_or(0, |n| n.member_count()) as f32;
+                    let w_new = cl.size as f32;
+                    let moved: Vec<f32> = buf
+                        .iter()
+                        .zip(&cl.centroid)
+                        .map(|(o, c)| w_old * o + w_new * c)
+                        .collect();
+                    // A zero sum (opposite centroids cannot match) keeps the old centroid.
+                    if self.set_centroid(id, &moved).is_err() {
+                        log::debug!("{id}: centroid update skipped (degenerate sum)");
+                    }
+                    if let Some(n) = self.graph.concept_node_mut(id) {
+                        let c = &mut n.concept;
+                        c.coherence =
+                            (w_old * c.coherence + w_new * cl.coherence) / (w_old + w_new);
+                        c.confirmations += 1;
+                        c.updated_cycle = cycle;
+                        c.strength += cfg.confirm_gain * (1.0 - c.strength);
+                        if c.state == ConceptState::Proto && c.confirmations >= cfg.promote_after {
+                            c.state = ConceptState::Promoted;
+                            report.concepts_promoted.push(id);
+                        }
+                    }
+                    report.concepts_updated.push(id);
+                    id
+                }
+                None => {
+                    let state = if cfg.promote_after <= 1 {
+                        ConceptState::Promoted
+                    } else {
+                        ConceptState::Proto
+                    };
+                    let concept = Concept {
+                        id: ConceptId(0),
+                        coherence: cl.coherence,
+                        members: cl.size as u64,
+                        strength: cfg.proto_strength,
+                        state,
+                        confirmations: 1,
+                        formed_cycle: cycle,
+                        updated_cycle: cycle,
+                    };
+                    let id = self.insert_concept(&cl.centroid, concept)?;
+                    report.concepts_created.push(id);
+                    id
+                }
+            };
+            self.consolidation.concept_time.insert(id, now);
+            confirmed.insert(id);
+            concept_of.push(Some(id));
+        }
+
+        // Bindings and replay.
+        let mut touched = vec![false; self.graph.episode_slots()];
+        for row in &plan.rows {
+            let Some(r) = self.graph.episode_row(row.episode) else {
+                report.rows_skipped += 1;
+                continue;
+            };
+            touched[r] = true;
+            if row.replay {
+                if let Some(n) = self.graph.node_at_mut(r) {
+                    n.strength += cfg.replay_gain * (1.0 - n.strength);
+                    n.rehearsals = n.rehearsals.saturating_add(1);
+                    n.last_access = now;
+                }
+                report.episodes_replayed += 1;
+            }
+            if row.cluster == UNKEPT {
+                continue;
+            }
+            let targets = std::iter::once((row.cluster, row.score)).chain(row.second);
+            for (j, s) in targets {
+                let Some(Some(c)) = concept_of.get(j as usize) else {
+                    continue;
+                };
+                match self.graph.binding(row.episode, *c) {
+                    Some(old) => {
+                        let next = old.max(s) + cfg.binding_gain * (1.0 - old.max(s));
+                        self.graph.bind(row.episode, *c, next);
+                        report.bindings_strengthened += 1;
+                    }
+                    None => {
+                        if self.graph.bind(row.episode, *c, s) {
+                            report.bindings_created += 1;
+                        }
+                    }
+                }
+            }
+        }
+        report.timings.apply = t.elapsed();
+
+        // Decay of what was not replayed.
+        let t = Instant::now();
+        let curve = cfg.forgetting;
+        let prev = self.consolidation.last_time;
+        let mut rebind: Vec<(crate::EpisodeId, ConceptId, f32)> = Vec::new();
+        let mut factors: Vec<(usize, f32)> = Vec::new();
+        for (r, id, n) in self.graph.episodes() {
+            let in_cycle = touched.get(r).copied().unwrap_or(false);
+            if in_cycle && n.last_access == now {
+                continue; // replayed now
+            }
+            let f = curve.step(n.last_access, prev.unwrap_or(n.last_access), now);
+            if f >= 1.0 {
+                continue;
+            }
+            factors.push((r, f));
+            if !in_cycle {
+                rebind.extend(n.bindings().iter().map(|&(c, s)| (id, c, s * f)));
+            }
+        }
+        report.episodes_decayed = factors.len();
+        for (r, f) in factors {
+            report.min_decay_factor = report.min_decay_factor.min(f);
+            if let Some(n) = self.graph.node_at_mut(r) {
+                n.strength *= f;
+            }
+        }
+        report.bindings_decayed = rebind.len();
+        for (e, c, s) in rebind {
+            self.graph.bind(e, c, s);
+        }
+        let mut faded = Vec::new();
+        for c in self.graph.concept_ids() {
+            if confirmed.contains(&c) {
+                continue;
+            }
+            let last = *self.consolidation.concept_time.entry(c).or_insert(now);
+            let f = curve.step(last, prev.unwrap_or(last), now);
+            if let Some(n) = self.graph.concept_node_mut(c) {
+                if f < 1.0 {
+                    n.concept.strength *= f;
+                    report.concepts_decayed += 1;
+                }
+                if n.concept.state == ConceptState::Proto
+                    && n.concept.strength < cfg.concept_min_strength
+                {
+                    faded.push(c);
+                }
+            }
+        }
+        report.timings.decay = t.elapsed();
+
+        // Pruning, member counts, links.
+        let t = Instant::now();
+        for c in faded {
+            self.delete_concept(c)?;
+            self.consolidation.concept_time.remove(&c);
+            report.concepts_removed.push(c);
+        }
+        report.bindings_pruned = self.graph.prune_bindings(cfg.prune_below);
+        for c in self.graph.concept_ids() {
+            if let Some(n) = self.graph.concept_node_mut(c) {
+                n.concept.members = n.member_count() as u64;
+            }
+        }
+        self.relink_concepts(cfg.link_threshold, &mut report);
+        report.timings.prune = t.elapsed();
+
+        self.consolidation.watermark = self.consolidation.watermark.max(plan.watermark);
+        self.consolidation.last_time = Some(prev.map_or(now, |p| p.max(now)));
+        Ok(report)
+    }
+
+    /// Links every pair of concepts whose centroids have cosine ≥ `threshold` (weight = the
+    /// cosine) and removes the links of pairs that fell below.
+    fn relink_concepts(&mut self, threshold: f32, report: &mut CycleReport) {
+        let ids = self.graph.concept_ids();
+        let n = ids.len();
+        if n < 2 {
+            return;
+        }
+        let dim = self.dim();
+        let mut cents = vec![0.0f32; n * dim];
+        for (c, dst) in ids.iter().zip(cents.chunks_mut(dim)) {
+            if let Some(node) = self.graph.concept_node(*c) {
+                self.centroids.read_row(node.row, dst);
+            }
+        }
+        let mut cos = vec![0f32; n * n];
+        score_block(&cents, dim, &cents, &mut cos);
+        for a in 0..n {
+            for b in a + 1..n {
+                let s = cos[a * n + b];
+                let linked = self
+                    .graph
+                    .concept_node(ids[a])
+                    .is_some_and(|x| x.links().iter().any(|(o, _)| *o == ids[b]));
+                if s >= threshold {
+                    if self.graph.link_concepts(ids[a], ids[b], s) {
+                        report.links_set += 1;
+                    }
+                } else if linked && self.graph.unlink_concepts(ids[a], ids[b]) {
+                    report.links_removed += 1;
+                }
+            }
+        }
+    }
+}

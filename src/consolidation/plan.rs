@@ -1,0 +1,450 @@
+//! The read-only half of a cycle: choose the rows, cluster them on the backend, keep the
+//! coherent clusters, find soft-membership candidates and match clusters to concepts.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::config::{ClusterCount, ConsolidationConfig};
+use super::report::PhaseTimings;
+use crate::cluster::steps::score_block;
+use crate::cluster::ClusterError;
+use crate::cluster::{
+    assign_on, discover_on, dot, fit_on, lloyd_on, splitmix, DiscoverParams, KMeansModel,
+    KMeansParams, LloydOptions,
+};
+use crate::compute::Backend;
+use crate::engine::Engram;
+use crate::error::Result;
+use crate::memory::{ConceptId, EpisodeId};
+
+/// Label of a row whose cluster was not kept.
+pub(crate) const UNKEPT: u32 = u32::MAX;
+
+/// One row of a cycle: which episode, whether it was replayed, and where it went.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PlannedRow {
+    pub(crate) episode: EpisodeId,
+    pub(crate) replay: bool,
+    /// Index into the plan's kept clusters, or [`UNKEPT`].
+    pub(crate) cluster: u32,
+    /// Cosine to that cluster's centroid.
+    pub(crate) score: f32,
+    /// The second-best kept cluster within the soft margin, with its cosine.
+    pub(crate) second: Option<(u32, f32)>,
+}
+
+/// A cluster that met the thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PlannedCluster {
+    pub(crate) centroid: Vec<f32>,
+    pub(crate) size: usize,
+    pub(crate) coherence: f32,
+    /// The existing concept it is (cosine ≥ the match threshold, one-to-one).
+    pub(crate) matched: Option<ConceptId>,
+}
+
+/// The result of [`Engram::prepare_cycle`], to be applied by [`Engram::apply_cycle`] on the
+/// same engine. Holds the cycle's rows with their clusters and the clusters' centroids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CyclePlan {
+    pub(crate) cycle: u64,
+    pub(crate) now: u64,
+    pub(crate) watermark: u64,
+    pub(crate) rows: Vec<PlannedRow>,
+    pub(crate) clusters: Vec<PlannedCluster>,
+    pub(crate) clusters_found: usize,
+    pub(crate) episodes_new: usize,
+    pub(crate) timings: PhaseTimings,
+}
+
+impl CyclePlan {
+    /// The engine's cycle count when the plan was prepared (it applies only while that holds).
+    pub fn base_cycle(&self) -> u64 {
+        self.cycle
+    }
+    /// The clock value of the cycle.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+    /// Rows in the cycle (new episodes plus the replay sample).
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+    /// Clusters kept (coherent and large enough).
+    pub fn clusters_kept(&self) -> usize {
+        self.clusters.len()
+    }
+    /// How many kept clusters match an existing concept.
+    pub fn clusters_matched(&self) -> usize {
+        self.clusters.iter().filter(|c| c.matched.is_some()).count()
+    }
+    /// Time spent so far (sampling, clustering, matching).
+    pub fn timings(&self) -> PhaseTimings {
+        self.timings
+    }
+}
+
+/// Rows chosen for a cycle, in row order, with the new/replay split.
+struct Chosen {
+    rows: Vec<(usize, EpisodeId, bool)>,
+    new: usize,
+}
+
+fn choose_rows(e: &Engram, cfg: &ConsolidationConfig, seed: u64) -> Chosen {
+    let watermark = e.consolidation.watermark;
+    let mut old = Vec::new();
+    let mut new = Vec::new();
+    for (r, id, _) in e.graph.episodes() {
+        if id.0 >= watermark {
+            new.push((r, id, false));
+        } else {
+            old.push((r, id, true));
+        }
+    }
+    // In f32, so that e.g. 1000 × 0.1 is 100 (in f64 it is 100.0000015, which ceils to 101).
+    let want = (new.len() as f32 * cfg.replay_fraction).ceil();
+    let want = (want as usize).max(cfg.replay_min).min(old.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut pick = rand::seq::index::sample(&mut rng, old.len(), want).into_vec();
+    pick.sort_unstable();
+    // Old ids are below the watermark, new ones at or above it: replayed rows come first.
+    let mut rows: Vec<_> = pick.into_iter().map(|i| old[i]).collect();
+    let n_new = new.len();
+    rows.extend(new);
+    Chosen { rows, new: n_new }
+}
+
+/// Rows worst explained by `scores`, farthest first, at most `count`, each with cosine below
+/// `separation` to the seeds already taken.
+fn farthest_seeds(
+    data: &[f32],
+    dim: usize,
+    scores: &[f32],
+    count: usize,
+    separation: f32,
+) -> Vec<f32> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+    let mut seeds: Vec<f32> = Vec::new();
+    for i in order {
+        if seeds.len() / dim >= count {
+            break;
+        }
+        let x = &data[i * dim..(i + 1) * dim];
+        if seeds.chunks(dim).all(|s| dot(s, x) < separation) {
+            seeds.extend_from_slice(x);
+        }
+    }
+    seeds
+}
+
+/// The smallest mean piece of the default over-clustering: pieces of one cluster need enough
+/// rows for their centroids to be near-parallel (≥ 0.9, the merge threshold, for rows at
+/// cosine ≈ 0.7 to their centre).
+const PIECE_ROWS: usize = 20;
+
+/// Discovery parameters for `n` rows: over-clustering with `max_k` (default ⌈2√n⌉, at most
+/// `n / 20` so that pieces hold about 20 rows or more) and, as
+/// the smallest cluster, the larger of the configured minimum and the mean over-clustered size
+/// `n / k'` — a real cluster is at least as large as a typical piece of the over-clustering,
+/// while the splinters of peripheral rows it leaves are much smaller and get reassigned.
+fn discover_params(
+    cfg: &ConsolidationConfig,
+    max_k: Option<usize>,
+    n: usize,
+    seed: u64,
+) -> DiscoverParams {
+    let kp = max_k
+        .unwrap_or_else(|| ((2.0 * (n as f64).sqrt()).ceil() as usize).min(n / PIECE_ROWS))
+        .clamp(1, n.max(1));
+    DiscoverParams::new()
+        .seed(seed)
+        .max_iter(cfg.max_iter)
+        .max_k(kp)
+        .min_cluster_size(cfg.min_cluster_size.max(n / kp).max(2))
+}
+
+impl Engram {
+    /// The clustering of a cycle on the backend.
+    fn cycle_clusters(
+        &self,
+        backend: &Backend,
+        cfg: &ConsolidationConfig,
+        data: &[f32],
+        seed: u64,
+    ) -> Result<KMeansModel> {
+        let dim = self.dim();
+        let n = data.len() / dim;
+        let existing = self.graph.concept_ids();
+        let params_err = |e| crate::Error::Cluster(ClusterError::Params(e));
+        if existing.is_empty() {
+            return match cfg.clusters {
+                ClusterCount::Fixed(k) => {
+                    let p = KMeansParams::new(k.min(n))
+                        .seed(seed)
+                        .max_iter(cfg.max_iter)
+                        .check()
+                        .map_err(params_err)?;
+                    fit_on(backend, &p, data, dim)
+                }
+                ClusterCount::Discover { max_k } => {
+                    let p = discover_params(cfg, max_k, n, seed);
+                    discover_on(backend, &p.check().map_err(params_err)?, data, dim)
+                }
+            };
+        }
+        let mut init = Vec::with_capacity(existing.len() * dim);
+        let mut buf = vec![0.0f32; dim];
+        for c in &existing {
+            if let Some(node) = self.graph.concept_node(*c) {
+                self.centroids.read_row(node.row, &mut buf);
+                init.extend_from_slice(&buf);
+            }
+        }
+        let first = assign_on(backend, data, dim, &init)?;
+        let extra = match cfg.clusters {
+            ClusterCount::Fixed(k) if k > existing.len() => farthest_seeds(
+                data,
+                dim,
+                &first.scores,
+                k - existing.len(),
+                cfg.novelty_threshold,
+            ),
+            ClusterCount::Fixed(_) => Vec::new(),
+            ClusterCount::Discover { max_k } => {
+                let novel: Vec<usize> = (0..n)
+                    .filter(|&i| first.scores[i] < cfg.novelty_threshold)
+                    .collect();
+                if novel.len() < cfg.min_cluster_size.max(2) {
+                    Vec::new()
+                } else {
+                    let mut nd = Vec::with_capacity(novel.len() * dim);
+                    for &i in &novel {
+                        nd.extend_from_slice(&data[i * dim..(i + 1) * dim]);
+                    }
+                    let p = discover_params(cfg, max_k, novel.len(), seed);
+                    let m = discover_on(backend, &p.check().map_err(params_err)?, &nd, dim)?;
+                    let sizes = m.sizes();
+                    m.centroids
+                        .chunks(dim)
+                        .zip(sizes)
+                        .filter(|(_, s)| *s >= cfg.min_cluster_size)
+                        .flat_map(|(c, _)| c.iter().copied())
+                        .collect()
+                }
+            }
+        };
+        let start_given = extra.is_empty();
+        init.extend_from_slice(&extra);
+        let opts = LloydOptions {
+            max_iter: cfg.warm_iter,
+            tolerance: 1e-6,
+            repair_empty: false,
+        };
+        lloyd_on(
+            backend,
+            data,
+            dim,
+            init,
+            &opts,
+            start_given.then_some(first),
+        )
+    }
+
+    /// The expensive, read-only half of a consolidation cycle at clock `now`: chooses the rows
+    /// (episodes added since the last cycle plus a seeded replay sample of older ones),
+    /// clusters them on the engine's backend, keeps the clusters that meet the coherence and
+    /// size thresholds, finds soft-membership candidates and matches clusters to existing
+    /// concepts. Takes `&self`, so it can run under a read lock while searches continue.
+    ///
+    /// # Errors
+    /// [`crate::Error::Cluster`] or [`crate::Error::Gpu`] when clustering fails (a GPU failure
+    /// falls back to the CPU instead when [`crate::Config::falls_back_to_cpu`]).
+    pub fn prepare_cycle(&self, now: u64) -> Result<CyclePlan> {
+        let cfg = self.config.consolidation_config().clone();
+        let dim = self.dim();
+        let mut timings = PhaseTimings::default();
+        let t = Instant::now();
+        let seed = splitmix(cfg.seed ^ splitmix(self.cycle + 1));
+        let chosen = choose_rows(self, &cfg, seed);
+        let n = chosen.rows.len();
+        let mut data = vec![0.0f32; n * dim];
+        data.par_chunks_mut(dim)
+            .zip(&chosen.rows)
+            .for_each(|(dst, &(r, _, _))| {
+                self.episodes.read_row(r, dst);
+            });
+        timings.sample = t.elapsed();
+        let mut plan = CyclePlan {
+            cycle: self.cycle,
+            now,
+            watermark: self.next_episode,
+            rows: chosen
+                .rows
+                .iter()
+                .map(|&(_, episode, replay)| PlannedRow {
+                    episode,
+                    replay,
+                    cluster: UNKEPT,
+                    score: 0.0,
+                    second: None,
+                })
+                .collect(),
+            clusters: Vec::new(),
+            clusters_found: 0,
+            episodes_new: chosen.new,
+            timings,
+        };
+        if n < cfg.min_cluster_size.max(1) {
+            return Ok(plan);
+        }
+
+        let t = Instant::now();
+        let backend = self.backend().clone();
+        let model = match self.cycle_clusters(&backend, &cfg, &data, seed) {
+            Ok(m) => m,
+            Err(crate::Error::Gpu(e))
+                if self.config.falls_back_to_cpu() && matches!(backend, Backend::Gpu(_)) =>
+            {
+                log::warn!("GPU clustering failed ({e}); continuing on the CPU");
+                self.gpu_failed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                let cpu = Backend::Cpu(self.level);
+                self.cycle_clusters(&cpu, &cfg, &data, seed)?
+            }
+            Err(e) => return Err(e),
+        };
+        plan.timings.cluster = t.elapsed();
+
+        let t = Instant::now();
+        self.plan_clusters(&cfg, &data, &model, &mut plan);
+        plan.timings.matching = t.elapsed();
+        Ok(plan)
+    }
+
+    /// Cluster statistics, thresholds, soft-membership candidates and matching.
+    fn plan_clusters(
+        &self,
+        cfg: &ConsolidationConfig,
+        data: &[f32],
+        model: &KMeansModel,
+        plan: &mut CyclePlan,
+    ) {
+        let dim = self.dim();
+        let level = self.level;
+        let k = model.k;
+        let mut size = vec![0usize; k];
+        let mut score_sum = vec![0f64; k];
+        let mut scores = vec![0f32; plan.rows.len()];
+        // The model's labels are the arg-max for its centroids; recompute the cosines.
+        scores.par_iter_mut().enumerate().for_each(|(i, s)| {
+            let j = model.labels[i] as usize;
+            *s = level.dot(
+                &data[i * dim..(i + 1) * dim],
+                &model.centroids[j * dim..(j + 1) * dim],
+            );
+        });
+        for (i, &l) in model.labels.iter().enumerate() {
+            size[l as usize] += 1;
+            score_sum[l as usize] += scores[i] as f64;
+        }
+        plan.clusters_found = size.iter().filter(|&&s| s > 0).count();
+        let mut kept_index = vec![UNKEPT; k];
+        let mut kept_centroids = Vec::new();
+        for j in 0..k {
+            let coherence = if size[j] > 0 {
+                (score_sum[j] / size[j] as f64) as f32
+            } else {
+                0.0
+            };
+            if size[j] >= cfg.min_cluster_size.max(1) && coherence >= cfg.min_coherence {
+                kept_index[j] = plan.clusters.len() as u32;
+                let c = model.centroids[j * dim..(j + 1) * dim].to_vec();
+                kept_centroids.extend_from_slice(&c);
+                plan.clusters.push(PlannedCluster {
+                    centroid: c,
+                    size: size[j],
+                    coherence,
+                    matched: None,
+                });
+            }
+        }
+        let kk = plan.clusters.len();
+        if kk == 0 {
+            return;
+        }
+
+        // Soft-membership candidates: the nearest kept clusters of each kept cluster.
+        let m = cfg.soft_candidates.min(kk - 1);
+        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); kk];
+        if m > 0 {
+            let mut cos = vec![0f32; kk * kk];
+            score_block(&kept_centroids, dim, &kept_centroids, &mut cos);
+            neighbours.par_iter_mut().enumerate().for_each(|(a, nb)| {
+                let row = &cos[a * kk..(a + 1) * kk];
+                let mut idx: Vec<u32> = (0..kk as u32).filter(|&b| b as usize != a).collect();
+                idx.sort_by(|&x, &y| row[y as usize].total_cmp(&row[x as usize]).then(x.cmp(&y)));
+                idx.truncate(m);
+                *nb = idx;
+            });
+        }
+        let margin = cfg.soft_margin;
+        let floor = cfg.prune_below;
+        let clusters = &plan.clusters;
+        plan.rows.par_iter_mut().enumerate().for_each(|(i, row)| {
+            let j = kept_index[model.labels[i] as usize];
+            if j == UNKEPT {
+                return;
+            }
+            row.cluster = j;
+            row.score = scores[i];
+            let x = &data[i * dim..(i + 1) * dim];
+            let mut best: Option<(u32, f32)> = None;
+            for &b in &neighbours[j as usize] {
+                let s = level.dot(x, &clusters[b as usize].centroid);
+                if best.is_none_or(|(_, bs)| s > bs) {
+                    best = Some((b, s));
+                }
+            }
+            row.second = best.filter(|&(_, s)| s >= row.score - margin && s >= floor);
+        });
+
+        // Matching: one-to-one, greedy by cosine (ties: cluster, then concept id).
+        let existing = self.graph.concept_ids();
+        if existing.is_empty() {
+            return;
+        }
+        let mut ex = Vec::with_capacity(existing.len() * dim);
+        let mut buf = vec![0.0f32; dim];
+        for c in &existing {
+            if let Some(node) = self.graph.concept_node(*c) {
+                self.centroids.read_row(node.row, &mut buf);
+                ex.extend_from_slice(&buf);
+            }
+        }
+        let ne = existing.len();
+        let mut cos = vec![0f32; kk * ne];
+        score_block(&kept_centroids, dim, &ex, &mut cos);
+        let mut pairs: Vec<(f32, u32, u32)> = Vec::new();
+        for a in 0..kk {
+            for b in 0..ne {
+                let s = cos[a * ne + b];
+                if s >= cfg.match_threshold {
+                    pairs.push((s, a as u32, b as u32));
+                }
+            }
+        }
+        pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        let mut concept_taken = vec![false; ne];
+        for (_, a, b) in pairs {
+            let (a, b) = (a as usize, b as usize);
+            if plan.clusters[a].matched.is_none() && !concept_taken[b] {
+                plan.clusters[a].matched = Some(existing[b]);
+                concept_taken[b] = true;
+            }
+        }
+    }
+}
