@@ -334,3 +334,17 @@ def test_bad_recall_input(consolidated):
     assert len(mem.concepts()) == n_concepts
     with pytest.raises(OverflowError):
         mem.consolidate(-1)
+
+
+@pytest.mark.xfail(reason="core: the snapshot does not keep the consolidation bookkeeping "
+                          "(watermark, last cycle time), so after reopening every episode "
+                          "counts as new again", strict=False)
+def test_reopened_store_remembers_which_episodes_were_consolidated(tmp_path):
+    x, _ = stream(1000)
+    mem = engram.Engram.create(tmp_path / "s", DIM, backend="cpu", sync="never")
+    mem.remember_batch(x)
+    mem.consolidate(7)
+    del mem
+    back = engram.Engram.open(tmp_path / "s")
+    assert back.last_consolidation == 7
+    assert back.consolidate(8)["episodes_new"] == 0
