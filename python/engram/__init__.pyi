@@ -1,7 +1,7 @@
 """Type stubs for engram (the native module engram._engram, re-exported)."""
 
 import os
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,97 @@ IntArray = Union[npt.NDArray[np.integer[Any]], Sequence[int]]
 Backend = Literal["auto", "cpu", "gpu"]
 PrecisionName = Literal["f32", "f16", "f32+f16"]
 Metric = Literal["spherical", "euclidean"]
+RecallModeName = Literal["episodic", "semantic", "blended"]
+
+class ConsolidationOptions(TypedDict, total=False):
+    """`consolidation=dict(...)`: every key optional (defaults in brackets)."""
+
+    seed: int  # [0] seed of every random choice; same seed + backend => same concepts
+    clusters: Optional[int]  # [None] clusters per cycle; None = discover the number
+    max_k: Optional[int]  # [None = ceil(2 sqrt n)] discovery's over-clustering k'
+    max_iter: int  # [50] Lloyd iterations of a cold clustering
+    warm_iter: int  # [1] Lloyd iterations of a warm cycle (from the existing concepts)
+    replay_fraction: float  # [0.1] older episodes replayed, as a fraction of the new ones
+    replay_min: int  # [64] at least this many replayed
+    min_coherence: float  # [0.3] least mean member-to-centroid cosine of a concept
+    min_cluster_size: int  # [5] least members of a concept
+    match_threshold: float  # [0.8] cluster = existing concept when centroid cosine >= this
+    novelty_threshold: float  # [0.5] warm discovery: rows below this cosine are novel
+    soft_margin: float  # [0.05] also bind to the 2nd-best concept within this margin
+    soft_candidates: int  # [8] 2nd-best searched among this many (0 = no soft membership)
+    binding_gain: float  # [0.2]
+    prune_below: float  # [0.05] bindings weaker than this are pruned
+    replay_gain: float  # [0.2]
+    proto_strength: float  # [0.5] strength of a new proto-concept
+    confirm_gain: float  # [0.25]
+    promote_after: int  # [3] cycles that must find a proto-concept before promotion
+    concept_min_strength: float  # [0.1] weaker proto-concepts are removed
+    link_threshold: float  # [0.5] concepts with centroid cosine >= this are linked
+    forgetting: Union[str, float, Dict[str, float]]
+    # [{"half_life": 604800}] "none", a half-life, {"half_life": h} or
+    # {"scale": s, "exponent": c} (power law)
+
+class CycleTimings(TypedDict):
+    sample: float
+    cluster: float
+    matching: float
+    apply: float
+    decay: float
+    prune: float
+    total: float
+    checkpoint: Optional[float]  # durable stores: seconds writing the snapshot
+
+class CycleReport(TypedDict):
+    cycle: int
+    now: int
+    episodes_new: int
+    episodes_replayed: int
+    clusters_found: int
+    clusters_kept: int
+    concepts_created: npt.NDArray[np.uint64]
+    concepts_updated: npt.NDArray[np.uint64]
+    concepts_promoted: npt.NDArray[np.uint64]
+    concepts_removed: npt.NDArray[np.uint64]
+    bindings_created: int
+    bindings_strengthened: int
+    bindings_pruned: int
+    bindings_decayed: int
+    episodes_decayed: int
+    concepts_decayed: int
+    min_decay_factor: float
+    links_set: int
+    links_removed: int
+    rows_skipped: int
+    timings: CycleTimings
+
+class ConceptRecord(TypedDict):
+    id: int
+    coherence: float
+    members: int
+    strength: float
+    state: Literal["proto", "promoted"]
+    confirmations: int
+    formed_cycle: int
+    updated_cycle: int
+
+class RecallHit(TypedDict):
+    kind: Literal["episode", "concept"]  # "concept": a reconstruction (pattern completion)
+    id: int
+    score: float  # fused score hits are ranked by
+    confidence: float  # score clamped to [0, 1] x retention
+    similarity: float  # cosine cue-episode (or cue-centroid)
+    episodic: Optional[float]  # the episodic pathway's score, if it found the hit
+    semantic: Optional[float]  # the semantic pathway's score, if it found the hit
+    pathways: Tuple[str, ...]  # subset of ("episodic", "semantic", "completion")
+    retention: float
+    reconstruction: Optional[npt.NDArray[np.float32]]  # concept hits: the rebuilt memory
+
+class FamiliarityResult(TypedDict):
+    old: bool
+    confidence: float
+    familiarity: float
+    episodic: float
+    semantic: float
 
 class EngramError(Exception):
     """Base class of every error raised by engram."""
@@ -44,6 +135,7 @@ class Engram:
         backend: Backend = "auto",
         precision: PrecisionName = "f32",
         chunk_bytes: Optional[int] = None,
+        consolidation: Optional[ConsolidationOptions] = None,
     ) -> None: ...
     @staticmethod
     def create(
@@ -53,9 +145,11 @@ class Engram:
         precision: PrecisionName = "f32",
         chunk_bytes: Optional[int] = None,
         sync: Optional[str] = None,
+        consolidation: Optional[ConsolidationOptions] = None,
     ) -> "Engram":
         """A new durable store (snapshot + write-ahead log) in directory `path`.
-        `sync`: "every_write" (default), "interval:<ms>" or "never"."""
+        `sync`: "every_write" (default), "interval:<ms>" or "never". `consolidation` is not
+        stored: a store opened later consolidates with the defaults."""
     @staticmethod
     def open(path: Union[str, "os.PathLike[str]"], sync: Optional[str] = None) -> "Engram":
         """Opens a durable store (replays its log; StoreError on corruption)."""
@@ -102,12 +196,60 @@ class Engram:
     def embedding(self, id: int) -> npt.NDArray[np.float32]: ...
     def forget(self, id: int) -> None: ...
     def compact(self) -> int: ...
-    def concepts(self) -> List[Dict[str, Any]]: ...
+    def concepts(self) -> List[ConceptRecord]:
+        """Every live concept, by ascending id."""
     def centroid(self, id: int) -> npt.NDArray[np.float32]: ...
-    def members(self, id: int) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]: ...
+    def members(self, id: int) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+        """(episode ids, binding strengths), strongest first."""
     def search_concepts(
         self, q: FloatVector, k: int
     ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]: ...
+    @property
+    def cycle(self) -> int:
+        """Consolidation cycles applied so far."""
+    @property
+    def last_consolidation(self) -> Optional[int]: ...
+    def consolidate(self, now: int) -> CycleReport:
+        """One consolidation cycle at clock `now`; durable stores checkpoint after it."""
+    def recall(
+        self,
+        cue: FloatVector,
+        k: int,
+        mode: RecallModeName = "blended",
+        probes: int = 8,
+        now: Optional[int] = None,
+        completion: Union[None, bool, float] = None,
+        weights: Tuple[float, float] = (0.5, 0.5),
+        support_weight: float = 0.1,
+    ) -> List[RecallHit]:
+        """Recall; with `now` given it is a rehearsal (recalled episodes are strengthened)."""
+    def recall_view(
+        self,
+        cue: FloatVector,
+        k: int,
+        mode: RecallModeName = "blended",
+        probes: int = 8,
+        now: Optional[int] = None,
+        completion: Union[None, bool, float] = None,
+        weights: Tuple[float, float] = (0.5, 0.5),
+        support_weight: float = 0.1,
+    ) -> List[RecallHit]:
+        """`recall` that never changes anything."""
+    def familiarity(self, cue: FloatVector) -> FamiliarityResult: ...
+    def search_semantic(
+        self, q: FloatVector, k: int, probes: int = 8
+    ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+        """Approximate top-k through the `probes` nearest concepts' members."""
+    def add_concept(
+        self,
+        centroid: FloatVector,
+        coherence: float = 1.0,
+        members: int = 0,
+        strength: float = 1.0,
+        state: Literal["proto", "promoted"] = "promoted",
+        confirmations: int = 1,
+    ) -> int:
+        """A concept with this centroid and no bindings (the next cycle binds episodes)."""
 
 class KMeansResult:
     centroids: npt.NDArray[np.float32]

@@ -277,6 +277,10 @@ class DistributedKMeansResult:
     iterations: int
     converged: bool
     stats: List[IterationStats] = field(default_factory=list)
+    #: Per-cluster float64 sums and counts of the rows assigned to the returned centroids
+    #: (the last iteration's merged partials): ``coherence_j = sums_j · c_j / counts_j``.
+    sums: Optional[np.ndarray] = None
+    counts: Optional[np.ndarray] = None
 
 
 def kmeans(
@@ -379,10 +383,75 @@ def kmeans(
         labels = None
         if return_labels:
             labels = np.concatenate(_gather([a.get_labels.remote() for a in actors], "labels"))
-        return DistributedKMeansResult(c, labels, obj, iterations, converged, stats)
+        return DistributedKMeansResult(
+            c, labels, obj, iterations, converged, stats, sums=sums, counts=counts
+        )
     finally:
         for a in actors:
             ray.kill(a)
+
+
+@dataclass
+class FormedConcepts:
+    """What :func:`form_concepts` did."""
+
+    concept_ids: np.ndarray  # uint64: one per non-empty cluster, in cluster order
+    clusters: np.ndarray  # uint32: the cluster index of each concept
+    kmeans: DistributedKMeansResult
+    report: Optional[Dict[str, Any]] = None  # the consolidation cycle's report, if one ran
+
+
+def form_concepts(
+    mem: "_engram.Engram",
+    shards: Sequence[Shard],
+    k: int,
+    *,
+    now: Optional[int] = None,
+    state: str = "proto",
+    strength: float = 0.5,
+    **kmeans_options: Any,
+) -> FormedConcepts:
+    """Seeds ``mem``'s concepts with a distributed k-means over ``shards``.
+
+    Runs :func:`kmeans` (``kmeans_options`` go to it, e.g. ``seed``, ``max_iter``) and adds one
+    concept per non-empty cluster with :meth:`engram.Engram.add_concept`: its centroid, its
+    size as ``members``, its coherence (mean member-to-centroid cosine) from the final
+    partial sums; nothing else travels. The concepts have **no bound episodes** yet — the Rust
+    core has no public call that binds episodes to a concept; consolidation does that. With
+    ``now``, one :meth:`engram.Engram.consolidate` cycle runs at that clock: it starts from
+    these centroids (warm, a couple of assignment passes instead of a cold clustering),
+    binds ``mem``'s episodes and updates the concepts in place (same ids).
+
+    ``mem`` need not hold the shards' rows (its episodes are whatever it stores); for
+    concepts that describe its episodes, the shards should be drawn from the same data.
+    On a durable store each concept is logged as it is added.
+    """
+    if not isinstance(mem, _engram.Engram):
+        raise _engram.InputError(f"mem: expected an engram.Engram, got {type(mem).__name__}")
+    dims = {s.dim for s in shards if isinstance(s, SynthShard)}
+    if dims and dims != {mem.dim}:
+        raise _engram.InputError(f"shards have dimension {sorted(dims)}, the engine {mem.dim}")
+    kmeans_options.setdefault("return_labels", False)
+    km = kmeans(shards, k, **kmeans_options)
+    if km.centroids.shape[1] != mem.dim:
+        raise _engram.InputError(
+            f"shards have dimension {km.centroids.shape[1]}, the engine {mem.dim}"
+        )
+    ids, clusters = [], []
+    for j in range(km.centroids.shape[0]):
+        n = int(km.counts[j])
+        if n == 0:
+            continue
+        c = km.centroids[j]
+        coherence = float(np.clip(km.sums[j] @ c.astype(np.float64) / n, -1.0, 1.0))
+        ids.append(
+            mem.add_concept(c, coherence=coherence, members=n, strength=strength, state=state)
+        )
+        clusters.append(j)
+    report = mem.consolidate(now) if now is not None else None
+    return FormedConcepts(
+        np.asarray(ids, dtype=np.uint64), np.asarray(clusters, dtype=np.uint32), km, report
+    )
 
 
 # ----------------------------------------------------------------------------------- search
@@ -469,10 +538,12 @@ class ShardedEngram:
 __all__ = [
     "DistributedError",
     "DistributedKMeansResult",
+    "FormedConcepts",
     "IterationStats",
     "NpyShard",
     "ShardedEngram",
     "SynthShard",
+    "form_concepts",
     "kmeans",
     "npy_shards",
     "synth_shards",

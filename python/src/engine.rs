@@ -5,16 +5,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
+use engram::consolidation::{ConsolidationConfig, ConsolidationError};
+use engram::persist::NewConcept;
 use engram::{
-    BackendChoice, Concept, ConceptId, ConceptState, Config, DurableEngram, Engram, EpisodeId,
-    EpisodeMeta, Layout, Payload, Precision, Result as CoreResult, Scored, StoreOptions,
-    SyncPolicy,
+    BackendChoice, Concept, ConceptId, ConceptState, Config, CycleReport, DurableEngram, Engram,
+    EpisodeId, EpisodeMeta, Layout, MemoryNode, Payload, Precision, RecallHit,
+    Result as CoreResult, Scored, StoreOptions, SyncPolicy,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::arrays::{matrix, unsigned_vec, vec1, vec2, Arr1, Arr2, Matrix};
 use crate::errors::{check_k, input, to_py, ConfigError, StoreError};
+use crate::memory::{
+    familiarity_dict, hits_list, parse_consolidation, parse_state, recall_params, report_dict,
+};
 
 /// An in-memory engine or a durable store (snapshot + write-ahead log) around one.
 pub(crate) enum Store {
@@ -59,6 +64,13 @@ impl Store {
         match self {
             Store::Memory(e) => Ok(e.compact()),
             Store::Durable(d) => d.mutate_and_checkpoint(|e| e.compact()),
+        }
+    }
+
+    fn add_concept(&mut self, centroid: &[f32], c: NewConcept) -> CoreResult<ConceptId> {
+        match self {
+            Store::Memory(e) => engram::persist::add_concept(e, centroid, c),
+            Store::Durable(d) => d.add_concept(centroid, c),
         }
     }
 }
@@ -198,6 +210,7 @@ fn config_of(
     backend: &str,
     precision: &str,
     chunk_bytes: Option<usize>,
+    consolidation: ConsolidationConfig,
 ) -> PyResult<Config> {
     if dim < 1 {
         return Err(ConfigError::new_err(format!(
@@ -211,7 +224,8 @@ fn config_of(
     })?;
     let mut config = Config::new(dim as usize)
         .backend(choice)
-        .precision(parse_precision(precision)?);
+        .precision(parse_precision(precision)?)
+        .consolidation(consolidation);
     if let Some(b) = chunk_bytes {
         config = config.chunk_bytes(b);
     }
@@ -245,6 +259,16 @@ impl PyEngram {
         })
     }
 
+    /// A 1-D float argument of the engine's dimension.
+    fn cue<'py>(&self, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Matrix<'py>> {
+        let m = matrix(obj, name, true)?;
+        if !m.one_d {
+            return Err(input(format!("{name}: expected a 1-D array")));
+        }
+        self.check_dim(&m, name)?;
+        Ok(m)
+    }
+
     fn check_dim(&self, m: &Matrix<'_>, name: &str) -> PyResult<()> {
         let dim = self.read().dim();
         if m.cols != dim {
@@ -265,15 +289,17 @@ impl PyEngram {
 #[pymethods]
 impl PyEngram {
     #[new]
-    #[pyo3(signature = (dim, backend = "auto", precision = "f32", chunk_bytes = None))]
+    #[pyo3(signature = (dim, backend = "auto", precision = "f32", chunk_bytes = None, consolidation = None))]
     fn new(
         py: Python<'_>,
         dim: i64,
         backend: &str,
         precision: &str,
         chunk_bytes: Option<usize>,
+        consolidation: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let config = config_of(dim, backend, precision, chunk_bytes)?;
+        let cc = parse_consolidation(consolidation)?;
+        let config = config_of(dim, backend, precision, chunk_bytes, cc)?;
         let inner = py.detach(|| Engram::new(config)).map_err(to_py)?;
         Ok(Self::from_store(Store::Memory(Box::new(inner))))
     }
@@ -281,8 +307,11 @@ impl PyEngram {
     /// Creates a new durable store in directory `path` (made if missing; an error if a store
     /// is already there). Every write goes to a write-ahead log before it returns; `sync` is
     /// `"every_write"` (default: fsync per write), `"interval:<ms>"` or `"never"`.
+    /// `consolidation` as in the constructor; it is not stored in the store (a store opened
+    /// later consolidates with the defaults).
     #[staticmethod]
-    #[pyo3(signature = (path, dim, backend = "auto", precision = "f32", chunk_bytes = None, sync = None))]
+    #[pyo3(signature = (path, dim, backend = "auto", precision = "f32", chunk_bytes = None, sync = None, consolidation = None))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         path: PathBuf,
@@ -291,8 +320,10 @@ impl PyEngram {
         precision: &str,
         chunk_bytes: Option<usize>,
         sync: Option<&str>,
+        consolidation: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let config = config_of(dim, backend, precision, chunk_bytes)?;
+        let cc = parse_consolidation(consolidation)?;
+        let config = config_of(dim, backend, precision, chunk_bytes, cc)?;
         let options = parse_sync(sync)?;
         let d = py
             .detach(|| DurableEngram::create(&path, config, options))
@@ -601,5 +632,229 @@ impl PyEngram {
             .map_err(to_py)?;
         let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
         Ok((vec1(py, ids), vec1(py, s)))
+    }
+
+    /// Consolidation cycles applied so far (0 before the first).
+    #[getter]
+    fn cycle(&self) -> u64 {
+        self.read().cycle()
+    }
+
+    /// The clock value of the last consolidation cycle, or None.
+    #[getter]
+    fn last_consolidation(&self) -> Option<u64> {
+        self.read().last_consolidation()
+    }
+
+    /// Runs one consolidation cycle at clock `now` (the caller's time units, the same clock as
+    /// `timestamps`) and returns what changed as a dict (see the README).
+    ///
+    /// The clustering runs under a read lock (searches from other threads go on), the update
+    /// under the write lock. On a durable store the cycle is made durable before returning:
+    /// the engine is checkpointed (a new snapshot) right after the update.
+    fn consolidate<'py>(&self, py: Python<'py>, now: u64) -> PyResult<Bound<'py, PyDict>> {
+        let (report, checkpoint) = self
+            .timed(py, || -> CoreResult<(CycleReport, Option<f64>)> {
+                loop {
+                    let (cycle0, plan) = {
+                        let g = self.read();
+                        (g.cycle(), g.prepare_cycle(now)?)
+                    };
+                    let mut g = self.write();
+                    if g.engine().cycle() != cycle0 {
+                        // Another thread applied a cycle meanwhile: plan again.
+                        continue;
+                    }
+                    let stale = |r: &CoreResult<CycleReport>| {
+                        matches!(
+                            r,
+                            Err(engram::Error::Consolidation(
+                                ConsolidationError::StalePlan { .. }
+                            ))
+                        )
+                    };
+                    match &mut *g {
+                        Store::Memory(e) => {
+                            let r = e.apply_cycle(plan);
+                            if stale(&r) {
+                                continue;
+                            }
+                            return r.map(|r| (r, None));
+                        }
+                        Store::Durable(d) => {
+                            let t = Instant::now();
+                            let (r, applied) =
+                                d.mutate_and_checkpoint(|e| (e.apply_cycle(plan), t.elapsed()))?;
+                            let ck = (t.elapsed() - applied).as_secs_f64();
+                            return r.map(|r| (r, Some(ck)));
+                        }
+                    }
+                }
+            })
+            .map_err(to_py)?;
+        report_dict(py, &report, checkpoint)
+    }
+
+    /// Recalls memories for `cue` (see the README for the hit dicts).
+    ///
+    /// - `mode`: `"episodic"` (exact top-k), `"semantic"` (probe the `probes` nearest concepts,
+    ///   score only their members: approximate), `"blended"` (both, fused with `weights`).
+    /// - `now`: the caller's time of the recall. When given, the recall is a **rehearsal**:
+    ///   every recalled episode is strengthened and its `last_access` becomes `now` (on a
+    ///   durable store that change is made durable by a checkpoint). `None` (default): a pure
+    ///   lookup, nothing changes (retention is computed at time 0).
+    /// - `completion`: `None`/`False` (off), `True` (the configured threshold, 0.9) or a cosine
+    ///   threshold: when the best episode found matches the cue worse than it, the best
+    ///   concept's reconstruction is returned as a `"concept"` hit.
+    #[pyo3(signature = (cue, k, mode = "blended", probes = 8, now = None, completion = None, weights = (0.5, 0.5), support_weight = 0.1))]
+    #[allow(clippy::too_many_arguments)]
+    fn recall<'py>(
+        &self,
+        py: Python<'py>,
+        cue: &Bound<'py, PyAny>,
+        k: i64,
+        mode: &str,
+        probes: i64,
+        now: Option<u64>,
+        completion: Option<&Bound<'py, PyAny>>,
+        weights: (f32, f32),
+        support_weight: f32,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let k = check_k(k, "k")?;
+        let params = recall_params(k, mode, probes, now, completion, weights, support_weight)?;
+        let m = self.cue(cue, "cue")?;
+        let q = m.as_slice();
+        let hits = self
+            .timed(py, || -> CoreResult<Vec<RecallHit>> {
+                let Some(t) = now else {
+                    return self.read().recall_view(q, &params);
+                };
+                match &mut *self.write() {
+                    Store::Memory(e) => e.recall(q, &params),
+                    Store::Durable(d) => {
+                        let hits = d.engine().recall_view(q, &params)?;
+                        if hits
+                            .iter()
+                            .any(|h| matches!(h.node, MemoryNode::Episode(_)))
+                        {
+                            d.mutate_and_checkpoint(|e| -> CoreResult<()> {
+                                for h in &hits {
+                                    if let MemoryNode::Episode(id) = h.node {
+                                        e.rehearse(id, t)?;
+                                    }
+                                }
+                                Ok(())
+                            })??;
+                        }
+                        Ok(hits)
+                    }
+                }
+            })
+            .map_err(to_py)?;
+        hits_list(py, &hits)
+    }
+
+    /// `recall` without side effects, also when `now` is given (retention is computed at
+    /// `now`, nothing is strengthened).
+    #[pyo3(signature = (cue, k, mode = "blended", probes = 8, now = None, completion = None, weights = (0.5, 0.5), support_weight = 0.1))]
+    #[allow(clippy::too_many_arguments)]
+    fn recall_view<'py>(
+        &self,
+        py: Python<'py>,
+        cue: &Bound<'py, PyAny>,
+        k: i64,
+        mode: &str,
+        probes: i64,
+        now: Option<u64>,
+        completion: Option<&Bound<'py, PyAny>>,
+        weights: (f32, f32),
+        support_weight: f32,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let k = check_k(k, "k")?;
+        let params = recall_params(k, mode, probes, now, completion, weights, support_weight)?;
+        let m = self.cue(cue, "cue")?;
+        let q = m.as_slice();
+        let hits = self
+            .timed(py, || self.read().recall_view(q, &params))
+            .map_err(to_py)?;
+        hits_list(py, &hits)
+    }
+
+    /// Recognition: is `cue` old or new? A dict: `old` (bool), `confidence` (that it is old),
+    /// `familiarity` = w·`episodic` + (1 − w)·`semantic` (best cosine to an episode / to a
+    /// concept centroid; w = 0.5), judged old at ≥ 0.6.
+    fn familiarity<'py>(
+        &self,
+        py: Python<'py>,
+        cue: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = self.cue(cue, "cue")?;
+        let q = m.as_slice();
+        let f = self
+            .timed(py, || self.read().familiarity(q))
+            .map_err(to_py)?;
+        familiarity_dict(py, &f)
+    }
+
+    /// Approximate top-`k` episodes through the concepts alone: probes the `probes` concepts
+    /// nearest `q` and ranks their bound episodes by cosine. `(ids uint64[m], scores
+    /// float32[m])`, ordered like `search`. Episodes bound to no probed concept are not found
+    /// (none at all before the first `consolidate`).
+    #[pyo3(signature = (q, k, probes = 8))]
+    fn search_semantic<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: i64,
+        probes: i64,
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
+        let k = check_k(k, "k")?;
+        let probes = check_k(probes, "probes")?;
+        let m = self.cue(q, "q")?;
+        let qs = m.as_slice();
+        let hits = self
+            .timed(py, || self.read().search_semantic(qs, k, probes))
+            .map_err(to_py)?;
+        let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
+        Ok((vec1(py, ids), vec1(py, s)))
+    }
+
+    /// Adds a concept with this centroid (normalised) and no bound episodes; returns its id.
+    /// Logged on a durable store. Concepts normally come from `consolidate`; one added here
+    /// is a starting point: the next cycle starts from its centroid, binds the episodes it
+    /// explains and updates its statistics.
+    #[pyo3(signature = (centroid, coherence = 1.0, members = 0, strength = 1.0, state = "promoted", confirmations = 1))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_concept(
+        &self,
+        py: Python<'_>,
+        centroid: &Bound<'_, PyAny>,
+        coherence: f32,
+        members: u64,
+        strength: f32,
+        state: &str,
+        confirmations: u32,
+    ) -> PyResult<u64> {
+        if !(coherence.is_finite() && (-1.0..=1.0).contains(&coherence)) {
+            return Err(input(format!(
+                "coherence must be in [-1, 1], got {coherence}"
+            )));
+        }
+        if !(strength.is_finite() && strength > 0.0) {
+            return Err(input(format!("strength must be > 0, got {strength}")));
+        }
+        let nc = NewConcept {
+            coherence,
+            members,
+            strength,
+            state: parse_state(state)?,
+            confirmations,
+        };
+        let m = self.cue(centroid, "centroid")?;
+        let c = m.as_slice();
+        let id = self
+            .timed(py, || self.write().add_concept(c, nc))
+            .map_err(to_py)?;
+        Ok(id.0)
     }
 }

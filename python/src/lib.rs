@@ -14,6 +14,7 @@ mod arrays;
 mod engine;
 mod errors;
 mod kmeans;
+mod memory;
 
 /// The native part of the `engram` package (imported as `engram._engram`).
 #[pymodule]

@@ -130,3 +130,34 @@ def test_search_worker_killed_is_retried_or_raises(ray_cluster, tmp_path):
     with d.ShardedEngram(shards, max_restarts=0, _fault=(0, 0, str(tmp_path / "b"))) as store:
         with pytest.raises(d.DistributedError):
             store.search_batch(q, 5)
+
+
+def test_form_concepts_seeds_consolidation(ray_cluster):
+    from test_memory import ari, strongest_concept
+
+    shards = d.synth_shards(N, DIM, K, 2, seed=13)
+    x, labels = engram.synth(N, DIM, K, seed=13)
+    mem = engram.Engram(DIM, backend="cpu", consolidation=dict(clusters=K))
+    mem.remember_batch(x)
+    out = d.form_concepts(mem, shards, K, seed=13, now=5, cpus_per_worker=1)
+    assert out.concept_ids.dtype == np.uint64 and len(out.concept_ids) == K
+    assert out.kmeans.counts.sum() == N and out.kmeans.sums.shape == (K, DIM)
+    # the cycle started from the seeded concepts: updated in place, none created
+    r = out.report
+    assert r["cycle"] == 1 and len(r["concepts_created"]) == 0
+    assert sorted(r["concepts_updated"].tolist()) == out.concept_ids.tolist()
+    assert ari(strongest_concept(mem, N), labels) >= 0.95
+    # before the cycle: centroids, sizes and coherences of the distributed k-means
+    mem2 = engram.Engram(DIM, backend="cpu")
+    out2 = d.form_concepts(mem2, shards, K, seed=13, cpus_per_worker=1)
+    assert out2.report is None
+    for cid, j in zip(out2.concept_ids, out2.clusters):
+        c = next(c for c in mem2.concepts() if c["id"] == cid)
+        assert c["members"] == out2.kmeans.counts[j] and c["state"] == "proto"
+        assert 0.3 < c["coherence"] <= 1.0
+        assert len(mem2.members(int(cid))[0]) == 0
+        np.testing.assert_allclose(mem2.centroid(int(cid)), out2.kmeans.centroids[j], atol=1e-6)
+    with pytest.raises(engram.InputError):
+        d.form_concepts(engram.Engram(DIM + 1, backend="cpu"), shards, K, seed=13)
+    with pytest.raises(engram.InputError):
+        d.form_concepts("not an engine", shards, K)
