@@ -10,7 +10,9 @@ struct Params {
     len: u32,    // nodes in this chunk
     count: u32,  // sets × len
     nx: u32,     // workgroups along x (item = (wid.y * nx + wid.x) * WG + lid)
-    _pad: vec3<u32>,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> outv: array<f32>;        // [set][node]

@@ -10,7 +10,8 @@ struct Params {
     _pad0: u32,
     decay: f32,
     threshold: f32,
-    _pad1: vec2<f32>,
+    _pad1: f32,
+    _pad2: f32,
 }
 
 @group(0) @binding(0) var<storage, read> f: array<f32>;           // [set][node] this hop's activation
