@@ -11,7 +11,7 @@ use engram::compute::Backend;
 use engram::persist::testing::graph_mut;
 use engram::recall::{Activation, RecallConfig};
 use engram::{
-    BackendChoice, Config, ConceptId, Engram, EpisodeId, EpisodeMeta, Error, GpuError, MemoryNode,
+    BackendChoice, ConceptId, Config, Engram, EpisodeId, EpisodeMeta, Error, GpuError, MemoryNode,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -239,12 +239,10 @@ fn concept_links_only() {
 
 #[test]
 fn retrieve_batch_matches_the_cpu() {
-    let cfg = Config::new(DIM)
-        .gpu_fallback(false)
-        .recall(RecallConfig {
-            source_min_similarity: 0.0,
-            ..recall_config(3, 0.001)
-        });
+    let cfg = Config::new(DIM).gpu_fallback(false).recall(RecallConfig {
+        source_min_similarity: 0.0,
+        ..recall_config(3, 0.001)
+    });
     let Some(mut e) = gpu_engine(cfg) else {
         return;
     };
@@ -297,10 +295,16 @@ fn chunked_edges_and_grouped_sets_on_a_tiny_binding_limit() {
             .map(|&c| e.graph().neighbours(MemoryNode::Concept(c)).len())
             .sum::<usize>();
     let words = (ctx.binding_limit() / 4) as usize;
-    assert!(edges > words, "{edges} edges fit one binding of {words} words");
+    assert!(
+        edges > words,
+        "{edges} edges fit one binding of {words} words"
+    );
     let sets = source_sets(&f, 7, 23);
     // One set's state fits a binding, the batch's does not: sets run in groups.
-    assert!(nodes <= words && nodes * sets.len() > words, "{nodes} nodes");
+    assert!(
+        nodes <= words && nodes * sets.len() > words,
+        "{nodes} nodes"
+    );
     let gpu = e.spread_batch_on(ctx, &sets).unwrap();
     let cpu = e.spread_batch(&sets).unwrap();
     assert_same(&gpu, &cpu);

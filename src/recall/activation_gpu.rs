@@ -163,7 +163,8 @@ fn assemble(
     let mut listed: Vec<u32> = Vec::new();
     for &(i, _) in known {
         if let Some(&t) = totals.get(i as usize) {
-            if !(t > 0.0) && !listed.contains(&i) {
+            let positive = t > 0.0; // already listed above
+            if !positive && !listed.contains(&i) {
                 listed.push(i);
                 nodes.push((g.nodes[i as usize], t));
             }

@@ -101,10 +101,7 @@ fn node_chunks(csr: &SpreadCsr, words: usize) -> Vec<(usize, usize)> {
     while lo < n {
         let base = csr.offsets[lo] as usize;
         let mut hi = lo;
-        while hi < n
-            && hi - lo + 2 <= words
-            && csr.offsets[hi + 1] as usize - base <= words
-        {
+        while hi < n && hi - lo + 2 <= words && csr.offsets[hi + 1] as usize - base <= words {
             hi += 1;
         }
         // spread_fits guarantees progress (every in-degree fits, words >= 2).
