@@ -378,3 +378,35 @@ fn bad_sources_are_the_same_error_on_both_paths() {
     let gpu = e.spread_batch_with(&sets, 0).unwrap_err();
     assert_eq!(cpu.to_string(), gpu.to_string());
 }
+
+/// Wall-clock comparison for the report (`--ignored --nocapture`); not a test of speed.
+#[test]
+#[ignore]
+fn timing() {
+    for (n_eps, sets) in [(20_000usize, 64usize), (100_000, 64)] {
+        let cfg = Config::new(DIM)
+            .gpu_fallback(false)
+            .recall(recall_config(2, 0.01));
+        let Some(mut e) = gpu_engine(cfg) else {
+            return;
+        };
+        let f = populate(&mut e, n_eps, 8, n_eps / 10, 20, n_eps / 10, 61);
+        let batch = source_sets(&f, sets, 67);
+        let nodes = e.graph().episode_count() + e.graph().concept_count();
+        let _ = e.spread_batch_with(&batch, 0).unwrap();
+        let t = std::time::Instant::now();
+        let cpu = e.spread_batch_with(&batch, usize::MAX).unwrap();
+        let tc = t.elapsed();
+        let t = std::time::Instant::now();
+        let gpu = e.spread_batch_with(&batch, 0).unwrap();
+        let tg = t.elapsed();
+        let t = std::time::Instant::now();
+        let _ = e.spread_batch_with(&batch[..1], 0).unwrap();
+        let t1 = t.elapsed();
+        assert_same(&gpu, &cpu);
+        eprintln!(
+            "{nodes} nodes, {} sets: cpu {tc:?}, gpu {tg:?} (one set {t1:?})",
+            batch.len()
+        );
+    }
+}

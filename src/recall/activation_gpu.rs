@@ -32,10 +32,15 @@ use crate::graph::Graph;
 use crate::memory::{ConceptId, EpisodeId, MemoryNode};
 
 /// The work (`nodes × source sets`) from which [`Engram::spread_batch`] and
-/// [`Engram::retrieve_batch`] spread on the GPU, when that is the backend: 2²² (e.g. 64 sets
-/// over 65,536 nodes). Below it the CPU's sparse spreading is cheaper than a dense pass over
-/// every node plus the CSR build and transfers.
-pub const GPU_SPREAD_MIN_WORK: usize = 1 << 22;
+/// [`Engram::retrieve_batch`] spread on the GPU, when that is the backend: 2²⁶ (e.g. 1,024
+/// sets over 65,536 nodes).
+///
+/// The CPU spreads sparsely — it touches only what activation reaches, about 30 µs per set at
+/// the default 2 hops — while the GPU path builds the CSR on the host (about 0.7 µs per node)
+/// and then does dense work over every node of every set, so it pays off only for large
+/// batches. This value is an estimate from those host-side costs, not yet measured on a
+/// hardware GPU.
+pub const GPU_SPREAD_MIN_WORK: usize = 1 << 26;
 
 /// The dual graph numbered for the GPU: live episodes (by id), then concepts (by id).
 #[derive(Debug, Clone)]
