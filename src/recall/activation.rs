@@ -79,6 +79,10 @@ impl Engram {
 
     /// [`Engram::spread`] for many source sets at once, in parallel.
     pub fn spread_batch(&self, batch: &[Vec<(MemoryNode, f32)>]) -> Result<Vec<Activation>> {
+        // Large batches on the GPU backend spread there (see `activation_gpu`).
+        if let Some(out) = self.spread_batch_gpu(batch, super::GPU_SPREAD_MIN_WORK)? {
+            return Ok(out);
+        }
         batch.par_iter().map(|s| self.spread(s)).collect()
     }
 
@@ -176,6 +180,9 @@ impl Engram {
                 dim,
             }
             .into());
+        }
+        if let Some(out) = self.retrieve_batch_gpu(cues, super::GPU_SPREAD_MIN_WORK)? {
+            return Ok(out);
         }
         cues.par_chunks(dim).map(|c| self.retrieve(c)).collect()
     }

@@ -20,12 +20,14 @@
 //! - [`familiarity`]: recognition with a documented decision rule.
 
 pub mod activation;
+mod activation_gpu;
 mod config;
 mod engine_recall;
 pub mod familiarity;
 mod params;
 
 pub use activation::{Activation, Retrieval};
+pub use activation_gpu::GPU_SPREAD_MIN_WORK;
 pub use config::RecallConfig;
 pub use familiarity::Familiarity;
 pub use params::{Pathways, RecallHit, RecallMode, RecallParams};

@@ -1,12 +1,14 @@
-//! The GPU backend (wgpu): a device context, resident embeddings and the search, k-means and
-//! limit-probe kernels.
+//! The GPU backend (wgpu): a device context, resident embeddings and the search, k-means,
+//! limit-probe and spreading-activation kernels.
 //!
 //! Without the `gpu` feature the same names exist and every constructor or kernel returns
 //! [`GpuError::NotCompiled`](crate::error::GpuError::NotCompiled), so callers never need `#[cfg]`.
 
 mod types;
-pub use types::{Capabilities, GpuLayout, GpuOptions};
+pub use types::{Capabilities, GpuLayout, GpuOptions, SpreadCsr, SpreadParams};
 
+#[cfg(feature = "gpu")]
+mod activation;
 #[cfg(feature = "gpu")]
 mod context;
 #[cfg(feature = "gpu")]
@@ -18,6 +20,8 @@ mod matrix;
 #[cfg(feature = "gpu")]
 mod search;
 
+#[cfg(feature = "gpu")]
+pub use activation::{spread, spread_fits};
 #[cfg(feature = "gpu")]
 pub use context::GpuContext;
 #[cfg(feature = "gpu")]

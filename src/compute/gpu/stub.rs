@@ -159,3 +159,19 @@ pub fn measure_bandwidth(_ctx: &GpuContext) -> Result<f64, GpuError> {
 pub fn measure_fma_peak(_ctx: &GpuContext) -> Result<f64, GpuError> {
     Err(GpuError::NotCompiled)
 }
+
+/// Always [`GpuError::NotCompiled`].
+pub fn spread_fits(_ctx: &GpuContext, _csr: &super::types::SpreadCsr) -> Result<(), GpuError> {
+    Err(GpuError::NotCompiled)
+}
+
+/// Always [`GpuError::NotCompiled`].
+pub fn spread(
+    _ctx: &GpuContext,
+    _csr: &super::types::SpreadCsr,
+    _sets: &[Vec<(u32, f32)>],
+    _params: super::types::SpreadParams,
+    _read_nodes: usize,
+) -> Result<Vec<f32>, GpuError> {
+    Err(GpuError::NotCompiled)
+}

@@ -51,3 +51,52 @@ pub enum GpuLayout {
     /// read, arithmetic still in f32. Scores differ from f32 by about 1e-3.
     F16,
 }
+
+/// A graph in compressed sparse row form for [`spread`](super::spread), stored by **incoming**
+/// edges: node `j`'s in-edges are `offsets[j]..offsets[j + 1]` of `sources` (the sending node)
+/// and `weights` (its weight, `> 0`), and `weight_sums[i]` is the sum of node `i`'s outgoing
+/// weights, by which its activation is divided among its links.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpreadCsr {
+    /// `nodes + 1` offsets into `sources` / `weights`, starting at 0.
+    pub offsets: Vec<u32>,
+    /// The sending node of every in-edge (ascending within a node's list).
+    pub sources: Vec<u32>,
+    /// The weight of every in-edge.
+    pub weights: Vec<f32>,
+    /// Per node, the sum of its outgoing edge weights.
+    pub weight_sums: Vec<f32>,
+}
+
+impl SpreadCsr {
+    /// Nodes.
+    pub fn nodes(&self) -> usize {
+        self.weight_sums.len()
+    }
+
+    /// Edges (each direction counted).
+    pub fn edges(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// The largest in-degree.
+    pub fn max_in_degree(&self) -> usize {
+        self.offsets
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as usize)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The spreading rule of [`spread`](super::spread): per hop, a node whose activation `x`
+/// satisfies `x >= threshold && x > 0` sends `x · decay / weight_sum · w` along each link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpreadParams {
+    /// Fraction of a node's activation passed on per hop.
+    pub decay: f32,
+    /// The least activation that spreads.
+    pub threshold: f32,
+    /// Hops.
+    pub hops: usize,
+}
