@@ -1,9 +1,13 @@
 //! [`SharedEngram`]: a cheap-clone, thread-safe handle over an in-memory or durable engine.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 
+use crate::consolidation::{
+    self, BackgroundHandle, ConsolidationError, ConsolidationTarget, CyclePlan, CycleReport,
+};
 use crate::engine::{Engram, Scored};
 use crate::error::Result;
 use crate::memory::{ConceptId, EpisodeId, EpisodeMeta};
@@ -151,5 +155,93 @@ impl SharedEngram {
             Inner::Memory(_) => Ok(()),
             Inner::Durable(d) => d.checkpoint(),
         }
+    }
+
+    /// One consolidation cycle at clock `now`: prepared under the read lock (searches
+    /// continue while it clusters), applied under the write lock and, when durable,
+    /// checkpointed as in [`SharedEngram::spawn_background_consolidation`]. If another cycle
+    /// is applied in between, the cycle is prepared again (at most three tries, then the
+    /// [`ConsolidationError::StalePlan`] is returned).
+    ///
+    /// # Errors
+    /// As [`Engram::consolidate`] and [`DurableEngram::consolidate`].
+    pub fn consolidate(&self, now: u64) -> Result<CycleReport> {
+        let mut tries = 0;
+        loop {
+            let plan = ConsolidationTarget::prepare_cycle(self, now)?;
+            match ConsolidationTarget::apply_cycle(self, plan) {
+                Err(crate::Error::Consolidation(ConsolidationError::StalePlan { .. }))
+                    if tries < 2 =>
+                {
+                    tries += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Runs a consolidation cycle every `every` on a background thread, at the clock value
+    /// `clock()` returns (see [`consolidation::spawn_background_consolidation`]; stop it with
+    /// [`BackgroundHandle::stop`] or by dropping the handle).
+    ///
+    /// Locking: each cycle prepares under the read lock — the clustering, the expensive part,
+    /// runs while searches continue — then applies under the write lock, which is held for
+    /// the bookkeeping only. When durable, the cycle is then checkpointed: the log is fsynced
+    /// under the write lock, the lock is downgraded to an upgradable read lock while the
+    /// snapshot is written (searches continue, writes wait: they would go to a log the new
+    /// snapshot makes stale), and upgraded again to start the new log. A crash loses at most
+    /// the cycle in progress. A failed checkpoint is kept in
+    /// [`BackgroundHandle::last_error`]; the store then refuses writes and further cycles
+    /// until [`SharedEngram::checkpoint`] succeeds or it is reopened.
+    ///
+    /// The lock is fair: a writer that waits behind the prepare's read lock makes new
+    /// readers wait too. With writers active, keep cycles infrequent or batches large.
+    pub fn spawn_background_consolidation(
+        &self,
+        every: Duration,
+        clock: impl Fn() -> u64 + Send + 'static,
+    ) -> BackgroundHandle {
+        consolidation::spawn_background_consolidation(self.clone(), every, clock)
+    }
+}
+
+impl ConsolidationTarget for SharedEngram {
+    fn prepare_cycle(&self, now: u64) -> Result<CyclePlan> {
+        self.inner.read().engine().prepare_cycle(now)
+    }
+
+    fn apply_cycle(&self, plan: CyclePlan) -> Result<CycleReport> {
+        let mut w = self.inner.write();
+        let next = match &mut *w {
+            Inner::Memory(e) => return e.apply_cycle(plan),
+            Inner::Durable(d) => {
+                d.check_writable()?;
+                let report = d.engine_mut_unlogged().apply_cycle(plan)?;
+                match d.begin_checkpoint() {
+                    Ok(next) => (report, next),
+                    Err(e) => {
+                        d.poison();
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let (report, next) = next;
+        // The snapshot is written under an upgradable read lock: readers continue, writers
+        // (and other upgradable readers) wait.
+        let u = RwLockWriteGuard::downgrade_to_upgradable(w);
+        let written = match &*u {
+            Inner::Durable(d) => d.write_checkpoint_snapshot(next),
+            Inner::Memory(_) => Ok(()),
+        };
+        let mut w = RwLockUpgradableReadGuard::upgrade(u);
+        if let Inner::Durable(d) = &mut *w {
+            let r = written.and_then(|()| d.finish_checkpoint(next));
+            if let Err(e) = r {
+                d.poison();
+                return Err(e);
+            }
+        }
+        Ok(report)
     }
 }

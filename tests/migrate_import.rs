@@ -425,3 +425,106 @@ fn cli_import_and_export() {
     let c = std::fs::read_to_string(ex.join("concepts.jsonl")).unwrap();
     assert_eq!(c.lines().count(), s.graph().concept_count());
 }
+
+/// A JSON Lines file of a clustered stream (600 episodes around 4 centres, timestamps
+/// 0..600) plus two legacy concepts placed on episodes of the stream.
+fn clustered_jsonl(path: &Path) {
+    let d = engram::synth::SynthParams::new(600, DIM, 4)
+        .seed(5)
+        .check()
+        .unwrap()
+        .generate();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for (i, row) in d.data.chunks(DIM).enumerate() {
+        let emb: Vec<String> = row.iter().map(|x| format!("{x}")).collect();
+        writeln!(
+            f,
+            "{{\"id\": {i}, \"timestamp\": {i}, \"embedding\": [{}]}}",
+            emb.join(",")
+        )
+        .unwrap();
+        if i == 10 || i == 20 {
+            writeln!(
+                f,
+                "{{\"embedding\": [{}], \"count\": 50, \"content\": \"Summary: legacy\"}}",
+                emb.join(",")
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn bootstrap_concepts_runs_a_cycle_and_verifies() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("m.jsonl");
+    clustered_jsonl(&src);
+    let store = t.path().join("s");
+    let mut cycle = None;
+    let r = migrate::import(
+        &src,
+        &store,
+        &opts(),
+        Some(migrate::bootstrap_concepts(None, &mut cycle)),
+    )
+    .unwrap();
+    let v = r.verification.clone().unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!((r.episodes, r.concepts), (600, 2));
+    let c = cycle.expect("the bootstrap ran");
+    assert_eq!((c.cycle, c.now, c.episodes_new), (1, 599, 600));
+    assert!(!c.concepts_created.is_empty() || !c.concepts_updated.is_empty());
+    let s = open(&store);
+    assert_eq!(s.cycle(), 1);
+    assert_eq!(s.last_consolidation(), Some(599));
+    assert_eq!(v.store_concepts, s.graph().concept_count() as u64);
+    assert!(s.graph().concept_count() >= 4);
+    assert!(s.graph().binding_count() >= 500);
+    // The cycle re-counted the legacy concepts' members (so their import digest no longer
+    // matches the committed store: they were verified before the bootstrap).
+    let legacy: Vec<_> = s.concepts().into_iter().filter(|c| c.id.0 < 2).collect();
+    assert_eq!(legacy.len(), 2);
+    assert!(legacy.iter().any(|c| c.members != 50), "{legacy:?}");
+    // The store continues consolidating from where the bootstrap left off.
+    drop(s);
+    let mut s = open(&store);
+    let r2 = s.consolidate(700).unwrap();
+    assert_eq!((r2.cycle, r2.episodes_new), (2, 0));
+    // Rollback restores the pre-import (empty) store.
+    drop(s);
+    migrate::rollback(&store).unwrap();
+    assert_eq!(open(&store).len(), 0);
+}
+
+#[test]
+fn cli_import_bootstrap_concepts() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("m.jsonl");
+    clustered_jsonl(&src);
+    let store = t.path().join("s");
+    let out = Command::new(env!("CARGO_BIN_EXE_engram"))
+        .args([
+            "--json",
+            "import",
+            src.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--bootstrap-concepts",
+            "--bootstrap-now",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verification"]["ok"], true);
+    assert_eq!(v["bootstrap"]["now"], 1000);
+    assert_eq!(v["bootstrap"]["episodes"], 600);
+    let s = open(&store);
+    assert_eq!(s.last_consolidation(), Some(1000));
+    assert!(s.graph().concept_count() >= 4);
+}

@@ -66,10 +66,12 @@ fn other_versions_are_refused() {
         let p = dir.path().join(file);
         let orig = std::fs::read(&p).unwrap();
         let mut b = orig.clone();
-        b[at..at + 4].copy_from_slice(&2u32.to_le_bytes());
+        b[at..at + 4].copy_from_slice(&99u32.to_le_bytes());
         std::fs::write(&p, &b).unwrap();
         match DurableEngram::open(dir.path(), opts()) {
-            Err(Error::Store(StoreError::Version { found: 2, path, .. })) => {
+            Err(Error::Store(StoreError::Version {
+                found: 99, path, ..
+            })) => {
                 assert!(path.ends_with(file));
             }
             other => panic!("{file}: expected a version error, got {other:?}"),

@@ -7,8 +7,41 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::plan::CyclePlan;
 use super::report::CycleReport;
 use crate::engine::Engram;
+use crate::error::Result;
+
+/// A shared engine a background consolidation thread can drive: it prepares a cycle under a
+/// read lock (searches continue) and applies it under a write lock. Implemented for
+/// `Arc<std::sync::RwLock<Engram>>` and for [`crate::SharedEngram`] (which also checkpoints
+/// a durable store after each cycle).
+pub trait ConsolidationTarget: Send + Sync + 'static {
+    /// [`Engram::prepare_cycle`] at `now` under a read lock.
+    ///
+    /// # Errors
+    /// As [`Engram::prepare_cycle`].
+    fn prepare_cycle(&self, now: u64) -> Result<CyclePlan>;
+    /// [`Engram::apply_cycle`] under a write lock (plus whatever makes it durable).
+    ///
+    /// # Errors
+    /// As [`Engram::apply_cycle`] ([`super::ConsolidationError::StalePlan`] when another
+    /// cycle was applied since the plan was made), or the error that made it not durable.
+    fn apply_cycle(&self, plan: CyclePlan) -> Result<CycleReport>;
+}
+
+impl ConsolidationTarget for Arc<RwLock<Engram>> {
+    fn prepare_cycle(&self, now: u64) -> Result<CyclePlan> {
+        self.read()
+            .unwrap_or_else(|e| e.into_inner())
+            .prepare_cycle(now)
+    }
+    fn apply_cycle(&self, plan: CyclePlan) -> Result<CycleReport> {
+        self.write()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply_cycle(plan)
+    }
+}
 
 /// What the background thread is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +125,8 @@ impl Drop for BackgroundHandle {
 }
 
 /// Runs a consolidation cycle on `engine` every `every`, at the clock value `clock()` returns.
+/// `engine` is an `Arc<std::sync::RwLock<Engram>>` or a [`crate::SharedEngram`] (see
+/// [`ConsolidationTarget`]).
 ///
 /// Each cycle prepares under a read lock ([`Engram::prepare_cycle`]: readers keep searching
 /// while it clusters) and applies under a short write lock ([`Engram::apply_cycle`]). If a
@@ -101,7 +136,7 @@ impl Drop for BackgroundHandle {
 /// The clustering runs on a rayon pool of its own with one thread fewer than the machine has
 /// cores (at least one), so searches keep a core. Results do not depend on the thread count.
 pub fn spawn_background_consolidation(
-    engine: Arc<RwLock<Engram>>,
+    engine: impl ConsolidationTarget,
     every: Duration,
     clock: impl Fn() -> u64 + Send + 'static,
 ) -> BackgroundHandle {
@@ -127,18 +162,12 @@ pub fn spawn_background_consolidation(
             while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
                 let now = clock();
                 p.store(1, Ordering::Release);
-                let plan = {
-                    let g = engine.read().unwrap_or_else(|e| e.into_inner());
-                    match &pool {
-                        Some(pool) => pool.install(|| g.prepare_cycle(now)),
-                        None => g.prepare_cycle(now),
-                    }
+                let plan = match &pool {
+                    Some(pool) => pool.install(|| engine.prepare_cycle(now)),
+                    None => engine.prepare_cycle(now),
                 };
                 p.store(2, Ordering::Release);
-                let result = plan.and_then(|plan| {
-                    let mut g = engine.write().unwrap_or_else(|e| e.into_inner());
-                    g.apply_cycle(plan)
-                });
+                let result = plan.and_then(|plan| engine.apply_cycle(plan));
                 p.store(0, Ordering::Release);
                 if let Ok(mut s) = st.lock() {
                     match result {

@@ -41,7 +41,9 @@ mod config;
 mod plan;
 mod report;
 
-pub use background::{spawn_background_consolidation, BackgroundHandle, BackgroundPhase};
+pub use background::{
+    spawn_background_consolidation, BackgroundHandle, BackgroundPhase, ConsolidationTarget,
+};
 pub use config::{ClusterCount, ConsolidationConfig, ForgettingCurve};
 pub use plan::CyclePlan;
 pub use report::{CycleReport, PhaseTimings};

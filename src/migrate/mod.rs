@@ -162,6 +162,37 @@ impl ImportReport {
 /// is committed; its changes are part of the commit.
 pub type Bootstrap<'a> = Box<dyn FnOnce(&mut Engram) -> Result<()> + 'a>;
 
+/// The bootstrap of `engram import --bootstrap-concepts`: one consolidation cycle
+/// ([`Engram::consolidate`]) over the staged engine — every imported episode is new to it —
+/// at clock `now`, by default the latest episode timestamp (or the store's last cycle, if
+/// later), so imported episodes decay from their own timestamps and not from today. The
+/// cycle's report is put in `report`.
+pub fn bootstrap_concepts(
+    now: Option<u64>,
+    report: &mut Option<crate::consolidation::CycleReport>,
+) -> Bootstrap<'_> {
+    Box::new(move |e: &mut Engram| {
+        let now = now.unwrap_or_else(|| {
+            e.graph()
+                .episodes()
+                .map(|(_, _, n)| n.timestamp)
+                .max()
+                .unwrap_or(0)
+                .max(e.last_consolidation().unwrap_or(0))
+        });
+        let r = e.consolidate(now)?;
+        log::info!(
+            "bootstrap: cycle {} at {now}: {} concepts formed, {} updated, {} bindings",
+            r.cycle,
+            r.concepts_created.len(),
+            r.concepts_updated.len(),
+            r.bindings_created
+        );
+        *report = Some(r);
+        Ok(())
+    })
+}
+
 fn format_of(source: &Path, opts: &ImportOptions) -> Result<SourceFormat> {
     opts.format
         .or_else(|| SourceFormat::from_path(source))
@@ -209,7 +240,12 @@ fn file_digest(p: &Path) -> Result<String> {
 /// may have the store open. Resumes a previous interrupted import of the same source from
 /// its last checkpoint (refusing a tampered checkpoint or a changed source), commits
 /// atomically, verifies, and returns the report. `bootstrap` runs on the staged engine just
-/// before the commit (e.g. concept formation).
+/// before the commit (e.g. concept formation, [`bootstrap_concepts`]).
+///
+/// With a bootstrap, the imported records are verified on the staged engine just before it
+/// runs (digests, counts, spot checks: a bootstrap may move, re-count or add concepts), and
+/// the committed store is verified against what the bootstrap cannot change: the episode
+/// digest and count, and the concept count the bootstrap left.
 pub fn import(
     source: &Path,
     store: &Path,
@@ -377,9 +413,15 @@ pub fn import(
 
     // Commit: bootstrap, fold the stage into one snapshot of the next generation, check the
     // store was not touched meanwhile, and rename the snapshot into place.
-    if let Some(f) = bootstrap {
-        f(stage.engine_mut_unlogged())?;
-    }
+    let pre_bootstrap = match bootstrap {
+        Some(f) => {
+            let (checked, failures) = spot_check(source, format, &run.spots, stage.engine())?;
+            let v = verify_store(stage.engine(), &run.ckpt, checked, failures, true);
+            f(stage.engine_mut_unlogged())?;
+            Some((v, stage.graph().concept_count() as u64))
+        }
+        None => None,
+    };
     stage.checkpoint()?;
     drop(stage);
     for f in [SNAPSHOT_FILE, WAL_FILE] {
@@ -399,8 +441,26 @@ pub fn import(
     // Opening discards the store's now stale log and starts a fresh one.
     let live = DurableEngram::open(store, StoreOptions::default())?;
     report.committed = true;
-    let (checked, failures) = spot_check(source, format, &run.spots, &live)?;
-    report.verification = Some(verify_store(&live, &run.ckpt, checked, failures, true));
+    report.verification = Some(match pre_bootstrap {
+        None => {
+            let (checked, failures) = spot_check(source, format, &run.spots, &live)?;
+            verify_store(&live, &run.ckpt, checked, failures, true)
+        }
+        Some((pre, concepts)) => {
+            let post = verify_store(&live, &run.ckpt, 0, Vec::new(), true);
+            let ok = pre.ok
+                && post.episode_digest == run.ckpt.episode_chain
+                && post.store_episodes == post.expected_episodes
+                && post.store_concepts == concepts;
+            Verification {
+                ok,
+                store_episodes: post.store_episodes,
+                store_concepts: post.store_concepts,
+                episode_digest: post.episode_digest,
+                ..pre
+            }
+        }
+    });
     drop(live);
     let _ = fs::remove_dir_all(work.stage());
     let _ = fs::remove_file(work.checkpoint());

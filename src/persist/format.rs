@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::error::StoreError;
 use crate::memory::{EpisodeMeta, Payload};
 
-/// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format version this build writes (it also reads version 1, see
+/// [`super::snapshot`]).
+pub const SNAPSHOT_VERSION: u32 = 2;
 /// The log format version this build writes and reads.
 pub const WAL_VERSION: u32 = 1;
 /// Magic bytes opening a snapshot file.

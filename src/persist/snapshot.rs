@@ -1,7 +1,7 @@
 //! The snapshot file: the whole engine at one generation, in checksummed sections.
 //!
 //! ```text
-//! file    = magic "ENGRAMSN" | version u32 | section*7
+//! file    = magic "ENGRAMSN" | version u32 | section*8      (v1: section*7, no CONS)
 //! section = tag [u8; 4] | len u64 | payload (len bytes) | crc32c u32 (of tag, len, payload)
 //! HEAD    dim u32, precision u8, backend u8, vec kind u8 (0 f32, 1 f16), chunk bytes u64,
 //!         generation, next episode, next concept, cycle, episodes, concepts, bindings, links (u64)
@@ -13,8 +13,15 @@
 //! BIND    per binding: episode u64, concept u64, strength f32 (episode order, then the
 //!         episode's own binding order)
 //! LINK    per undirected concept link (a < b): a u64, b u64, weight f32
-//! END     the number of sections before it (u32); nothing may follow
+//! CONS    (v2) consolidation state: watermark u64, last cycle time (u8 0/1 + u64),
+//!         confirmation times (count u64, then id u64, time u64 by ascending id); then the
+//!         consolidation configuration (see `encode_consolidation`)
+//! END     the number of sections before it (u32: 7 in v2, 6 in v1); nothing may follow
 //! ```
+//!
+//! Version 1 snapshots (no CONS) are still read: the consolidation state starts fresh and
+//! the configuration is the default (a warning is logged when the v1 store had run cycles).
+//! The next checkpoint writes version 2.
 //!
 //! Only live episodes are written, so a snapshot is also a compaction: rows are renumbered,
 //! ids never change.
@@ -29,6 +36,7 @@ use super::format::{
     atomic_write, corrupt, crc, extend_f32_le, io, Dec, Enc, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
 };
 use crate::config::{BackendChoice, Config, Precision};
+use crate::consolidation::{ClusterCount, ConsolidationConfig, ForgettingCurve};
 use crate::engine::Engram;
 use crate::error::StoreError;
 use crate::memory::{Concept, ConceptId, ConceptState, EpisodeId, EpisodeMeta};
@@ -39,6 +47,7 @@ const EVEC: [u8; 4] = *b"EVEC";
 const CONC: [u8; 4] = *b"CONC";
 const BIND: [u8; 4] = *b"BIND";
 const LINK: [u8; 4] = *b"LINK";
+const CONS: [u8; 4] = *b"CONS";
 const END: [u8; 4] = *b"END_";
 
 /// Bytes of floats read or written at a time for the embedding section.
@@ -155,6 +164,9 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
     head.u64(bindings.len() as u64);
     head.u64(n_links);
 
+    let mut cons = Enc::default();
+    encode_consolidation(&mut cons, engine);
+
     let mut total = 0u64;
     atomic_write(path, |w| {
         w.write_all(&SNAPSHOT_MAGIC)?;
@@ -165,7 +177,8 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
         section(w, CONC, &conc.buf)?;
         section(w, BIND, &bind.buf)?;
         section(w, LINK, &links.buf)?;
-        section(w, END, &6u32.to_le_bytes())?;
+        section(w, CONS, &cons.buf)?;
+        section(w, END, &7u32.to_le_bytes())?;
         total = 12
             + [
                 head.buf.len(),
@@ -174,7 +187,7 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
                 bind.buf.len(),
             ]
             .iter()
-            .chain([links.buf.len(), 4].iter())
+            .chain([links.buf.len(), cons.buf.len(), 4].iter())
             .map(|&l| l as u64 + 16)
             .sum::<u64>()
             + 16
@@ -351,11 +364,11 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         ));
     }
     let version = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
-    if version != SNAPSHOT_VERSION {
+    if version != SNAPSHOT_VERSION && version != 1 {
         return Err(StoreError::Version {
             path: path.to_path_buf(),
             found: version,
-            supported: SNAPSHOT_VERSION.to_string(),
+            supported: format!("1 and {SNAPSHOT_VERSION}"),
         });
     }
 
@@ -611,9 +624,27 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         }
     }
 
+    // CONS (v2)
+    let sections = if version >= 2 {
+        let (soff, cons) = s.small(CONS)?;
+        decode_consolidation(&cons, &mut engine).map_err(bad("CONS", soff))?;
+        7u32
+    } else {
+        if engine.cycle > 0 {
+            log::warn!(
+                "{}: a version 1 snapshot after {} consolidation cycles: the consolidation \
+                 state was not saved and starts fresh (the next cycle treats every episode \
+                 as new)",
+                path.display(),
+                engine.cycle
+            );
+        }
+        6u32
+    };
+
     // END
     let (eoff, end) = s.small(END)?;
-    if end != 6u32.to_le_bytes() {
+    if end != sections.to_le_bytes() {
         return Err(corrupt(path, "END_", eoff, "bad section count"));
     }
     if s.offset != size {
@@ -635,4 +666,171 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
             bytes: size,
         },
     ))
+}
+
+/// Encodes the consolidation state and configuration (the CONS section):
+///
+/// ```text
+/// state   watermark u64 | has last time u8 | last time u64 (if any)
+///         | n u64 | (concept id u64, last confirmation u64) * n, by ascending id
+/// config  seed u64 | clusters u8 (0 fixed: k u64; 1 discover: has max_k u8, max_k u64)
+///         | max_iter u64 | warm_iter u64 | replay_fraction f32 | replay_min u64
+///         | min_coherence f32 | min_cluster_size u64 | match_threshold f32
+///         | novelty_threshold f32 | soft_margin f32 | soft_candidates u64 | binding_gain f32
+///         | prune_below f32 | replay_gain f32 | proto_strength f32 | confirm_gain f32
+///         | promote_after u32 | concept_min_strength f32 | link_threshold f32
+///         | forgetting u8 (0 exponential: half_life f64; 1 power: scale f64, exponent f64;
+///           2 none)
+/// ```
+///
+/// Floats are stored as their bits, so a reopened store runs the same cycles bit for bit.
+fn encode_consolidation(e: &mut Enc, engine: &Engram) {
+    let st = &engine.consolidation;
+    e.u64(st.watermark);
+    match st.last_time {
+        Some(t) => {
+            e.u8(1);
+            e.u64(t);
+        }
+        None => e.u8(0),
+    }
+    let mut times: Vec<(ConceptId, u64)> = st.concept_time.iter().map(|(c, t)| (*c, *t)).collect();
+    times.sort_unstable();
+    e.u64(times.len() as u64);
+    for (c, t) in times {
+        e.u64(c.0);
+        e.u64(t);
+    }
+    let c = engine.config.consolidation_config();
+    e.u64(c.seed);
+    match c.clusters {
+        ClusterCount::Fixed(k) => {
+            e.u8(0);
+            e.u64(k as u64);
+        }
+        ClusterCount::Discover { max_k } => {
+            e.u8(1);
+            e.u8(max_k.is_some() as u8);
+            e.u64(max_k.unwrap_or(0) as u64);
+        }
+    }
+    e.u64(c.max_iter as u64);
+    e.u64(c.warm_iter as u64);
+    e.f32(c.replay_fraction);
+    e.u64(c.replay_min as u64);
+    e.f32(c.min_coherence);
+    e.u64(c.min_cluster_size as u64);
+    e.f32(c.match_threshold);
+    e.f32(c.novelty_threshold);
+    e.f32(c.soft_margin);
+    e.u64(c.soft_candidates as u64);
+    e.f32(c.binding_gain);
+    e.f32(c.prune_below);
+    e.f32(c.replay_gain);
+    e.f32(c.proto_strength);
+    e.f32(c.confirm_gain);
+    e.u32(c.promote_after);
+    e.f32(c.concept_min_strength);
+    e.f32(c.link_threshold);
+    match c.forgetting {
+        ForgettingCurve::Exponential { half_life } => {
+            e.u8(0);
+            e.u64(half_life.to_bits());
+        }
+        ForgettingCurve::Power { scale, exponent } => {
+            e.u8(1);
+            e.u64(scale.to_bits());
+            e.u64(exponent.to_bits());
+        }
+        ForgettingCurve::None => e.u8(2),
+    }
+}
+
+/// Decodes the CONS section into `engine` (its concepts already loaded): the state is
+/// checked against them (ids below the next concept id, no duplicates, the watermark not
+/// past the next episode id) and the configuration with [`ConsolidationConfig::check`].
+fn decode_consolidation(buf: &[u8], engine: &mut Engram) -> Result<(), String> {
+    let mut d = Dec::new(buf);
+    let watermark = d.u64()?;
+    if watermark > engine.next_episode {
+        return Err(format!(
+            "watermark {watermark} past the next episode id {}",
+            engine.next_episode
+        ));
+    }
+    let last_time = match d.u8()? {
+        0 => None,
+        1 => Some(d.u64()?),
+        t => return Err(format!("bad last-time tag {t}")),
+    };
+    let n = d.u64()?;
+    if n > d.remaining() as u64 / 16 {
+        return Err(format!("{n} confirmation times do not fit the section"));
+    }
+    let mut concept_time = rustc_hash::FxHashMap::default();
+    let mut prev: Option<u64> = None;
+    for i in 0..n {
+        let (c, t) = (d.u64()?, d.u64()?);
+        if prev.is_some_and(|p| p >= c) || c >= engine.next_concept {
+            return Err(format!(
+                "confirmation time {i}: concept id {c} out of order"
+            ));
+        }
+        prev = Some(c);
+        concept_time.insert(ConceptId(c), t);
+    }
+    let u = |v: u64| usize::try_from(v).map_err(|_| format!("{v} does not fit usize"));
+    // Every field listed (no `..Default`): a new field must get a place in the format.
+    let c = ConsolidationConfig {
+        seed: d.u64()?,
+        clusters: match d.u8()? {
+            0 => ClusterCount::Fixed(u(d.u64()?)?),
+            1 => {
+                let has = d.u8()?;
+                let k = u(d.u64()?)?;
+                ClusterCount::Discover {
+                    max_k: (has != 0).then_some(k),
+                }
+            }
+            t => return Err(format!("bad cluster-count tag {t}")),
+        },
+        max_iter: u(d.u64()?)?,
+        warm_iter: u(d.u64()?)?,
+        replay_fraction: d.f32()?,
+        replay_min: u(d.u64()?)?,
+        min_coherence: d.f32()?,
+        min_cluster_size: u(d.u64()?)?,
+        match_threshold: d.f32()?,
+        novelty_threshold: d.f32()?,
+        soft_margin: d.f32()?,
+        soft_candidates: u(d.u64()?)?,
+        binding_gain: d.f32()?,
+        prune_below: d.f32()?,
+        replay_gain: d.f32()?,
+        proto_strength: d.f32()?,
+        confirm_gain: d.f32()?,
+        promote_after: d.u32()?,
+        concept_min_strength: d.f32()?,
+        link_threshold: d.f32()?,
+        forgetting: match d.u8()? {
+            0 => ForgettingCurve::Exponential {
+                half_life: f64::from_bits(d.u64()?),
+            },
+            1 => ForgettingCurve::Power {
+                scale: f64::from_bits(d.u64()?),
+                exponent: f64::from_bits(d.u64()?),
+            },
+            2 => ForgettingCurve::None,
+            t => return Err(format!("bad forgetting-curve tag {t}")),
+        },
+    };
+    d.finish()?;
+    let c = c.check().map_err(|e| format!("configuration: {e}"))?;
+    engine.config = engine.config.clone().consolidation(c);
+    engine.consolidation = crate::consolidation::State {
+        watermark,
+        last_time,
+        concept_time,
+    };
+    Ok(())
 }

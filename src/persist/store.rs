@@ -9,6 +9,7 @@ use super::recovery::{self, NewConcept, RecoveryReport};
 use super::snapshot;
 use super::wal::{SyncPolicy, Wal, WalReader};
 use crate::config::Config;
+use crate::consolidation::{ConsolidationConfig, CyclePlan, CycleReport};
 use crate::engine::Engram;
 use crate::error::{Result, StoreError};
 use crate::memory::{Concept, ConceptId, EpisodeId, EpisodeMeta};
@@ -33,10 +34,12 @@ impl StoreOptions {
 /// The directory holds `snapshot.eng` (the engine at the last checkpoint) and `wal.log`
 /// (every [`remember`](Self::remember), [`remember_batch`](Self::remember_batch),
 /// [`forget`](Self::forget) and [`add_concept`](Self::add_concept) since). Reads go through
-/// [`Deref`] to the [`Engram`]. Changes made any other way — a consolidation cycle rewrites
-/// concepts and bindings wholesale — are not logged record by record: make them with
-/// [`mutate_and_checkpoint`](Self::mutate_and_checkpoint), which runs them and writes a new
-/// snapshot. One process opens a store at a time.
+/// [`Deref`] to the [`Engram`]. A consolidation cycle rewrites concepts and bindings
+/// wholesale and is not logged record by record: [`consolidate`](Self::consolidate) runs it
+/// and writes a new snapshot (which also holds the consolidation state and configuration,
+/// so cycles continue after a reopen exactly as they would have). Other unlogged changes go
+/// through [`mutate_and_checkpoint`](Self::mutate_and_checkpoint). One process opens a store
+/// at a time.
 ///
 /// ```
 /// use engram::persist::{DurableEngram, StoreOptions};
@@ -336,9 +339,28 @@ impl DurableEngram {
     /// (temporary file, fsync, rename, directory fsync), then an empty log of that
     /// generation. A crash between the two leaves a stale log that opening discards.
     pub fn checkpoint(&mut self) -> Result<()> {
+        let next = self.begin_checkpoint()?;
+        self.write_checkpoint_snapshot(next)?;
+        self.finish_checkpoint(next)
+    }
+
+    /// The first step of a checkpoint (needs `&mut`): fsyncs the log; returns the generation
+    /// the snapshot is written as.
+    pub(crate) fn begin_checkpoint(&mut self) -> Result<u64> {
         self.wal.sync()?;
-        let next = self.generation + 1;
+        Ok(self.generation + 1)
+    }
+
+    /// The second step (only `&self`, so it can run while readers keep reading — but no
+    /// write may happen until [`DurableEngram::finish_checkpoint`], or it would be logged to
+    /// a log the new snapshot makes stale): writes the snapshot of generation `next`.
+    pub(crate) fn write_checkpoint_snapshot(&self, next: u64) -> Result<()> {
         snapshot::write(&self.engine, &self.dir.join(SNAPSHOT_FILE), next)?;
+        Ok(())
+    }
+
+    /// The last step (needs `&mut`): adopts generation `next` and starts its empty log.
+    pub(crate) fn finish_checkpoint(&mut self, next: u64) -> Result<()> {
         self.generation = next;
         let policy = self.wal.policy();
         match Wal::create(&self.dir.join(WAL_FILE), next, self.engine.dim(), policy) {
@@ -350,6 +372,57 @@ impl DurableEngram {
             }
         }
         self.poisoned = false;
+        Ok(())
+    }
+
+    /// Marks the store as refusing writes until a checkpoint succeeds or it is reopened
+    /// (after a failed checkpoint that followed unlogged changes).
+    pub(crate) fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Whether writes are refused (see [`DurableEngram::checkpoint`]).
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_poison()
+    }
+
+    /// One consolidation cycle ([`Engram::consolidate`]) at clock `now`, made durable by a
+    /// checkpoint before it returns.
+    ///
+    /// Durability: a cycle rewrites concepts, bindings and episode strengths wholesale, so it
+    /// is not logged record by record; the checkpoint writes the whole engine (cycle
+    /// included) as the next snapshot. A crash before the snapshot's rename loses the cycle
+    /// and only the cycle (reopening gives the state before it, log included, and running
+    /// the same cycle again gives the same result); after it, the cycle is there. If the
+    /// cycle fails nothing changes; if the checkpoint fails the cycle stays in memory, the
+    /// error is returned, and the store refuses writes until a
+    /// [`checkpoint`](Self::checkpoint) succeeds or it is reopened.
+    ///
+    /// Cost: one snapshot write (the whole store) per cycle.
+    pub fn consolidate(&mut self, now: u64) -> Result<CycleReport> {
+        self.check_poison()?;
+        let plan = self.engine.prepare_cycle(now)?;
+        self.apply_cycle(plan)
+    }
+
+    /// [`Engram::apply_cycle`] of a plan from [`Engram::prepare_cycle`] (reachable through
+    /// [`Deref`]), then a checkpoint: durable as [`DurableEngram::consolidate`].
+    pub fn apply_cycle(&mut self, plan: CyclePlan) -> Result<CycleReport> {
+        self.check_poison()?;
+        let report = self.engine.apply_cycle(plan)?;
+        if let Err(e) = self.checkpoint() {
+            self.poisoned = true;
+            return Err(e);
+        }
+        Ok(report)
+    }
+
+    /// Replaces the consolidation configuration (checked first). It is saved in the
+    /// snapshot, so it takes effect now and is durable from the next checkpoint (a
+    /// [`consolidate`](Self::consolidate) checkpoints).
+    pub fn set_consolidation_config(&mut self, config: ConsolidationConfig) -> Result<()> {
+        let c = config.check()?;
+        self.engine.config = self.engine.config.clone().consolidation(c);
         Ok(())
     }
 

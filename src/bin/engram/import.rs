@@ -31,6 +31,14 @@ pub struct Args {
     /// Records re-read from the source to verify the store.
     #[arg(long, default_value_t = 32)]
     spot_checks: usize,
+    /// Form concepts from the imported episodes before the commit: one consolidation cycle
+    /// over the staged store (with the store's consolidation configuration), committed with
+    /// the import.
+    #[arg(long)]
+    bootstrap_concepts: bool,
+    /// The clock value of the bootstrap cycle (default: the latest episode timestamp).
+    #[arg(long, requires = "bootstrap_concepts")]
+    bootstrap_now: Option<u64>,
     /// Undo the last committed import (the store's files return to their pre-import bytes).
     #[arg(long, conflicts_with_all = ["file", "discard"])]
     rollback: bool,
@@ -65,12 +73,37 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         spot_checks: a.spot_checks,
         ..ImportOptions::default()
     };
-    let r = migrate::import(&file, &a.store, &opts, None)
+    let mut cycle = None;
+    let hook = a
+        .bootstrap_concepts
+        .then(|| migrate::bootstrap_concepts(a.bootstrap_now, &mut cycle));
+    let r = migrate::import(&file, &a.store, &opts, hook)
         .with_context(|| format!("importing {}", file.display()))?;
     let verified = r.verification.as_ref().is_some_and(|v| v.ok);
     if c.json {
-        print_json(&r.to_json())?;
+        let mut j = r.to_json();
+        if let Some(b) = &cycle {
+            j["bootstrap"] = serde_json::json!({
+                "cycle": b.cycle,
+                "now": b.now,
+                "episodes": b.episodes_new,
+                "concepts_created": b.concepts_created.len(),
+                "concepts_updated": b.concepts_updated.len(),
+                "bindings_created": b.bindings_created,
+            });
+        }
+        print_json(&j)?;
     } else {
+        if let Some(b) = &cycle {
+            eprintln!(
+                "bootstrap: {} concepts formed, {} updated, {} bindings (cycle {} at {})",
+                b.concepts_created.len(),
+                b.concepts_updated.len(),
+                b.bindings_created,
+                b.cycle,
+                b.now
+            );
+        }
         if let Some(after) = r.resumed_after {
             eprintln!("resumed after record {after}");
         }
