@@ -336,9 +336,6 @@ def test_bad_recall_input(consolidated):
         mem.consolidate(-1)
 
 
-@pytest.mark.xfail(reason="core: the snapshot does not keep the consolidation bookkeeping "
-                          "(watermark, last cycle time), so after reopening every episode "
-                          "counts as new again", strict=False)
 def test_reopened_store_remembers_which_episodes_were_consolidated(tmp_path):
     x, _ = stream(1000)
     mem = engram.Engram.create(tmp_path / "s", DIM, backend="cpu", sync="never")
