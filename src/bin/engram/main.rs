@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod info;
 mod plot;
+mod quality;
 mod stream;
 mod synth;
 mod util;
