@@ -55,15 +55,7 @@ fn bad_arguments_exit_with_2() {
         "invalid stream",
     );
     assert_usage_error(
-        &[
-            "stream",
-            "--n",
-            "1000",
-            "--clusters",
-            "4",
-            "--k",
-            "2000",
-        ],
+        &["stream", "--n", "1000", "--clusters", "4", "--k", "2000"],
         "--k 2000",
     );
     assert_usage_error(

@@ -197,16 +197,36 @@ fn store_commands_misuse_exits_with_2() {
         ],
         "cannot be used with",
     );
-    assert_usage_error(&["search", "--store", st, "--episode", "1", "-k", "0"], "at least 1");
     assert_usage_error(
-        &["search", "--store", st, "--episode", "1", "--mode", "psychic"],
+        &["search", "--store", st, "--episode", "1", "-k", "0"],
+        "at least 1",
+    );
+    assert_usage_error(
+        &[
+            "search",
+            "--store",
+            st,
+            "--episode",
+            "1",
+            "--mode",
+            "psychic",
+        ],
         "psychic",
     );
-    assert_usage_error(&["search", "--store", st, "--episode", "5000"], "no episode 5000");
-    assert_usage_error(&["search", "--store", missing, "--episode", "1"], "no store");
+    assert_usage_error(
+        &["search", "--store", st, "--episode", "5000"],
+        "no episode 5000",
+    );
+    assert_usage_error(
+        &["search", "--store", missing, "--episode", "1"],
+        "no store",
+    );
     assert_usage_error(&["concepts", "--store", missing], "no store");
     assert_usage_error(&["consolidate", "--store", st], "--now");
-    assert_usage_error(&["consolidate", "--store", missing, "--now", "1"], "no store");
+    assert_usage_error(
+        &["consolidate", "--store", missing, "--now", "1"],
+        "no store",
+    );
     // A query of the wrong dimension.
     let q = dir.path().join("q.npy");
     use npyz::WriterBuilder;

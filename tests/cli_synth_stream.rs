@@ -124,7 +124,7 @@ fn stream_json_contract() {
         assert!(c["episodes_replayed"].as_u64().unwrap() > 0, "{c}");
     }
     assert_eq!(h[2]["promoted"], 6, "promoted after 3 confirmations: {v}");
-    assert_eq!(v["bindings"].as_u64().unwrap() >= 6000, true);
+    assert!(v["bindings"].as_u64().unwrap() >= 6000, "{v}");
 }
 
 #[test]

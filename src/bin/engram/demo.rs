@@ -60,9 +60,8 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         blocked: false,
     };
     let stream = spec.synth(c.seed).generate();
-    let count = a
-        .k
-        .map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
+    let count =
+        a.k.map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
     let cfg = Config::new(a.dim)
         .backend(c.backend)
         .consolidation(ConsolidationConfig::default().seed(c.seed).clusters(count));

@@ -139,10 +139,7 @@ pub fn search(c: &Common, a: SearchArgs) -> anyhow::Result<()> {
             "the store has no concepts: the semantic pathway finds nothing until `engram consolidate` runs"
         );
     }
-    let params = RecallParams::new(a.k)
-        .mode(mode)
-        .probes(a.probes)
-        .at(a.now);
+    let params = RecallParams::new(a.k).mode(mode).probes(a.probes).at(a.now);
     let t = Instant::now();
     let mut results = Vec::new();
     for (i, q) in queries.chunks_exact(dim).enumerate() {
@@ -274,9 +271,8 @@ pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
             ));
         }
     }
-    let count = a
-        .k
-        .map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
+    let count =
+        a.k.map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
     let cfg = ConsolidationConfig::default().seed(c.seed).clusters(count);
     let t = Instant::now();
     let report = s

@@ -123,12 +123,7 @@ struct Cycle {
     rss: u64,
 }
 
-fn cycle(
-    mem: &mut Engram,
-    res: &Reservoir,
-    labelled: bool,
-    rows: usize,
-) -> anyhow::Result<Cycle> {
+fn cycle(mem: &mut Engram, res: &Reservoir, labelled: bool, rows: usize) -> anyhow::Result<Cycle> {
     let t = Instant::now();
     let report = mem.consolidate(rows as u64)?;
     let secs_cycle = secs(t);
