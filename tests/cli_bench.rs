@@ -30,6 +30,13 @@ fn bench_quick_writes_json_markdown_and_svg() {
         assert!(r["ms"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["pct_of_limit"].as_f64().is_some(), "{r}");
     }
+    // One warm consolidation cycle against one Lloyd iteration at the largest size.
+    assert!(has("consolidation cycle (warm, k = 16)", "cpu"));
+    let cons = &v["consolidation"][0];
+    assert_eq!(cons["n_new"], 8000, "{cons}");
+    assert_eq!(cons["concepts"], 16, "{cons}");
+    assert!(cons["ratio"].as_f64().unwrap() > 0.0, "{cons}");
+    assert!(v["notes"].to_string().contains("one warm cycle"));
     let gpu = !v["limits"]["gpu"].is_null();
     if gpu {
         assert!(has("search", "gpu") && has("kmeans", "gpu"));
@@ -42,6 +49,24 @@ fn bench_quick_writes_json_markdown_and_svg() {
                 r["agreement"].as_f64().unwrap() >= 0.9,
                 "GPU agrees with the CPU: {r}"
             );
+        }
+        // The tiled batch kernel serves batches of 16 with k = 1, 10 and 128; k = 1 and
+        // k = 128 rows agree with the CPU's.
+        for op in ["search", "search (k = 1)", "search (k = 128)"] {
+            let gpu_rows: Vec<_> = rows
+                .iter()
+                .filter(|r| r["backend"] == "gpu" && r["op"] == op)
+                .collect();
+            assert!(!gpu_rows.is_empty(), "{op}");
+            for r in gpu_rows {
+                let want = if r["batch"].as_u64().unwrap() >= 16 {
+                    "tiled"
+                } else {
+                    "scan"
+                };
+                assert_eq!(r["kernel"], want, "{r}");
+                assert!(r["agreement"].as_f64().unwrap() >= 0.9, "{r}");
+            }
         }
         if v["gpu_software"] == true {
             let notes = v["notes"].to_string();

@@ -13,7 +13,16 @@ fn engram(args: &[&str]) -> Output {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["demo", "info", "synth", "stream", "bench"] {
+    for cmd in [
+        "demo",
+        "info",
+        "synth",
+        "stream",
+        "bench",
+        "search",
+        "concepts",
+        "consolidate",
+    ] {
         let out = engram(&[cmd, "--help"]);
         assert!(out.status.success(), "{cmd} --help failed");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -46,18 +55,12 @@ fn bad_arguments_exit_with_2() {
         "invalid stream",
     );
     assert_usage_error(
-        &[
-            "stream",
-            "--n",
-            "1000",
-            "--clusters",
-            "4",
-            "--k",
-            "500",
-            "--sample",
-            "100",
-        ],
-        "--k 500",
+        &["stream", "--n", "1000", "--clusters", "4", "--k", "2000"],
+        "--k 2000",
+    );
+    assert_usage_error(
+        &["stream", "--n", "1000", "--k", "4", "--discover"],
+        "cannot be used with",
     );
     assert_usage_error(&["demo", "--n", "10", "--clusters", "20"], "--clusters 20");
 }
@@ -97,7 +100,7 @@ fn demo_finds_the_clusters() {
         "--n",
         "3000",
         "--dim",
-        "32",
+        "64",
         "--clusters",
         "4",
         "--backend",
@@ -113,7 +116,22 @@ fn demo_finds_the_clusters() {
     assert_eq!(v["episodes"], 3000);
     assert_eq!(v["concepts"], 4);
     assert!(v["ari"].as_f64().unwrap() >= 0.9, "{v}");
-    assert_eq!(v["shown"].as_array().unwrap().len(), 3);
-    assert_eq!(v["recall"]["hits"].as_array().unwrap().len(), 5);
-    assert_eq!(v["recall"]["same_cluster"], 5);
+    assert!(v["nmi"].as_f64().unwrap() >= 0.9, "{v}");
+    assert_eq!(v["cycles"].as_array().unwrap().len(), 2);
+    // The second cycle starts from the first one's concepts.
+    assert_eq!(v["cycles"][1]["concepts_updated"], 4, "{v}");
+    let shown = v["shown"].as_array().unwrap();
+    assert_eq!(shown.len(), 3);
+    for c in shown {
+        assert!(c["purity"].as_f64().unwrap() >= 0.9, "{c}");
+        assert_eq!(c["strongest_members"].as_array().unwrap().len(), 5);
+    }
+    for (key, mode) in [("recall", "blended"), ("recall_semantic", "semantic")] {
+        let r = &v[key];
+        assert_eq!(r["mode"], mode);
+        assert_eq!(r["hits"].as_array().unwrap().len(), 5, "{r}");
+        assert_eq!(r["same_cluster"], 5, "{r}");
+        assert_eq!(r["hits"][0]["episode"], r["cue_episode"], "{r}");
+        assert!(r["hits"][0]["via"].as_str().unwrap().contains("semantic"));
+    }
 }

@@ -111,7 +111,20 @@ fn stream_json_contract() {
     assert!(v["episodes_per_s"].as_f64().unwrap() > 0.0);
     assert!(v["peak_rss_bytes"].as_u64().unwrap() > 0);
     assert_eq!(v["cycles"], 3);
-    assert_eq!(v["history"].as_array().unwrap().len(), 3);
+    assert_eq!(v["unbound"], 0.0, "{v}");
+    // Scored on every episode (the stream is shorter than the sample).
+    assert_eq!(v["quality_sample_rows"], 6000);
+    let h = v["history"].as_array().unwrap();
+    assert_eq!(h.len(), 3);
+    // Concepts form in the first cycle and are confirmed (not re-created) by the next ones.
+    assert_eq!(h[0]["concepts_created"], 6, "{v}");
+    for c in &h[1..] {
+        assert_eq!(c["concepts_created"], 0, "{c}");
+        assert_eq!(c["concepts_updated"], 6, "{c}");
+        assert!(c["episodes_replayed"].as_u64().unwrap() > 0, "{c}");
+    }
+    assert_eq!(h[2]["promoted"], 6, "promoted after 3 confirmations: {v}");
+    assert!(v["bindings"].as_u64().unwrap() >= 6000, "{v}");
 }
 
 #[test]
@@ -149,6 +162,9 @@ fn stream_f16_reads_npy_back() {
     assert_eq!(v["n"], 3000);
     assert_eq!(v["dim"], 16);
     assert_eq!(v["precision"], "f16");
-    assert_eq!(v["vector_bytes"], 3000 * 16 * 2);
+    // f16 episode rows plus the 3 concepts' f32 centroids.
+    assert_eq!(v["vector_bytes"], 3000 * 16 * 2 + 3 * 16 * 4);
+    assert_eq!(v["raw_vector_bytes"], 3000 * 16 * 2);
+    assert_eq!(v["concepts"], 3);
     assert!(v["ari"].as_f64().unwrap() >= 0.9, "{v}");
 }

@@ -98,6 +98,18 @@ impl Engram {
         self.apply_cycle(plan)
     }
 
+    /// Replaces the consolidation thresholds of this engine (checked first). A durable store's
+    /// snapshot does not keep them, so a tool that opens a store sets them before a cycle.
+    ///
+    /// # Errors
+    /// [`crate::ConfigError::OutOfRange`] naming the first field out of range; nothing is
+    /// changed then.
+    pub fn set_consolidation_config(&mut self, config: ConsolidationConfig) -> Result<()> {
+        let config = config.check()?;
+        self.config = self.config.clone().consolidation(config);
+        Ok(())
+    }
+
     /// Consolidation cycles applied so far (0 before the first).
     pub fn cycle(&self) -> u64 {
         self.cycle

@@ -1,16 +1,22 @@
-//! `engram demo`: a small labelled stream end to end — ingest, consolidate into concepts, show a
-//! few concepts with their members, and recall by similarity.
+//! `engram demo`: a small labelled stream end to end — ingest, consolidate into concepts
+//! (`Engram::consolidate`), show a few concepts with their members (`concepts()`, `members()`),
+//! and recall by a cue through the blended and semantic pathways (`recall_view`).
 //!
-//! Consolidation here is spherical k-means over the stored episodes (`Engram::consolidate` is
-//! not yet on main); each cluster is shown as a concept with its size, coherence (mean cosine of
-//! its members to the centroid), purity against the true labels and its most central members.
+//! The stream is ingested in two halves with a consolidation cycle after each: the first
+//! forms the concepts from scratch, the second starts from them (a warm cycle), so concepts keep
+//! their ids and gain members. Each episode is then labelled by its strongest binding and the
+//! labelling is scored against the true clusters (ARI/NMI); each concept shown carries its
+//! purity against the true labels and its strongest members.
 
 use std::time::Instant;
 
-use engram::cluster::{adjusted_rand_index, normalized_mutual_info};
-use engram::{Config, Engram, EpisodeMeta, KMeansParams};
+use engram::{
+    ClusterCount, Config, ConsolidationConfig, Engram, EpisodeId, EpisodeMeta, MemoryNode,
+    RecallHit, RecallMode, RecallParams,
+};
 use serde_json::{json, Value};
 
+use crate::quality;
 use crate::util::{positive, print_json, secs, Common};
 
 /// Arguments of `engram demo`.
@@ -25,9 +31,15 @@ pub struct Args {
     /// True clusters in the stream.
     #[arg(long, value_parser = positive, default_value = "8")]
     pub clusters: usize,
+    /// Clusters consolidation looks for (default: discover the number).
+    #[arg(long, value_parser = positive)]
+    pub k: Option<usize>,
     /// Concepts to show.
     #[arg(long, default_value_t = 3)]
     pub show: usize,
+    /// Strongest members shown per concept.
+    #[arg(long, default_value_t = 5)]
+    pub members: usize,
 }
 
 /// Runs `engram demo`.
@@ -48,72 +60,100 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         blocked: false,
     };
     let stream = spec.synth(c.seed).generate();
-    let metas = (0..a.n as u64).map(EpisodeMeta::at).collect();
-    let mut mem = Engram::new(Config::new(a.dim).backend(c.backend))?;
-    let t = Instant::now();
-    let ids = mem.remember_batch(&stream.data, metas)?;
-    let ingest = secs(t);
+    let count =
+        a.k.map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
+    let cfg = Config::new(a.dim)
+        .backend(c.backend)
+        .consolidation(ConsolidationConfig::default().seed(c.seed).clusters(count));
+    let mut mem = Engram::new(cfg)?;
+    let dim = a.dim;
+    let half = a.n / 2;
 
-    let t = Instant::now();
-    let model = KMeansParams::new(a.clusters)
-        .seed(c.seed)
-        .fit(&stream.data, a.dim)?;
-    let consolidate = secs(t);
-    let ari = adjusted_rand_index(&stream.labels, &model.labels)?;
-    let nmi = normalized_mutual_info(&stream.labels, &model.labels)?;
-
-    // Concepts, largest first: members are the episodes of the cluster; the most central ones
-    // are found by recall with the centroid as the cue.
-    let sizes = model.sizes();
-    let mut order: Vec<usize> = (0..model.k).collect();
-    order.sort_by_key(|&j| (std::cmp::Reverse(sizes[j]), j));
-    let mut concepts = Vec::new();
-    for &j in order.iter().take(a.show) {
-        let centroid = &model.centroids[j * a.dim..(j + 1) * a.dim];
-        let members: Vec<usize> = (0..a.n)
-            .filter(|&i| model.labels[i] as usize == j)
-            .collect();
-        let coherence = members
-            .iter()
-            .map(|&i| dot(&stream.data[i * a.dim..(i + 1) * a.dim], centroid))
-            .sum::<f32>()
-            / members.len().max(1) as f32;
-        let mut counts = std::collections::BTreeMap::<u32, usize>::new();
-        for &i in &members {
-            *counts.entry(stream.labels[i]).or_default() += 1;
-        }
-        let (true_label, hits) = counts
-            .iter()
-            .max_by_key(|(l, c)| (**c, std::cmp::Reverse(**l)))
-            .map_or((0, 0), |(l, c)| (*l, *c));
-        let central = mem.search(centroid, 5)?;
-        concepts.push(json!({
-            "concept": j, "members": members.len(), "coherence": coherence,
-            "true_label": true_label, "purity": hits as f64 / members.len().max(1) as f64,
-            "central_members": central.iter().map(|h| json!({"episode": h.id.0, "cosine": h.score})).collect::<Vec<_>>(),
+    // 1. ingest and consolidate, twice.
+    let mut ingest = 0.0;
+    let mut consolidate = 0.0;
+    let mut ids: Vec<EpisodeId> = Vec::with_capacity(a.n);
+    let mut cycles = Vec::new();
+    for (lo, hi) in [(0, half), (half, a.n)] {
+        let metas = (lo as u64..hi as u64).map(EpisodeMeta::at).collect();
+        let t = Instant::now();
+        ids.extend(mem.remember_batch(&stream.data[lo * dim..hi * dim], metas)?);
+        ingest += secs(t);
+        let t = Instant::now();
+        let r = mem.consolidate(hi as u64)?;
+        consolidate += secs(t);
+        cycles.push(json!({
+            "cycle": r.cycle, "now": r.now, "episodes_new": r.episodes_new,
+            "episodes_replayed": r.episodes_replayed, "clusters_kept": r.clusters_kept,
+            "concepts_created": r.concepts_created.len(),
+            "concepts_updated": r.concepts_updated.len(),
+            "bindings_created": r.bindings_created, "secs": secs(t),
         }));
     }
+    let q = quality::score(&mem, &ids, &stream.labels)?;
 
-    let cue = 0usize;
-    let t = Instant::now();
-    let hits = mem.search(&stream.data[cue * a.dim..(cue + 1) * a.dim], 5)?;
-    let recall_s = secs(t);
-    let same = hits
+    // 2. concepts, largest first, with their strongest members.
+    let mut concepts: Vec<(engram::Concept, Vec<(EpisodeId, f32)>)> = mem
+        .concepts()
+        .into_iter()
+        .map(|cpt| {
+            let m = mem.members(cpt.id)?;
+            Ok((cpt, m))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    concepts.sort_by_key(|(cpt, m)| (std::cmp::Reverse(m.len()), cpt.id));
+    let label_of = |e: EpisodeId| stream.labels[e.0 as usize];
+    let shown: Vec<Value> = concepts
         .iter()
-        .filter(|h| stream.labels[h.id.0 as usize] == stream.labels[cue])
-        .count();
+        .take(a.show)
+        .map(|(cpt, members)| {
+            let mut counts = std::collections::BTreeMap::<u32, usize>::new();
+            for &(e, _) in members {
+                *counts.entry(label_of(e)).or_default() += 1;
+            }
+            let (true_label, hits) = counts
+                .iter()
+                .max_by_key(|(l, c)| (**c, std::cmp::Reverse(**l)))
+                .map_or((0, 0), |(l, c)| (*l, *c));
+            json!({
+                "concept": cpt.id.0, "state": format!("{:?}", cpt.state).to_lowercase(),
+                "members": members.len(), "coherence": cpt.coherence, "strength": cpt.strength,
+                "confirmations": cpt.confirmations,
+                "true_label": true_label, "purity": hits as f64 / members.len().max(1) as f64,
+                "strongest_members": members.iter().take(a.members).map(|&(e, s)| json!({
+                    "episode": e.0, "binding": s, "true_label": label_of(e)})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+
+    // 3. recall by the embedding of one episode: blended, then semantic only.
+    let cue_id = ids[0];
+    let cue = mem.embedding(cue_id)?;
+    let recall = |mode: RecallMode| -> anyhow::Result<Value> {
+        let t = Instant::now();
+        let hits = mem.recall_view(&cue, &RecallParams::new(5).mode(mode).at(a.n as u64))?;
+        let ms = secs(t) * 1e3;
+        let same = hits
+            .iter()
+            .filter(|h| hit_label(h, &label_of) == Some(label_of(cue_id)))
+            .count();
+        Ok(json!({
+            "mode": format!("{mode:?}").to_lowercase(), "cue_episode": cue_id.0, "ms": ms,
+            "same_cluster": same, "hits": hits.iter().map(|h| hit_json(h, &label_of)).collect::<Vec<_>>(),
+        }))
+    };
+    let blended = recall(RecallMode::Blended)?;
+    let semantic = recall(RecallMode::Semantic)?;
+
     let v = json!({
         "n": a.n, "dim": a.dim, "clusters": a.clusters, "seed": c.seed,
-        "backend": mem.backend().kind(),
+        "k": a.k, "backend": mem.backend().kind(),
         "episodes": mem.len(), "ingest_s": ingest, "episodes_per_s": a.n as f64 / ingest,
-        "consolidate_s": consolidate, "concepts": sizes.iter().filter(|&&s| s > 0).count(),
-        "ari": ari, "nmi": nmi,
-        "shown": concepts,
-        "recall": {
-            "cue_episode": ids[cue].0, "ms": recall_s * 1e3, "same_cluster": same,
-            "hits": hits.iter().map(|h| json!({"episode": h.id.0, "cosine": h.score,
-                "true_label": stream.labels[h.id.0 as usize]})).collect::<Vec<_>>(),
-        },
+        "consolidate_s": consolidate, "cycles": cycles,
+        "concepts": mem.concepts().len(), "bindings": mem.graph().binding_count(),
+        "ari": q.ari, "nmi": q.nmi, "unbound": q.unbound,
+        "shown": shown,
+        "recall": blended, "recall_semantic": semantic,
     });
     if c.json {
         return print_json(&v);
@@ -122,63 +162,97 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn hit_label(h: &RecallHit, label_of: &impl Fn(EpisodeId) -> u32) -> Option<u32> {
+    match h.node {
+        MemoryNode::Episode(e) => Some(label_of(e)),
+        MemoryNode::Concept(_) => None,
+    }
+}
+
+fn hit_json(h: &RecallHit, label_of: &impl Fn(EpisodeId) -> u32) -> Value {
+    let (kind, id) = match h.node {
+        MemoryNode::Episode(e) => ("episode", e.0),
+        MemoryNode::Concept(c) => ("concept", c.0),
+    };
+    json!({
+        kind: id, "score": h.score, "cosine": h.similarity, "episodic": h.episodic,
+        "semantic": h.semantic, "via": via(h), "true_label": hit_label(h, label_of),
+    })
+}
+
+fn via(h: &RecallHit) -> String {
+    let mut v = Vec::new();
+    if h.via.episodic {
+        v.push("episodic");
+    }
+    if h.via.semantic {
+        v.push("semantic");
+    }
+    if h.via.completion {
+        v.push("completion");
+    }
+    v.join("+")
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
 fn print_text(a: &Args, v: &Value, mem: &Engram) {
     println!(
         "1. ingest: stored {} episodes of {} dimensions in {:.1} ms ({:.2} M episodes/s) on {}",
         mem.len(),
         a.dim,
-        v["ingest_s"].as_f64().unwrap_or(0.0) * 1e3,
-        v["episodes_per_s"].as_f64().unwrap_or(0.0) / 1e6,
+        f(&v["ingest_s"]) * 1e3,
+        f(&v["episodes_per_s"]) / 1e6,
         mem.backend().describe()
     );
     println!(
-        "2. consolidate: {} concepts in {:.2} s; against the {} true clusters ARI {:.3}, NMI {:.3}",
+        "2. consolidate: 2 cycles in {:.2} s ({}) → {} concepts, {} bindings; labelling each episode by its strongest binding, against the {} true clusters ARI {:.3}, NMI {:.3}",
+        f(&v["consolidate_s"]),
+        a.k.map_or("k discovered".into(), |k| format!("k = {k}")),
         v["concepts"],
-        v["consolidate_s"].as_f64().unwrap_or(0.0),
+        v["bindings"],
         a.clusters,
-        v["ari"].as_f64().unwrap_or(0.0),
-        v["nmi"].as_f64().unwrap_or(0.0)
+        f(&v["ari"]),
+        f(&v["nmi"])
     );
     for cpt in v["shown"].as_array().into_iter().flatten() {
-        let central: Vec<String> = cpt["central_members"]
+        let members: Vec<String> = cpt["strongest_members"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|m| {
-                format!(
-                    "e{} ({:.3})",
-                    m["episode"],
-                    m["cosine"].as_f64().unwrap_or(0.0)
-                )
-            })
+            .map(|m| format!("e{} ({:.3})", m["episode"], f(&m["binding"])))
             .collect();
         println!(
-            "   concept {}: {} members, coherence {:.3}, {:.0} % from true cluster {}; most central: {}",
+            "   concept c{} ({}): {} members, coherence {:.3}, {:.0} % from true cluster {}; strongest: {}",
             cpt["concept"],
+            cpt["state"].as_str().unwrap_or(""),
             cpt["members"],
-            cpt["coherence"].as_f64().unwrap_or(0.0),
-            100.0 * cpt["purity"].as_f64().unwrap_or(0.0),
+            f(&cpt["coherence"]),
+            100.0 * f(&cpt["purity"]),
             cpt["true_label"],
-            central.join(", ")
+            members.join(", ")
         );
     }
-    let r = &v["recall"];
-    println!(
-        "3. recall: the 5 episodes nearest episode {} ({:.2} ms), {} of them from its true cluster:",
-        r["cue_episode"],
-        r["ms"].as_f64().unwrap_or(0.0),
-        r["same_cluster"]
-    );
-    for h in r["hits"].as_array().into_iter().flatten() {
+    for (i, key) in [(3, "recall"), (4, "recall_semantic")] {
+        let r = &v[key];
         println!(
-            "   e{}  cosine {:.4}  true cluster {}",
-            h["episode"],
-            h["cosine"].as_f64().unwrap_or(0.0),
-            h["true_label"]
+            "{i}. recall ({}): 5 memories for the embedding of episode {} ({:.2} ms), {} from its true cluster:",
+            r["mode"].as_str().unwrap_or(""),
+            r["cue_episode"],
+            f(&r["ms"]),
+            r["same_cluster"]
         );
+        for h in r["hits"].as_array().into_iter().flatten() {
+            println!(
+                "   e{}  score {:.4}  cosine {:.4}  via {}  true cluster {}",
+                h["episode"],
+                f(&h["score"]),
+                f(&h["cosine"]),
+                h["via"].as_str().unwrap_or(""),
+                h["true_label"]
+            );
+        }
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

@@ -9,6 +9,8 @@ mod export;
 mod import;
 mod info;
 mod plot;
+mod quality;
+mod store;
 mod stream;
 mod synth;
 mod util;
@@ -45,6 +47,12 @@ enum Command {
     Import(import::Args),
     /// Export a store's episodes and concepts as .npy embeddings + JSON Lines metadata.
     Export(export::Args),
+    /// Recall from a store by query vectors or an episode: episodic, semantic or blended.
+    Search(store::SearchArgs),
+    /// A store's concepts with their strongest members.
+    Concepts(store::ConceptsArgs),
+    /// One consolidation cycle on a store, checkpointed.
+    Consolidate(store::ConsolidateArgs),
 }
 
 fn main() {
@@ -60,6 +68,9 @@ fn main() {
         Command::Bench(a) => bench::run(c, a),
         Command::Import(a) => import::run(c, a),
         Command::Export(a) => export::run(c, a),
+        Command::Search(a) => store::search(c, a),
+        Command::Concepts(a) => store::concepts(c, a),
+        Command::Consolidate(a) => store::consolidate(c, a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

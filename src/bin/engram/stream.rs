@@ -1,19 +1,30 @@
 //! `engram stream`: a labelled stream (generated, or read from `.npy`) pushed through ingest and
-//! periodic consolidation at scale, reporting throughput, concepts, ARI/NMI and memory as it goes.
+//! periodic consolidation (`Engram::consolidate`) at scale, reporting throughput, concepts,
+//! ARI/NMI and memory as it goes.
 //!
-//! Concept quality is measured on a uniform reservoir sample of the rows ingested so far (its
-//! size is `--sample`), so the cost of a consolidation and the memory it needs do not grow with
-//! the stream. Each consolidation clusters the sample with spherical k-means (`--k`, default the
-//! number of true clusters) and scores the clusters against the true labels of the same rows.
+//! The stream's clock is the row index: row `i` is stored with timestamp `i` and the cycle after
+//! row `r` runs at `now = r`. Each cycle clusters the episodes added since the previous one plus
+//! a replay sample of older ones (see `engram::consolidation`), `--k` clusters (default: the
+//! number of true clusters) or a discovered number (`--discover`). Forgetting is off unless
+//! `--half-life` is given.
+//!
+//! Concept quality: each episode is labelled by the concept of its strongest binding (unbound
+//! episodes form one extra cluster) and scored with ARI/NMI against the true labels — over a
+//! uniform reservoir sample (Algorithm R, seeded) of `--sample` episode ids, so scoring costs
+//! and holds the same at any stream length (all episodes when the stream is no longer).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use engram::cluster::{adjusted_rand_index, normalized_mutual_info};
-use engram::{Config, Engram, EpisodeMeta, KMeansParams, Precision};
+use engram::consolidation::ForgettingCurve;
+use engram::{
+    ClusterCount, Config, ConsolidationConfig, CycleReport, Engram, EpisodeId, EpisodeMeta,
+    Precision,
+};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use crate::quality::{self, Quality};
 use crate::synth::{read_npy_chunks, StreamSpec};
 use crate::util::{
     gb, parse_precision, peak_rss_bytes, positive, precision_name, print_json, rss_bytes, secs,
@@ -38,48 +49,59 @@ pub struct Args {
     /// Rows ingested per `remember_batch` call.
     #[arg(long, value_parser = positive, default_value = "65536")]
     pub chunk_rows: usize,
-    /// Consolidate every this many rows (default: ten times over the stream).
+    /// Consolidate every this many rows (default: ten times over the stream, but at most
+    /// every 128 MiB of f32 rows — 87,381 at dim 384 — since a cycle gathers its rows in f32).
     #[arg(long, value_parser = positive)]
     pub every: Option<usize>,
-    /// Rows in the reservoir sample that consolidation clusters and ARI/NMI are measured on.
-    #[arg(long, value_parser = positive, default_value = "20000")]
+    /// Episodes in the reservoir sample ARI/NMI are measured on (all of them when the stream
+    /// is no longer).
+    #[arg(long, value_parser = positive, default_value = "100000")]
     pub sample: usize,
-    /// Clusters per consolidation (default: the number of true clusters).
-    #[arg(long, value_parser = positive)]
+    /// Clusters consolidation looks for (`ClusterCount::Fixed`; default: the number of true
+    /// clusters).
+    #[arg(long, value_parser = positive, conflicts_with = "discover")]
     pub k: Option<usize>,
+    /// Let consolidation discover the number of clusters (`ClusterCount::Discover`) instead.
+    #[arg(long)]
+    pub discover: bool,
+    /// Forgetting: bindings and episodes not replayed halve in strength every this many rows
+    /// (weak bindings are then pruned). Default: no forgetting.
+    #[arg(long, value_parser = positive)]
+    pub half_life: Option<usize>,
 }
 
-/// A uniform sample of the rows seen so far (Algorithm R), with their true labels.
+/// The default cycle holds at most this many bytes of f32 rows (its working copy).
+const CYCLE_BYTES: usize = 128 << 20;
+
+/// A uniform sample of the episodes seen so far (Algorithm R) with their true labels.
 struct Reservoir {
     cap: usize,
-    dim: usize,
     seen: usize,
-    rows: Vec<f32>,
+    ids: Vec<EpisodeId>,
     labels: Vec<u32>,
     rng: rand_chacha::ChaCha8Rng,
 }
 
 impl Reservoir {
-    fn new(cap: usize, dim: usize, seed: u64) -> Self {
+    fn new(cap: usize, seed: u64) -> Self {
         Self {
             cap,
-            dim,
             seen: 0,
-            rows: Vec::with_capacity(cap.min(1 << 20) * dim),
+            ids: Vec::with_capacity(cap.min(1 << 20)),
             labels: Vec::with_capacity(cap.min(1 << 20)),
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7e5e_4701),
         }
     }
 
-    fn offer(&mut self, rows: &[f32], labels: &[u32]) {
-        for (r, &l) in rows.chunks_exact(self.dim).zip(labels) {
-            if self.labels.len() < self.cap {
-                self.rows.extend_from_slice(r);
+    fn offer(&mut self, ids: &[EpisodeId], labels: &[u32]) {
+        for (&id, &l) in ids.iter().zip(labels) {
+            if self.ids.len() < self.cap {
+                self.ids.push(id);
                 self.labels.push(l);
             } else {
                 let j = self.rng.random_range(0..=self.seen);
                 if j < self.cap {
-                    self.rows[j * self.dim..(j + 1) * self.dim].copy_from_slice(r);
+                    self.ids[j] = id;
                     self.labels[j] = l;
                 }
             }
@@ -88,43 +110,43 @@ impl Reservoir {
     }
 }
 
-/// What one consolidation found.
+/// What one consolidation cycle did and found.
 struct Cycle {
     rows: usize,
+    report: CycleReport,
     concepts: usize,
-    ari: Option<f64>,
-    nmi: Option<f64>,
+    promoted: usize,
+    bindings: usize,
+    quality: Option<Quality>,
     secs: f64,
+    quality_secs: f64,
+    rss: u64,
 }
 
-fn consolidate(
-    res: &Reservoir,
-    k: usize,
-    seed: u64,
-    labelled: bool,
-    rows: usize,
-) -> anyhow::Result<Cycle> {
+fn cycle(mem: &mut Engram, res: &Reservoir, labelled: bool, rows: usize) -> anyhow::Result<Cycle> {
     let t = Instant::now();
-    let k = k.min(res.labels.len());
-    let model = KMeansParams::new(k)
-        .seed(seed)
-        .max_iter(25)
-        .fit(&res.rows, res.dim)?;
-    let concepts = model.sizes().iter().filter(|&&s| s > 0).count();
-    let (ari, nmi) = if labelled {
-        (
-            Some(adjusted_rand_index(&res.labels, &model.labels)?),
-            Some(normalized_mutual_info(&res.labels, &model.labels)?),
-        )
+    let report = mem.consolidate(rows as u64)?;
+    let secs_cycle = secs(t);
+    let t = Instant::now();
+    let quality = if labelled && !res.ids.is_empty() {
+        Some(quality::score(mem, &res.ids, &res.labels)?)
     } else {
-        (None, None)
+        None
     };
+    let concepts = mem.concepts();
     Ok(Cycle {
         rows,
-        concepts,
-        ari,
-        nmi,
-        secs: secs(t),
+        concepts: concepts.len(),
+        promoted: concepts
+            .iter()
+            .filter(|c| c.state == engram::ConceptState::Promoted)
+            .count(),
+        bindings: mem.graph().binding_count(),
+        report,
+        quality,
+        secs: secs_cycle,
+        quality_secs: secs(t),
+        rss: rss_bytes(),
     })
 }
 
@@ -143,25 +165,45 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         }
     };
     let k = a.k.unwrap_or(clusters);
-    if k > a.sample {
-        usage_error(format!(
-            "--k {k} is larger than the consolidation sample (--sample {})",
-            a.sample
-        ));
+    if k > n {
+        usage_error(format!("--k {k} is larger than the stream (--n {n})"));
     }
     let labelled = a.input.is_none() || a.labels.is_some();
-    let every = a.every.unwrap_or_else(|| n.div_ceil(10)).max(1);
-    let mut mem = Engram::new(Config::new(dim).precision(a.precision).backend(c.backend))?;
+    let every = a
+        .every
+        .unwrap_or_else(|| n.div_ceil(10).min(CYCLE_BYTES / (dim * 4)))
+        .max(1);
+    let count = if a.discover {
+        ClusterCount::Discover { max_k: None }
+    } else {
+        ClusterCount::Fixed(k)
+    };
+    let forgetting = a
+        .half_life
+        .map_or(ForgettingCurve::None, |h| ForgettingCurve::Exponential {
+            half_life: h as f64,
+        });
+    let consolidation = ConsolidationConfig::default()
+        .seed(c.seed)
+        .clusters(count)
+        .forgetting(forgetting);
+    let mut mem = Engram::new(
+        Config::new(dim)
+            .precision(a.precision)
+            .backend(c.backend)
+            .consolidation(consolidation),
+    )?;
     let backend = mem.backend().kind();
     let raw_bytes = (n * dim * a.precision.bytes_per_component()) as u64;
     let mut progress = Progress::new(c, n as u64, "episodes");
     progress.println(&format!(
-        "stream: {n} × {dim} ({clusters} clusters), {} storage ({} raw), consolidating every {every} rows, backend {}",
+        "stream: {n} × {dim} ({clusters} clusters), {} storage ({} raw), consolidating every {every} rows ({}), backend {}",
         precision_name(a.precision),
         gb(raw_bytes),
+        if a.discover { "discovered k".to_string() } else { format!("k = {k}") },
         mem.backend().describe()
     ));
-    let mut res = Reservoir::new(a.sample, dim, c.seed);
+    let mut res = Reservoir::new(a.sample, c.seed);
     let mut cycles: Vec<Cycle> = Vec::new();
     let (mut ingest_s, mut source_s) = (0.0f64, 0.0f64);
     let mut next_cycle = every;
@@ -169,24 +211,27 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     let mut t_source = Instant::now();
     let mut step = |start: usize, rows: &[f32], labels: &[u32]| -> anyhow::Result<()> {
         source_s += secs(t_source);
-        let m = labels.len();
+        let m = rows.len() / dim;
         metas.clear();
         metas.extend((start..start + m).map(|i| EpisodeMeta::at(i as u64)));
         let t = Instant::now();
-        mem.remember_batch(rows, std::mem::take(&mut metas))?;
+        let ids = mem.remember_batch(rows, std::mem::take(&mut metas))?;
         ingest_s += secs(t);
         metas = Vec::with_capacity(a.chunk_rows);
-        res.offer(rows, labels);
+        if labelled {
+            res.offer(&ids, labels);
+        }
         let done = start + m;
         if done >= next_cycle || done == n {
-            let cy = consolidate(&res, k, c.seed, labelled, done)?;
+            let cy = cycle(&mut mem, &res, labelled, done)?;
             let line = format!(
-                "{done:>11} episodes  {:>9.0} episodes/s  {:>4} concepts  ARI {}  NMI {}  rss {}  ({:.2} s)",
+                "{done:>11} episodes  {:>9.0} episodes/s  {:>4} concepts  ARI {}  NMI {}  unbound {}  rss {}  (cycle {:.2} s)",
                 done as f64 / ingest_s,
                 cy.concepts,
-                fmt_opt(cy.ari),
-                fmt_opt(cy.nmi),
-                gb(rss_bytes()),
+                fmt_opt(cy.quality.map(|q| q.ari)),
+                fmt_opt(cy.quality.map(|q| q.nmi)),
+                fmt_opt(cy.quality.map(|q| q.unbound)),
+                gb(cy.rss),
                 cy.secs
             );
             progress.println(&line);
@@ -210,22 +255,30 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     }
     progress.finish();
     let last = cycles.last();
+    let q = last.and_then(|c| c.quality);
     let peak = peak_rss_bytes();
     let consolidate_s: f64 = cycles.iter().map(|c| c.secs).sum();
+    let quality_s: f64 = cycles.iter().map(|c| c.quality_secs).sum();
     let v = json!({
-        "n": n, "dim": dim, "clusters": clusters, "k": k, "seed": c.seed,
+        "n": n, "dim": dim, "clusters": clusters, "seed": c.seed,
+        "k": if a.discover { Value::Null } else { json!(k) },
         "precision": precision_name(a.precision),
         "backend": backend, "backend_reason": mem.backend_reason(),
         "source": if a.input.is_some() { "npy" } else { "synth" },
         "episodes": mem.len(),
         "concepts": last.map_or(0, |c| c.concepts),
-        "ari": last.and_then(|c| c.ari), "nmi": last.and_then(|c| c.nmi),
-        "quality_sample_rows": res.labels.len(),
-        "consolidation": "spherical k-means on a reservoir sample (consolidate() not yet on main)",
+        "ari": q.map(|q| q.ari), "nmi": q.map(|q| q.nmi), "unbound": q.map(|q| q.unbound),
+        "quality_sample_rows": res.ids.len(),
+        "quality": "each episode labelled by its strongest binding (unbound = one extra cluster), on a reservoir sample of episodes",
+        "consolidation": if a.discover { "Engram::consolidate, ClusterCount::Discover" } else { "Engram::consolidate, ClusterCount::Fixed(k)" },
+        "half_life_rows": a.half_life,
+        "every": every,
         "cycles": cycles.len(),
         "episodes_per_s": n as f64 / ingest_s,
         "ingest_s": ingest_s, "source_s": source_s, "consolidate_s": consolidate_s,
+        "quality_s": quality_s,
         "wall_s": secs(started),
+        "bindings": mem.graph().binding_count(),
         "vector_bytes": mem.vector_bytes(), "raw_vector_bytes": raw_bytes,
         "peak_rss_bytes": peak, "peak_rss_over_raw": peak as f64 / raw_bytes as f64,
         "history": cycles.iter().map(cycle_json).collect::<Vec<_>>(),
@@ -234,14 +287,16 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         return print_json(&v);
     }
     println!(
-        "{} episodes in {:.1} s ({:.0} episodes/s ingest), {} concepts, ARI {}, NMI {} (on {} sampled rows), peak memory {} ({:.2}× the raw {} vectors)",
+        "{} episodes in {:.1} s ({:.0} episodes/s ingest, {} consolidation cycles in {:.1} s), {} concepts, ARI {}, NMI {} (on {} sampled episodes), peak memory {} ({:.2}× the raw {} vectors)",
         mem.len(),
         secs(started),
         n as f64 / ingest_s,
+        cycles.len(),
+        consolidate_s,
         last.map_or(0, |c| c.concepts),
-        fmt_opt(last.and_then(|c| c.ari)),
-        fmt_opt(last.and_then(|c| c.nmi)),
-        res.labels.len(),
+        fmt_opt(q.map(|q| q.ari)),
+        fmt_opt(q.map(|q| q.nmi)),
+        res.ids.len(),
         gb(peak),
         peak as f64 / raw_bytes as f64,
         precision_name(a.precision),
@@ -250,7 +305,25 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
 }
 
 fn cycle_json(c: &Cycle) -> Value {
-    json!({"rows": c.rows, "concepts": c.concepts, "ari": c.ari, "nmi": c.nmi, "secs": c.secs})
+    let r = &c.report;
+    let t = r.timings;
+    json!({
+        "rows": c.rows, "cycle": r.cycle, "episodes_new": r.episodes_new,
+        "episodes_replayed": r.episodes_replayed, "clusters_found": r.clusters_found,
+        "clusters_kept": r.clusters_kept, "concepts_created": r.concepts_created.len(),
+        "concepts_updated": r.concepts_updated.len(), "concepts_promoted": r.concepts_promoted.len(),
+        "concepts_removed": r.concepts_removed.len(), "bindings_created": r.bindings_created,
+        "bindings_pruned": r.bindings_pruned,
+        "concepts": c.concepts, "promoted": c.promoted, "bindings": c.bindings,
+        "ari": c.quality.map(|q| q.ari), "nmi": c.quality.map(|q| q.nmi),
+        "unbound": c.quality.map(|q| q.unbound),
+        "secs": c.secs, "quality_secs": c.quality_secs, "rss_bytes": c.rss,
+        "phases_s": {
+            "sample": t.sample.as_secs_f64(), "cluster": t.cluster.as_secs_f64(),
+            "matching": t.matching.as_secs_f64(), "apply": t.apply.as_secs_f64(),
+            "decay": t.decay.as_secs_f64(), "prune": t.prune.as_secs_f64(),
+        },
+    })
 }
 
 fn fmt_opt(x: Option<f64>) -> String {

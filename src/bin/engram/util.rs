@@ -147,10 +147,15 @@ pub fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// Prints a JSON value as the single document on stdout.
+/// Prints a JSON value as the single document on stdout. A closed pipe (`| head`) is not an
+/// error.
 pub fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", serde_json::to_string_pretty(v)?).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn status_kb(key: &str) -> u64 {

@@ -24,8 +24,11 @@ pub struct GpuLimits {
     pub fma_gflops: f64,
 }
 
-/// The CPU's top-10 ids for one layout and batch size, one list per query.
-pub type CpuIds = (Layout, usize, Vec<Vec<u64>>);
+/// The CPU's top-k ids for one layout, batch size and k, one list per query.
+pub type CpuIds = (Layout, usize, usize, Vec<Vec<u64>>);
+
+/// The `k` of the main search rows.
+pub const SEARCH_K: usize = 10;
 
 fn secs_of<T>(reps: usize, f: impl FnMut() -> T) -> f64 {
     median_time(reps, f).as_secs_f64()
@@ -80,6 +83,7 @@ pub fn ingest(rows: &[f32], dim: usize, reps: usize, lim: &CpuLimits, out: &mut 
             limit_name: "bandwidth bound (read + write once)",
             gpu_over_cpu: None,
             agreement: None,
+            kernel: None,
         });
     }
 }
@@ -144,6 +148,7 @@ pub fn ingest_splits(rows: &[f32], dim: usize, lim: &CpuLimits, out: &mut Vec<Ro
             },
             gpu_over_cpu: None,
             agreement: None,
+            kernel: None,
         });
     }
 }
@@ -152,6 +157,7 @@ pub fn ingest_splits(rows: &[f32], dim: usize, lim: &CpuLimits, out: &mut Vec<Ro
 #[allow(clippy::too_many_arguments)]
 fn search_row(
     backend: &'static str,
+    k: usize,
     layout: Layout,
     n: usize,
     dim: usize,
@@ -168,7 +174,7 @@ fn search_row(
         (gf, "GFLOP/s", flop_limit.0, flop_limit.1)
     };
     Row {
-        op: "search".into(),
+        op: search_op(k),
         backend,
         layout: layout_name(layout),
         n,
@@ -180,29 +186,46 @@ fn search_row(
         limit_name,
         gpu_over_cpu: None,
         agreement: None,
+        kernel: None,
     }
 }
 
-/// Top-10 search on the CPU for each batch size and layout. Returns the ids of every batch's
-/// results (for the GPU's agreement check).
+/// The op name of a search row: `search` for the main k, `search (k = …)` otherwise.
+pub fn search_op(k: usize) -> String {
+    if k == SEARCH_K {
+        "search".into()
+    } else {
+        format!("search (k = {k})")
+    }
+}
+
+/// Top-10 search on the CPU for each batch size and layout, and, in f32, top-`k` for each of
+/// `extra_k`. Returns the ids of every batch's results (for the GPU's agreement check).
 #[allow(clippy::too_many_arguments)]
 pub fn cpu_search(
     e: &Engram,
     queries: &[f32],
     batches: &[usize],
+    extra_k: &[usize],
     reps: usize,
     lim: &CpuLimits,
     out: &mut Vec<Row>,
 ) -> anyhow::Result<Vec<CpuIds>> {
     let (n, dim) = (e.len(), e.dim());
     let mut ids = Vec::new();
-    for layout in [Layout::F32, Layout::F16] {
+    let mut cases: Vec<(Layout, usize)> = [Layout::F32, Layout::F16]
+        .into_iter()
+        .map(|l| (l, SEARCH_K))
+        .collect();
+    cases.extend(extra_k.iter().map(|&k| (Layout::F32, k)));
+    for (layout, k) in cases {
         for &b in batches {
             let q = &queries[..b * dim];
             let r = if b >= 256 { reps.div_ceil(3) } else { reps };
-            let s = secs_of(r, || e.search_batch_in(q, 10, layout));
+            let s = secs_of(r, || e.search_batch_in(q, k, layout));
             out.push(search_row(
                 "cpu",
+                k,
                 layout,
                 n,
                 dim,
@@ -211,8 +234,8 @@ pub fn cpu_search(
                 lim.read_gbps,
                 (lim.gemm_gflops, "GEMM peak"),
             ));
-            let res = e.search_batch_in(q, 10, layout)?;
-            ids.push((layout, b, to_ids(&res)));
+            let res = e.search_batch_in(q, k, layout)?;
+            ids.push((layout, b, k, to_ids(&res)));
         }
     }
     Ok(ids)
@@ -247,7 +270,10 @@ pub fn overlap(a: &[Vec<u64>], b: &[Vec<u64>]) -> f64 {
 }
 
 /// Uploads the rows to the GPU in both layouts (one row each: host-to-device GB/s) and times
-/// top-10 search per batch size, query upload and result readback included.
+/// top-10 search per batch size, query upload and result readback included; in f32 also
+/// top-`k` for each of `extra_k` (k = 1 and k = 128: the tiled kernel's range). Every search row
+/// names the kernel that served it (`tiled` for batches of at least
+/// [`gpu::TILED_MIN_BATCH`] queries with `k <= K_TILED_MAX`, else `scan`).
 #[allow(clippy::too_many_arguments)]
 pub fn gpu_search(
     ctx: &GpuContext,
@@ -255,6 +281,7 @@ pub fn gpu_search(
     dim: usize,
     queries: &[f32],
     batches: &[usize],
+    extra_k: &[usize],
     reps: usize,
     glim: &GpuLimits,
     cpu_ids: &[CpuIds],
@@ -278,29 +305,44 @@ pub fn gpu_search(
             limit_name: "device bandwidth",
             gpu_over_cpu: None,
             agreement: None,
+            kernel: None,
         });
-        for &b in batches {
-            let q = &queries[..b * dim];
-            let s = secs_of(reps, || gpu::search(ctx, &m, q, 10).map(|r| r.len()));
-            let mut row = search_row(
-                "gpu",
-                layout,
-                n,
-                dim,
-                b,
-                s,
-                glim.bandwidth_gbps / 2.0,
-                (glim.fma_gflops, "FMA peak"),
-            );
-            if row.unit == "GB/s" {
-                row.limit_name = "device read bandwidth (copy ÷ 2)";
+        let mut ks = vec![SEARCH_K];
+        if layout == Layout::F32 {
+            ks.extend_from_slice(extra_k);
+        }
+        for k in ks {
+            for &b in batches {
+                let q = &queries[..b * dim];
+                let tiled = gpu::uses_tiled_kernel(ctx, dim, b, k);
+                if b >= gpu::TILED_MIN_BATCH && k <= gpu::K_TILED_MAX && !tiled {
+                    log::warn!(
+                        "GPU search batch {b}, k = {k}: the tiled kernel does not fit this adapter; scan kernel"
+                    );
+                }
+                let s = secs_of(reps, || gpu::search(ctx, &m, q, k).map(|r| r.len()));
+                let mut row = search_row(
+                    "gpu",
+                    k,
+                    layout,
+                    n,
+                    dim,
+                    b,
+                    s,
+                    glim.bandwidth_gbps / 2.0,
+                    (glim.fma_gflops, "FMA peak"),
+                );
+                if row.unit == "GB/s" {
+                    row.limit_name = "device read bandwidth (copy ÷ 2)";
+                }
+                row.kernel = Some(if tiled { "tiled" } else { "scan" });
+                let res = gpu::search(ctx, &m, q, k)?;
+                row.agreement = cpu_ids
+                    .iter()
+                    .find(|(l, cb, ck, _)| *l == layout && *cb == b && *ck == k)
+                    .map(|(_, _, _, ids)| overlap(ids, &hit_ids(&res)));
+                out.push(row);
             }
-            let res = gpu::search(ctx, &m, q, 10)?;
-            row.agreement = cpu_ids
-                .iter()
-                .find(|(l, cb, _)| *l == layout && *cb == b)
-                .map(|(_, _, ids)| overlap(ids, &hit_ids(&res)));
-            out.push(row);
         }
     }
     Ok(())
@@ -388,5 +430,127 @@ fn kmeans_row(
         limit_name,
         gpu_over_cpu: None,
         agreement: None,
+        kernel: None,
     }
+}
+
+/// One warm consolidation cycle against one Lloyd iteration, measured in the same run.
+#[derive(Debug, Clone)]
+pub struct ConsolidationFigures {
+    /// New rows in the warm cycle (as many again were consolidated by the cold cycle before).
+    pub n: usize,
+    /// Clusters (`ClusterCount::Fixed(k)`; concepts formed by the cold cycle).
+    pub k: usize,
+    /// Concepts the warm cycle started from.
+    pub concepts: usize,
+    /// Median seconds of the warm cycle.
+    pub cycle_s: f64,
+    /// Median seconds of one Lloyd iteration (assign + partial sums + reduce) over the same
+    /// new rows with the same centroids.
+    pub lloyd_s: f64,
+    /// The warm cycle's report (last repetition).
+    pub report: engram::CycleReport,
+}
+
+impl ConsolidationFigures {
+    /// Warm cycle ÷ Lloyd iteration (target ≤ 3).
+    pub fn ratio(&self) -> f64 {
+        self.cycle_s / self.lloyd_s
+    }
+
+    /// The figures as JSON.
+    pub fn json(&self, backend: &str) -> serde_json::Value {
+        let t = self.report.timings;
+        serde_json::json!({
+            "backend": backend, "n_new": self.n, "n_replayed": self.report.episodes_replayed,
+            "k": self.k, "concepts": self.concepts,
+            "warm_cycle_ms": self.cycle_s * 1e3, "lloyd_iteration_ms": self.lloyd_s * 1e3,
+            "ratio": self.ratio(), "target_ratio": 3.0,
+            "phases_ms": {
+                "sample": t.sample.as_secs_f64() * 1e3, "cluster": t.cluster.as_secs_f64() * 1e3,
+                "matching": t.matching.as_secs_f64() * 1e3, "apply": t.apply.as_secs_f64() * 1e3,
+                "decay": t.decay.as_secs_f64() * 1e3, "prune": t.prune.as_secs_f64() * 1e3,
+            },
+        })
+    }
+}
+
+/// A warm consolidation cycle over `n` new rows of a `k`-cluster synthetic stream (the
+/// engine first consolidated `n` older rows of the same stream, cold, with
+/// `ClusterCount::Fixed(k)`), each repetition on a fresh clone of that engine, against one
+/// Lloyd iteration with the concepts' centroids over the same new rows. Pushes one row:
+/// cycle throughput in new episodes/s, with the Lloyd iteration's rate as its limit.
+pub fn consolidation(
+    n: usize,
+    dim: usize,
+    k: usize,
+    reps: usize,
+    backend: BackendChoice,
+    seed: u64,
+    out: &mut Vec<Row>,
+) -> anyhow::Result<ConsolidationFigures> {
+    use engram::cluster::reduce;
+    use engram::{ClusterCount, ConsolidationConfig};
+    let synth = engram::synth::SynthParams::new(2 * n, dim, k)
+        .seed(seed)
+        .check()?;
+    let old = synth.rows(0, n);
+    let new = synth.rows(n, 2 * n);
+    let cfg = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(k))
+        .seed(seed);
+    let mut e = Engram::new(Config::new(dim).backend(backend).consolidation(cfg))?;
+    e.remember_batch(&old.data, vec![EpisodeMeta::at(0); n])?;
+    e.consolidate(10)?;
+    let concepts = e.concepts();
+    let centroids: Vec<f32> = concepts
+        .iter()
+        .flat_map(|c| e.centroid(c.id).unwrap_or_default())
+        .collect();
+    let mut times = Vec::new();
+    let mut report = None;
+    for _ in 0..reps.max(1) {
+        let mut e2 = e.clone();
+        e2.remember_batch(&new.data, vec![EpisodeMeta::at(20); n])?;
+        let t = Instant::now();
+        let r = e2.consolidate(30)?;
+        times.push(t.elapsed().as_secs_f64());
+        report = Some(r);
+    }
+    times.sort_by(f64::total_cmp);
+    let cycle_s = times[times.len() / 2];
+    let kk = centroids.len() / dim;
+    let lloyd_s = secs_of(reps, || {
+        let a = assign(&new.data, dim, &centroids).ok()?;
+        let s = partial_sums(&new.data, dim, &a.labels, kk).ok()?;
+        reduce(&s, &centroids).ok().map(|c| c.len())
+    });
+    let f = ConsolidationFigures {
+        n,
+        k,
+        concepts: concepts.len(),
+        cycle_s,
+        lloyd_s,
+        report: report.unwrap_or_default(),
+    };
+    out.push(Row {
+        op: format!("consolidation cycle (warm, k = {k})"),
+        backend: if matches!(backend, BackendChoice::Gpu) {
+            "gpu"
+        } else {
+            "cpu"
+        },
+        layout: "f32",
+        n,
+        batch: 1,
+        secs: cycle_s,
+        throughput: n as f64 / cycle_s,
+        unit: "episodes/s",
+        limit: n as f64 / lloyd_s,
+        limit_name: "one Lloyd iteration, same k and rows",
+        gpu_over_cpu: None,
+        agreement: None,
+        kernel: None,
+    });
+    Ok(f)
 }

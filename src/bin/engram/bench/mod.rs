@@ -1,8 +1,10 @@
 //! `engram bench`: the machine's limits first (CPU read bandwidth and GEMM; GPU copy bandwidth
 //! and FMA peak), then ingest, search (batch 1, small and large batches; f32 and f16) and k-means
 //! iterations on both backends at several sizes, each reported as time, throughput, % of the
-//! measured limit and GPU/CPU ratio; the crossover where the GPU starts to win; JSON, markdown
-//! and an SVG plot in `--out`.
+//! measured limit and GPU/CPU ratio; on the GPU also top-k with k = 1 and k = 128 (the tiled
+//! batch kernel's range; each GPU search row names its kernel); one warm consolidation cycle at
+//! the largest size against one Lloyd iteration with the same k (target ratio ≤ 3); the
+//! crossover where the GPU starts to win; JSON, markdown and an SVG plot in `--out`.
 //!
 //! On a software adapter (lavapipe) the GPU rows are correctness-only: GPU sizes are capped at
 //! `--gpu-software-max-n` and batches at 64, and the report says so.
@@ -153,7 +155,18 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
                 .backend(BackendChoice::Cpu),
         )?;
         e.remember_batch(&rows, vec![])?;
-        let cpu_ids = measure::cpu_search(&e, &queries, &a.batches, a.reps, &lim, &mut rows_out)?;
+        // k = 1 and k = 128 on the CPU too where the GPU runs (its reference and its pair).
+        let gpu_here = ctx.is_some() && gpu_sizes.contains(&n);
+        let extra_k: &[usize] = if gpu_here { &EXTRA_K } else { &[] };
+        let cpu_ids = measure::cpu_search(
+            &e,
+            &queries,
+            &a.batches,
+            extra_k,
+            a.reps,
+            &lim,
+            &mut rows_out,
+        )?;
         drop(e);
         let k = a.k.min(n);
         let labels = measure::cpu_kmeans(&rows, dim, k, a.reps, &lim, &mut rows_out)?;
@@ -165,6 +178,7 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
                     dim,
                     &queries,
                     &gpu_batches,
+                    &EXTRA_K,
                     gpu_reps,
                     g,
                     &cpu_ids,
@@ -174,10 +188,47 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
             }
         }
     }
+    // One warm consolidation cycle at the largest size against one Lloyd iteration.
+    let n_max = *a.sizes.last().unwrap_or(&a.sizes[0]);
+    let k = a.k.min(n_max);
+    eprintln!("consolidation: a warm cycle over {n_max} new rows, k = {k}...");
+    let mut cons = vec![measure::consolidation(
+        n_max,
+        dim,
+        k,
+        a.reps.min(3),
+        BackendChoice::Cpu,
+        c.seed,
+        &mut rows_out,
+    )?];
+    if software == Some(false) {
+        cons.push(measure::consolidation(
+            n_max,
+            dim,
+            k,
+            a.reps.min(3),
+            BackendChoice::Gpu,
+            c.seed,
+            &mut rows_out,
+        )?);
+    }
     report::pair_rows(&mut rows_out);
-    write_report(c, &a, &lim, ctx.as_deref(), glim, software, &rows_out)
+    write_report(
+        c,
+        &a,
+        &lim,
+        ctx.as_deref(),
+        glim,
+        software,
+        &rows_out,
+        &cons,
+    )
 }
 
+/// The `k` of the extra search rows (besides 10): the tiled kernel's smallest and largest.
+const EXTRA_K: [usize; 2] = [1, engram::compute::gpu::K_TILED_MAX];
+
+#[allow(clippy::too_many_arguments)]
 fn write_report(
     c: &Common,
     a: &Args,
@@ -186,6 +237,7 @@ fn write_report(
     glim: Option<GpuLimits>,
     software: Option<bool>,
     rows: &[Row],
+    cons: &[measure::ConsolidationFigures],
 ) -> anyhow::Result<()> {
     let machine = report::machine_name();
     let date = report::today();
@@ -201,9 +253,25 @@ fn write_report(
         }
         Some(false) => {}
     }
-    notes.push(
-        "consolidation cycle: not measured — `Engram::consolidate` is not on main yet".into(),
-    );
+    for (f, backend) in cons.iter().zip(["cpu", "gpu"]) {
+        notes.push(format!(
+            "consolidation ({backend}): one warm cycle over {} new + {} replayed rows with k = {} took {:.1} ms = {:.2}× one Lloyd iteration ({:.1} ms, same k, same rows; target ≤ 3)",
+            f.n,
+            f.report.episodes_replayed,
+            f.k,
+            f.cycle_s * 1e3,
+            f.ratio(),
+            f.lloyd_s * 1e3
+        ));
+    }
+    if ctx.is_some() {
+        notes.push(format!(
+            "GPU search rows name their kernel: batches of ≥ {} queries with k ≤ {} take the tiled batch kernel; `search (k = 1)` and `search (k = {})` rows (f32) show its range",
+            engram::compute::gpu::TILED_MIN_BATCH,
+            engram::compute::gpu::K_TILED_MAX,
+            engram::compute::gpu::K_TILED_MAX
+        ));
+    }
     notes.push(
         "search times include query upload and result readback on the GPU; `upload` rows are the one-time copy of the store".into(),
     );
@@ -257,6 +325,7 @@ fn write_report(
         },
         "gpu_software": software,
         "crossover": cross_json,
+        "consolidation": cons.iter().zip(["cpu", "gpu"]).map(|(f, b)| f.json(b)).collect::<Vec<_>>(),
         "notes": notes,
         "results": rows.iter().map(Row::json).collect::<Vec<_>>(),
     });

@@ -31,6 +31,8 @@ pub struct Row {
     pub gpu_over_cpu: Option<f64>,
     /// For GPU rows: the fraction of results equal to the CPU's (ids of top-k, or labels).
     pub agreement: Option<f64>,
+    /// For GPU search rows: the kernel that served it (`tiled` or `scan`).
+    pub kernel: Option<&'static str>,
 }
 
 impl Row {
@@ -57,6 +59,7 @@ impl Row {
             "limit": self.limit, "limit_name": self.limit_name, "pct_of_limit": self.pct(),
             "queries_per_s": (self.op == "search").then(|| self.queries_per_s()),
             "gpu_over_cpu": self.gpu_over_cpu, "agreement": self.agreement,
+            "kernel": self.kernel,
         })
     }
 }
@@ -130,9 +133,10 @@ pub fn markdown(head: &str, rows: &[Row], notes: &[String]) -> String {
             .map_or_else(|| "—".into(), |x| format!("{:.1} %", 100.0 * x));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {:.3} ms | {} {} | {:.1} % of {} | {ratio} | {agree} |",
+            "| {} | {}{} | {} | {} | {} | {:.3} ms | {} {} | {:.1} % of {} | {ratio} | {agree} |",
             r.op,
             r.backend,
+            r.kernel.map_or_else(String::new, |k| format!(" ({k})")),
             r.layout,
             r.n,
             r.batch,

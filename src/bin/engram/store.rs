@@ -1,0 +1,320 @@
+//! Commands on a durable store (`engram::persist::DurableEngram`): `search` (recall through the
+//! episodic, semantic or blended pathway), `concepts` (every concept with its strongest
+//! members) and `consolidate` (one cycle, checkpointed). Together with `import` they take a
+//! user from a `.npy` of embeddings to concepts and recall without writing code:
+//!
+//! ```text
+//! engram import vectors.npy --store mem
+//! engram consolidate --store mem --now 1
+//! engram concepts --store mem --members 5
+//! engram search --store mem --episode 0 -k 10 --mode semantic
+//! ```
+//!
+//! A store that does not exist, a query of the wrong dimension or an unknown episode is a
+//! misuse (exit code 2); a damaged store is a failure (exit code 1).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use engram::persist::{DurableEngram, StoreOptions};
+use engram::{
+    ClusterCount, ConceptState, ConsolidationConfig, EpisodeId, MemoryNode, RecallHit, RecallMode,
+    RecallParams,
+};
+use serde_json::{json, Value};
+
+use crate::util::{positive, print_json, secs, usage_error, Common};
+
+/// Opens the store in `dir`; a directory without a store is a misuse.
+fn open(dir: &Path) -> anyhow::Result<DurableEngram> {
+    if !engram::persist::exists(dir) {
+        usage_error(format!("no store in {}", dir.display()));
+    }
+    DurableEngram::open(dir, StoreOptions::default())
+        .with_context(|| format!("opening the store in {}", dir.display()))
+}
+
+/// The recall pathway of `engram search`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Mode {
+    /// Exact top-k over every episode.
+    Episodic,
+    /// The concepts nearest the query, then only their bound episodes (approximate).
+    Semantic,
+    /// Both, fused.
+    Blended,
+}
+
+impl From<Mode> for RecallMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Episodic => RecallMode::Episodic,
+            Mode::Semantic => RecallMode::Semantic,
+            Mode::Blended => RecallMode::Blended,
+        }
+    }
+}
+
+/// Arguments of `engram search`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("cue").required(true).args(["query_npy", "episode"])))]
+pub struct SearchArgs {
+    /// The store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Queries: a float32 `.npy` of shape (dim) or (m, dim); each row is one query.
+    #[arg(long)]
+    pub query_npy: Option<PathBuf>,
+    /// Use this stored episode's embedding as the query (it finds itself first).
+    #[arg(long)]
+    pub episode: Option<u64>,
+    /// Hits per query.
+    #[arg(short, long, value_parser = positive, default_value = "10")]
+    pub k: usize,
+    /// Recall pathway: episodic (exact), semantic (through concepts) or blended.
+    #[arg(long, value_enum, default_value = "episodic")]
+    pub mode: Mode,
+    /// Concepts probed by the semantic pathway.
+    #[arg(long, value_parser = positive, default_value = "8")]
+    pub probes: usize,
+    /// The time of the recall (retention is computed for it). Nothing is written to the store.
+    #[arg(long, default_value_t = 0)]
+    pub now: u64,
+}
+
+/// Reads the query rows of a `.npy` file: shape (dim) or (m, dim), float32.
+fn read_queries(p: &Path, dim: usize) -> anyhow::Result<Vec<f32>> {
+    let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(f))
+        .with_context(|| format!("reading the .npy header of {}", p.display()))?;
+    let shape = npy.shape().to_vec();
+    let ok = match shape.as_slice() {
+        [d] => *d as usize == dim,
+        [m, d] => *m >= 1 && *d as usize == dim,
+        _ => false,
+    };
+    if !ok {
+        usage_error(format!(
+            "{} has shape {shape:?}; the store's queries are (dim) or (m, dim) with dim = {dim}",
+            p.display()
+        ));
+    }
+    npy.into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("{}: {e} (expected float32)", p.display()))
+}
+
+fn hit_json(h: &RecallHit) -> Value {
+    let (kind, id) = match h.node {
+        MemoryNode::Episode(e) => ("episode", e.0),
+        MemoryNode::Concept(c) => ("concept", c.0),
+    };
+    json!({
+        kind: id, "score": h.score, "cosine": h.similarity,
+        "episodic": h.episodic, "semantic": h.semantic,
+        "via": { "episodic": h.via.episodic, "semantic": h.via.semantic },
+        "retention": h.retention,
+    })
+}
+
+/// Runs `engram search`.
+pub fn search(c: &Common, a: SearchArgs) -> anyhow::Result<()> {
+    let s = open(&a.store)?;
+    let dim = s.dim();
+    let (queries, cue_episode) = match (&a.query_npy, a.episode) {
+        (Some(p), None) => (read_queries(p, dim)?, None),
+        (None, Some(id)) => match s.embedding(EpisodeId(id)) {
+            Ok(e) => (e, Some(id)),
+            Err(_) => usage_error(format!(
+                "no episode {id} in {} (ids are 0..{})",
+                a.store.display(),
+                s.graph().episode_slots()
+            )),
+        },
+        _ => unreachable!("clap requires exactly one cue"),
+    };
+    let mode: RecallMode = a.mode.into();
+    if !matches!(mode, RecallMode::Episodic) && s.concepts().is_empty() {
+        log::warn!(
+            "the store has no concepts: the semantic pathway finds nothing until `engram consolidate` runs"
+        );
+    }
+    let params = RecallParams::new(a.k).mode(mode).probes(a.probes).at(a.now);
+    let t = Instant::now();
+    let mut results = Vec::new();
+    for (i, q) in queries.chunks_exact(dim).enumerate() {
+        let hits = s
+            .recall_view(q, &params)
+            .with_context(|| format!("query {i}"))?;
+        results.push(hits);
+    }
+    let elapsed = secs(t);
+    if c.json {
+        return print_json(&json!({
+            "store": a.store.display().to_string(), "dim": dim, "episodes": s.len(),
+            "concepts": s.concepts().len(),
+            "mode": format!("{mode:?}").to_lowercase(), "k": a.k, "probes": a.probes,
+            "cue_episode": cue_episode, "queries": results.len(), "secs": elapsed,
+            "results": results.iter().enumerate().map(|(i, hits)| json!({
+                "query": i, "hits": hits.iter().map(hit_json).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    for (i, hits) in results.iter().enumerate() {
+        println!("query {i}:");
+        for h in hits {
+            let node = match h.node {
+                MemoryNode::Episode(e) => format!("e{}", e.0),
+                MemoryNode::Concept(c) => format!("c{}", c.0),
+            };
+            println!(
+                "  {node:>10}  score {:.4}  cosine {:.4}",
+                h.score, h.similarity
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `engram concepts`.
+#[derive(Debug, clap::Args)]
+pub struct ConceptsArgs {
+    /// The store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Strongest members listed per concept.
+    #[arg(long, default_value_t = 5)]
+    pub members: usize,
+}
+
+/// Runs `engram concepts`.
+pub fn concepts(c: &Common, a: ConceptsArgs) -> anyhow::Result<()> {
+    let s = open(&a.store)?;
+    let mut out = Vec::new();
+    for cpt in s.concepts() {
+        let members = s.members(cpt.id)?;
+        out.push(json!({
+            "concept": cpt.id.0,
+            "state": match cpt.state { ConceptState::Proto => "proto", _ => "promoted" },
+            "coherence": cpt.coherence, "strength": cpt.strength,
+            "confirmations": cpt.confirmations, "formed_cycle": cpt.formed_cycle,
+            "updated_cycle": cpt.updated_cycle, "member_count": members.len(),
+            "members": members.iter().take(a.members)
+                .map(|(e, w)| json!({"episode": e.0, "binding": w})).collect::<Vec<_>>(),
+        }));
+    }
+    if c.json {
+        return print_json(&json!({
+            "store": a.store.display().to_string(), "episodes": s.len(),
+            "cycles": s.cycle(), "bindings": s.graph().binding_count(),
+            "concepts": out,
+        }));
+    }
+    println!(
+        "{} concepts over {} episodes ({} bindings, {} cycles)",
+        out.len(),
+        s.len(),
+        s.graph().binding_count(),
+        s.cycle()
+    );
+    for v in &out {
+        let members: Vec<String> = v["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                format!(
+                    "e{} ({:.3})",
+                    m["episode"],
+                    m["binding"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        println!(
+            "c{:<6} {:<8} {:>8} members  coherence {:.3}  strength {:.3}  {}",
+            v["concept"],
+            v["state"].as_str().unwrap_or(""),
+            v["member_count"],
+            v["coherence"].as_f64().unwrap_or(0.0),
+            v["strength"].as_f64().unwrap_or(0.0),
+            members.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Arguments of `engram consolidate`.
+#[derive(Debug, clap::Args)]
+pub struct ConsolidateArgs {
+    /// The store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// The clock value of the cycle (the unit of the episodes' timestamps).
+    #[arg(long)]
+    pub now: u64,
+    /// Look for exactly this many clusters (default: discover the number).
+    #[arg(long, value_parser = positive)]
+    pub k: Option<usize>,
+}
+
+/// Runs `engram consolidate`: one cycle, made durable by a checkpoint.
+///
+/// The store's snapshot does not keep consolidation thresholds: this command uses the defaults
+/// of `ConsolidationConfig` with `--seed` and `--k`.
+pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
+    let mut s = open(&a.store)?;
+    if let Some(last) = s.last_consolidation() {
+        if a.now < last {
+            usage_error(format!(
+                "--now {} is before the last cycle's clock {last}",
+                a.now
+            ));
+        }
+    }
+    let count =
+        a.k.map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
+    let cfg = ConsolidationConfig::default().seed(c.seed).clusters(count);
+    let t = Instant::now();
+    let report = s
+        .mutate_and_checkpoint(|e| {
+            e.set_consolidation_config(cfg)?;
+            e.consolidate(a.now)
+        })
+        .context("checkpointing the store")?
+        .context("consolidating")?;
+    let elapsed = secs(t);
+    let v = json!({
+        "store": a.store.display().to_string(), "cycle": report.cycle, "now": report.now,
+        "episodes": s.len(), "concepts": s.concepts().len(),
+        "bindings": s.graph().binding_count(),
+        "episodes_new": report.episodes_new, "episodes_replayed": report.episodes_replayed,
+        "clusters_found": report.clusters_found, "clusters_kept": report.clusters_kept,
+        "concepts_created": report.concepts_created.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "concepts_updated": report.concepts_updated.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "concepts_promoted": report.concepts_promoted.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "concepts_removed": report.concepts_removed.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "bindings_created": report.bindings_created,
+        "bindings_strengthened": report.bindings_strengthened,
+        "bindings_pruned": report.bindings_pruned,
+        "generation": s.generation(), "secs": elapsed,
+    });
+    if c.json {
+        return print_json(&v);
+    }
+    println!(
+        "cycle {} at {}: {} new + {} replayed episodes → {} clusters kept; {} concepts created, {} updated, {} promoted, {} removed; {} concepts, {} bindings ({:.2} s, checkpointed)",
+        report.cycle,
+        report.now,
+        report.episodes_new,
+        report.episodes_replayed,
+        report.clusters_kept,
+        report.concepts_created.len(),
+        report.concepts_updated.len(),
+        report.concepts_promoted.len(),
+        report.concepts_removed.len(),
+        s.concepts().len(),
+        s.graph().binding_count(),
+        elapsed
+    );
+    Ok(())
+}
