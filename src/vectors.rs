@@ -117,7 +117,7 @@ fn write_block(
 
 /// Asks the kernel to back a large allocation with transparent huge pages (Linux only; a
 /// hint, so failures are ignored).
-fn advise_huge(ptr: *const u8, bytes: usize) {
+pub(crate) fn advise_huge(ptr: *const u8, bytes: usize) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;

@@ -272,6 +272,9 @@ impl Engram {
         let chosen = choose_rows(self, &cfg, seed);
         let n = chosen.rows.len();
         let mut data = vec![0.0f32; n * dim];
+        // Fresh pages: ask for huge ones before the parallel gather touches them, so page
+        // faults do not dominate the gather.
+        crate::vectors::advise_huge(data.as_ptr().cast(), data.len() * 4);
         data.par_chunks_mut(dim)
             .zip(&chosen.rows)
             .for_each(|(dst, &(r, _, _))| {
