@@ -1,7 +1,7 @@
 //! Exact search on the CPU, next to the machine's own limits measured in the same run.
 //!
 //! `cargo bench --bench search` (N from `ENGRAM_BENCH_N`, default 200,000; d = 384).
-//! Groups: `limits` (sequential read, GEMM), `search_single` (one query: scalar loop, SIMD
+//! Groups: `limits` (sequential read, GEMM 2048³ — the peaks the figures are ratios to), `search_single` (one query: scalar loop, SIMD
 //! f32, SIMD f16), `search_batch` (16, 32, 64 and 1,000 queries) and `search_singles`
 //! (the same queries as separate single-query calls, for the batch speed-up).
 
