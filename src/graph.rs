@@ -130,6 +130,26 @@ impl Graph {
         self.ep_nodes[row].is_some().then_some(row)
     }
 
+    /// A cache hint for [`Graph::episode_row`] of `id` (assumes the row is the id, as before
+    /// the first compaction; any other address is only a wasted hint).
+    #[inline(always)]
+    pub(crate) fn prefetch_episode(&self, id: EpisodeId) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let r = id.0 as usize;
+            if r < self.ep_ids.len() {
+                // SAFETY: prefetch is a hint; both addresses are inside their vectors.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(self.ep_ids.as_ptr().add(r).cast());
+                    _mm_prefetch::<_MM_HINT_T0>(self.ep_nodes.as_ptr().add(r).cast());
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
+    }
+
     /// The id of the episode at `row`, if live.
     pub fn episode_at(&self, row: usize) -> Option<EpisodeId> {
         match self.ep_nodes.get(row) {

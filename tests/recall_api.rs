@@ -125,3 +125,92 @@ fn bad_input_is_an_error() {
         .unwrap()
         .is_empty());
 }
+
+/// A clustered store with real concepts, soft membership forced on (every episode bound to
+/// two concepts), large enough for the parallel scoring path (≥ 512 candidates).
+fn consolidated() -> (Engram, Vec<f32>) {
+    use engram::consolidation::{ClusterCount, ConsolidationConfig};
+    let (n, dim) = (3_000usize, 32usize);
+    let s = engram::synth::SynthParams::new(n + 20, dim, 6)
+        .seed(5)
+        .check()
+        .unwrap()
+        .generate();
+    let cfg = Config::new(dim).backend(BackendChoice::Cpu).consolidation(
+        ConsolidationConfig::default()
+            .clusters(ClusterCount::Fixed(6))
+            .soft_margin(1.0)
+            .prune_below(0.0)
+            .seed(5),
+    );
+    let mut m = Engram::new(cfg).unwrap();
+    m.remember_batch(&s.data[..n * dim], Vec::new()).unwrap();
+    m.consolidate(1).unwrap();
+    (m, s.data[n * dim..].to_vec())
+}
+
+#[test]
+fn semantic_search_matches_a_reference_scoring() {
+    let (m, queries) = consolidated();
+    let dim = m.dim();
+    let concepts = m.graph().concept_count();
+    assert_eq!(concepts, 6);
+    assert!(
+        m.graph().binding_count() > m.len(),
+        "soft membership should double-bind"
+    );
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    for q in queries.chunks_exact(dim) {
+        // Every concept probed, support weight 0: exactly the exact search, each id once.
+        let exact = m.search(q, 10).unwrap();
+        let sem = m.search_semantic(q, 10, concepts).unwrap();
+        assert_eq!(
+            exact.iter().map(|h| h.id).collect::<Vec<_>>(),
+            sem.iter().map(|h| h.id).collect::<Vec<_>>()
+        );
+        for (a, b) in exact.iter().zip(&sem) {
+            assert!((a.score - b.score).abs() < 1e-5);
+        }
+        // Support weight 0.3 over 2 probes: the best support over the probed concepts.
+        let w = 0.3f32;
+        let qn: Vec<f32> = {
+            let n = dot(q, q).sqrt();
+            q.iter().map(|x| x / n).collect()
+        };
+        let probed = m.search_concepts(&qn, 2).unwrap();
+        let mut best: std::collections::BTreeMap<u64, f32> = Default::default();
+        for c in &probed {
+            let coh = m.concept(c.id).unwrap().coherence.max(0.0);
+            for (e, b) in m.members(c.id).unwrap() {
+                let s = b * coh * c.score;
+                let x = best.entry(e.0).or_insert(f32::NEG_INFINITY);
+                *x = x.max(s);
+            }
+        }
+        let mut want: Vec<(f32, u64)> = best
+            .iter()
+            .map(|(&e, &s)| {
+                let v = m.embedding(engram::EpisodeId(e)).unwrap();
+                ((1.0 - w) * dot(&qn, &v) + w * s, e)
+            })
+            .collect();
+        want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        want.truncate(10);
+        let got = m
+            .recall_view(
+                q,
+                &RecallParams::new(10)
+                    .mode(RecallMode::Semantic)
+                    .probes(2)
+                    .support_weight(w),
+            )
+            .unwrap();
+        assert_eq!(got.len(), want.len());
+        for (h, (s, e)) in got.iter().zip(&want) {
+            assert_eq!(h.node, MemoryNode::Episode(engram::EpisodeId(*e)));
+            assert!((h.semantic.unwrap() - s).abs() < 1e-5, "{h:?} vs {s}");
+            let v = m.embedding(engram::EpisodeId(*e)).unwrap();
+            assert!((h.similarity - dot(&qn, &v)).abs() < 1e-5);
+        }
+    }
+}

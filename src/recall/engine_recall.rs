@@ -1,5 +1,8 @@
 //! Recall on [`Engram`]: episodic, semantic, blended, pattern completion, strengthening.
 
+use std::cell::RefCell;
+
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::params::{Pathways, RecallHit, RecallMode, RecallParams};
@@ -8,6 +11,33 @@ use crate::engine::{Engram, Scored};
 use crate::error::{InputError, Result};
 use crate::memory::{ConceptId, EpisodeId, MemoryNode};
 use crate::vectors::validate_one;
+
+/// Candidates at or above this many are scored in parallel.
+const PARALLEL_CANDIDATES: usize = 512;
+
+/// Rows prefetched ahead of the one scored.
+const PREFETCH_AHEAD: usize = 4;
+
+thread_local! {
+    /// The semantic pathway's `(row, support)` buffer, reused across calls on a thread.
+    static CANDIDATES: RefCell<Vec<(u64, f32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Hints the CPU to fetch `v` (one row) into cache.
+#[inline(always)]
+fn prefetch_row(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // 16 floats per 64-byte line.
+        for off in (0..v.len()).step_by(16) {
+            // SAFETY: prefetch is a hint; the address is inside `v`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(off).cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
 
 /// One candidate of the semantic pathway: an episode, its cosine and its semantic score.
 #[derive(Debug, Clone, Copy)]
@@ -194,6 +224,10 @@ impl Engram {
     /// episode bound to them scored by `(1 − w)·cos(cue, e) + w·b·coherence·cos(cue, c)`
     /// (`b` the binding strength; the best over the probed concepts an episode is bound to).
     /// Only the members' rows are read. Returns the top `k` and the probed concepts.
+    ///
+    /// The members of the probed concepts are gathered as `(row, support)` into a reused
+    /// per-thread buffer, sorted by row and deduplicated (keeping the best support), then
+    /// scored in ascending row order (prefetch-friendly), in parallel when there are many.
     pub(crate) fn semantic_candidates(
         &self,
         q: &[f32],
@@ -205,55 +239,114 @@ impl Engram {
             return Ok((Vec::new(), Vec::new()));
         }
         let probed = self.search_concepts(q, probes)?;
-        let dim = self.dim();
-        let rpc = self.episodes.rows_per_chunk();
-        let chunks: Vec<&[f32]> = self.episodes.f32_chunks().map(|(_, c)| c).collect();
-        let mut buf = vec![0.0f32; dim];
-        let mut seen: FxHashMap<EpisodeId, (f32, f32)> = FxHashMap::default();
-        let w = support_weight;
+        let mut cand = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        cand.clear();
         for c in &probed {
             let Some(node) = self.graph.concept_node(c.id) else {
                 continue;
             };
-            let coh = node.concept.coherence.max(0.0);
-            for (e, b) in node.members() {
-                let support = b * coh * c.score;
-                if let Some(entry) = seen.get_mut(&e) {
-                    let s = (1.0 - w) * entry.0 + w * support;
-                    entry.1 = entry.1.max(s);
-                    continue;
-                }
-                let Some(row) = self.graph.episode_row(e) else {
-                    continue;
-                };
-                let cos = if let Some(ch) = chunks.get(row / rpc) {
-                    let o = (row % rpc) * dim;
-                    self.level.dot(q, &ch[o..o + dim])
-                } else if self.episodes.read_row(row, &mut buf) {
-                    self.level.dot(q, &buf)
-                } else {
-                    continue;
-                };
-                seen.insert(e, (cos, (1.0 - w) * cos + w * support));
+            let scale = node.concept.coherence.max(0.0) * c.score;
+            cand.extend(node.members().map(|(e, b)| (e.0, b * scale)));
+        }
+        // Sort by id (= row order), best support first, so that dedup keeps the best.
+        if probed.len() > 1 {
+            cand.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            cand.dedup_by_key(|x| x.0);
+        } else {
+            cand.sort_unstable_by_key(|x| x.0);
+        }
+        let hits = self.score_candidates(q, k, support_weight, &cand);
+        CANDIDATES.with(|c| *c.borrow_mut() = cand);
+        Ok((hits, probed))
+    }
+
+    /// Scores candidates `(episode id, support)` (sorted by id, distinct) and keeps the top
+    /// `k`, best first (score descending, then id).
+    fn score_candidates(
+        &self,
+        q: &[f32],
+        k: usize,
+        w: f32,
+        cand: &[(u64, f32)],
+    ) -> Vec<SemanticHit> {
+        let dim = self.dim();
+        let rpc = self.episodes.rows_per_chunk();
+        let f32_chunks: Vec<&[f32]> = self.episodes.f32_chunks().map(|(_, c)| c).collect();
+        let f16_chunks: Vec<&[half::f16]> = if f32_chunks.is_empty() {
+            self.episodes.f16_chunks().map(|(_, c)| c).collect()
+        } else {
+            Vec::new()
+        };
+        let level = self.level;
+        let cosine = |id: u64| -> Option<f32> {
+            let row = self.graph.episode_row(EpisodeId(id))?;
+            let (c, o) = (row / rpc, (row % rpc) * dim);
+            if let Some(ch) = f32_chunks.get(c) {
+                ch.get(o..o + dim).map(|v| level.dot(q, v))
+            } else {
+                f16_chunks
+                    .get(c)
+                    .and_then(|ch| ch.get(o..o + dim))
+                    .map(|v| level.dot_f16(q, v))
             }
-        }
-        let mut top = TopK::new(k);
-        for (e, (_, s)) in &seen {
-            top.push(*s, e.0);
-        }
-        let hits = top
-            .into_sorted_vec()
+        };
+        // Before compaction an episode's row is its id: prefetch that row (a hint only).
+        let prefetch = |id: u64| {
+            self.graph.prefetch_episode(EpisodeId(id));
+            let row = id as usize;
+            let o = (row % rpc) * dim;
+            if let Some(v) = f32_chunks.get(row / rpc).and_then(|ch| ch.get(o..o + dim)) {
+                prefetch_row(v);
+            }
+        };
+        // Candidate index `i` is the TopK id: indices follow ids, so ties break by id.
+        let run = |range: std::ops::Range<usize>| -> TopK {
+            let mut top = TopK::new(k);
+            for i in range.clone() {
+                if i + PREFETCH_AHEAD < range.end {
+                    prefetch(cand[i + PREFETCH_AHEAD].0);
+                }
+                let (id, support) = cand[i];
+                if let Some(cos) = cosine(id) {
+                    top.push((1.0 - w) * cos + w * support, i as u64);
+                }
+            }
+            top
+        };
+        let n = cand.len();
+        let threads = rayon::current_num_threads();
+        let top = if n >= PARALLEL_CANDIDATES && threads > 1 {
+            let step = n.div_ceil(threads * 4).max(PARALLEL_CANDIDATES / 2);
+            (0..n.div_ceil(step))
+                .into_par_iter()
+                .map(|p| run(p * step..((p + 1) * step).min(n)))
+                .reduce(
+                    || TopK::new(k),
+                    |mut a, b| {
+                        a.merge(b);
+                        a
+                    },
+                )
+        } else {
+            run(0..n)
+        };
+        top.into_sorted_vec()
             .into_iter()
             .map(|h| {
-                let id = EpisodeId(h.id);
+                let (id, support) = cand[h.id as usize];
+                // The cosine back from the score (exact when w = 0; else recomputed).
+                let cosine = if w == 0.0 {
+                    h.score
+                } else {
+                    cosine(id).unwrap_or((h.score - w * support) / (1.0 - w))
+                };
                 SemanticHit {
-                    id,
-                    cosine: seen.get(&id).map_or(h.score, |x| x.0),
+                    id: EpisodeId(id),
+                    cosine,
                     score: h.score,
                 }
             })
-            .collect();
-        Ok((hits, probed))
+            .collect()
     }
 
     /// Approximate top-`k` episodes by cosine through the semantic pathway alone (probing

@@ -5,8 +5,11 @@
 //! 1. **Study**: the 15 studied words of every list are stored as episodes (list `j` is stream
 //!    `j`, one time step per word). Lures are never stored.
 //! 2. **Consolidate** after each list (lists are studied one at a time, as in Roediger &
-//!    McDermott 1995): until the consolidation cycle lands, [`super::form_concepts_over`] the
-//!    list's episodes with one cluster — the study design, not knowledge of the lure.
+//!    McDermott 1995): one [`Engram::consolidate`] cycle at the end of each list, with the
+//!    engine's default [`ClusterCount::Discover`] (the engine is not told how many concepts to
+//!    form) and the settings of [`drm_consolidation`]. The first cycle forms a concept from
+//!    the first list; each later cycle assigns the new list's words to the known concepts,
+//!    discovers a new concept among the words no concept explains, and replays older words.
 //! 3. **Free recall**, per list: the cue is the list's study context — the normalised mean of
 //!    its *studied* vectors. [`Engram::recall_view`] (blended, k = 15) with pattern completion
 //!    at the configured threshold returns stored episodes and, when no episode matches the
@@ -25,8 +28,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::{form_concepts_over, normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
+use super::{normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
 use crate::config::{BackendChoice, Config};
+use crate::consolidation::{ClusterCount, ConsolidationConfig};
 use crate::engine::Engram;
 use crate::memory::EpisodeMeta;
 use crate::recall::{RecallMode, RecallParams};
@@ -51,6 +55,14 @@ impl DrmParams {
             seed: 7,
         }
     }
+}
+
+/// The consolidation settings of the experiment: the defaults (number of concepts
+/// discovered) with this seed.
+pub fn drm_consolidation(seed: u64) -> ConsolidationConfig {
+    ConsolidationConfig::default()
+        .seed(seed)
+        .clusters(ClusterCount::Discover { max_k: None })
 }
 
 /// The measured rates.
@@ -85,20 +97,22 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
     let data = DrmData::load(&p.drm_dir)?;
     let dim = data.dim;
     let lex = Lexicon::load(&p.lexicon_dir, dim)?;
-    let mut mem = Engram::new(Config::new(dim).backend(BackendChoice::Cpu))?;
+    let mut mem = Engram::new(
+        Config::new(dim)
+            .backend(BackendChoice::Cpu)
+            .consolidation(drm_consolidation(p.seed)),
+    )?;
     // 1. Study.
     let mut list_of = HashMap::new();
     let mut t = 0u64;
     for (j, l) in data.lists.iter().enumerate() {
-        let mut ids = Vec::new();
         for row in l.studied_vectors.chunks_exact(dim) {
             t += 1;
             let id = mem.remember(row, EpisodeMeta::at(t).with_stream(j as u64))?;
             list_of.insert(id, j);
-            ids.push(id);
         }
         // 2. Consolidate the list just studied.
-        form_concepts_over(&mut mem, &ids, 1, 100, p.seed)?;
+        mem.consolidate(t)?;
     }
     // Scorer's vocabulary: lexicon ∪ studied ∪ lures, deduplicated by spelling.
     let mut vocab: Vec<(String, Vec<f32>)> = Vec::new();

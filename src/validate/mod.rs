@@ -1,8 +1,7 @@
 //! Validation experiments: the engine against published findings of memory research.
 //!
-//! Each experiment runs through the engine's public API (the only exceptions are the concept
-//! formation stand-in [`form_concepts`] and the fan experiment's explicit concepts, see below)
-//! and returns an [`ExperimentResult`]: our figure, the published figure and whether ours
+//! Each experiment runs through the engine's public API (the only exception is the fan
+//! experiment's explicit concepts, see [`fan`]) and returns an [`ExperimentResult`]: our figure, the published figure and whether ours
 //! passes. `engram validate` prints them as a table or as JSON and exits with code 1 when one
 //! fails.
 //!
@@ -15,9 +14,10 @@
 //! | `forgetting` | retention over time | Ebbinghaus 1885 |
 //! | `semantic_ann` | semantic recall as an approximate search | (IVF, Jégou et al. 2011) |
 //!
-//! Until consolidation lands, concepts are formed by [`form_concepts`]: spherical k-means over
-//! every stored episode, one concept per cluster (centroid, coherence), each episode bound to
-//! its cluster's concept with strength 1 (a new binding at full strength).
+//! Where the protocol is "study, then consolidate" (`drm`, `prototype`, `semantic_ann`),
+//! concepts come from the engine's own consolidation ([`Engram::consolidate`]) with the
+//! [`crate::consolidation::ConsolidationConfig`] each experiment documents; the engine never
+//! sees a lure or a prototype.
 
 mod data;
 pub mod drm;
@@ -30,10 +30,9 @@ use std::path::PathBuf;
 
 pub use data::{default_data_dir, DrmData, DrmList, Lexicon, WORD_DIM};
 
-use crate::cluster::KMeansParams;
+#[cfg(doc)]
 use crate::engine::Engram;
 use crate::error::Error;
-use crate::memory::{Concept, ConceptId, ConceptState, EpisodeId};
 
 /// What can go wrong running an experiment.
 #[derive(Debug, thiserror::Error)]
@@ -133,86 +132,6 @@ pub fn run_all(opts: &Options) -> Result<Vec<ExperimentResult>, ValidateError> {
         retention::forgetting(opts.seed)?,
         semantic_ann::run(&semantic_ann::AnnParams::small(opts.seed))?.result,
     ])
-}
-
-/// Stand-in for consolidation: clusters every live episode into `k` concepts with spherical
-/// k-means (seeded), inserts one concept per non-empty cluster and binds each episode to its
-/// cluster's concept with strength `max(0, cos(episode, centroid))`. Returns the concepts.
-pub fn form_concepts(
-    engine: &mut Engram,
-    k: usize,
-    max_iter: usize,
-    seed: u64,
-) -> Result<Vec<ConceptId>, ValidateError> {
-    let all: Vec<EpisodeId> = engine.graph.episodes().map(|x| x.1).collect();
-    form_concepts_over(engine, &all, k, max_iter, seed)
-}
-
-/// [`form_concepts`] over these episodes only (a cycle over the episodes added since the
-/// last one).
-pub fn form_concepts_over(
-    engine: &mut Engram,
-    episodes: &[EpisodeId],
-    k: usize,
-    max_iter: usize,
-    seed: u64,
-) -> Result<Vec<ConceptId>, ValidateError> {
-    let dim = engine.dim();
-    let mut ids: Vec<EpisodeId> = Vec::with_capacity(episodes.len());
-    let mut data: Vec<f32> = Vec::with_capacity(episodes.len() * dim);
-    let mut buf = vec![0.0f32; dim];
-    for &id in episodes {
-        if let Some(row) = engine.graph.episode_row(id) {
-            if engine.episodes.read_row(row, &mut buf) {
-                ids.push(id);
-                data.extend_from_slice(&buf);
-            }
-        }
-    }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let k = k.min(ids.len()).max(1);
-    let model = KMeansParams::new(k)
-        .max_iter(max_iter)
-        .seed(seed)
-        .fit(&data, dim)?;
-    let mut sums = vec![0.0f64; k];
-    let mut counts = vec![0usize; k];
-    let mut cos = vec![0.0f32; ids.len()];
-    for (i, &l) in model.labels.iter().enumerate() {
-        let l = l as usize;
-        let c = &model.centroids[l * dim..(l + 1) * dim];
-        cos[i] = engine.level.dot(&data[i * dim..(i + 1) * dim], c);
-        sums[l] += cos[i] as f64;
-        counts[l] += 1;
-    }
-    let mut concept_of = vec![None; k];
-    let mut out = Vec::new();
-    for l in 0..k {
-        if counts[l] == 0 {
-            continue;
-        }
-        let concept = Concept {
-            id: ConceptId(0),
-            coherence: (sums[l] / counts[l] as f64) as f32,
-            members: counts[l] as u64,
-            strength: 1.0,
-            state: ConceptState::Promoted,
-            confirmations: 1,
-            formed_cycle: engine.cycle,
-            updated_cycle: engine.cycle,
-        };
-        let id = engine.insert_concept(&model.centroids[l * dim..(l + 1) * dim], concept)?;
-        concept_of[l] = Some(id);
-        out.push(id);
-    }
-    for (i, &l) in model.labels.iter().enumerate() {
-        if let Some(c) = concept_of[l as usize] {
-            engine.graph.bind(ids[i], c, 1.0);
-        }
-    }
-    Ok(out)
 }
 
 /// Pearson correlation of two equal-length series (0 when either is constant).

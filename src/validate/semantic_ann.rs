@@ -1,7 +1,8 @@
 //! Semantic recall as an approximate nearest-neighbour search.
 //!
-//! Protocol: a labelled synthetic stream ([`crate::synth`]) is stored; concepts are formed
-//! ([`super::form_concepts`]); held-out rows of the same stream are the queries. For each
+//! Protocol: a labelled synthetic stream ([`crate::synth`]) is stored; one consolidation cycle
+//! ([`Engram::consolidate`], settings of [`ann_consolidation`]) forms the concepts; held-out
+//! rows of the same stream are the queries. For each
 //! number of probed concepts, [`Engram::search_semantic`] (probe the nearest concepts, score
 //! only their members) is compared with exact [`Engram::search`]: recall@10 and the time per
 //! query of both, measured in the same run.
@@ -10,8 +11,9 @@
 
 use std::time::Instant;
 
-use super::{form_concepts, r3, ExperimentResult, ValidateError};
+use super::{r3, ExperimentResult, ValidateError};
 use crate::config::{BackendChoice, Config};
+use crate::consolidation::{ClusterCount, ConsolidationConfig};
 use crate::engine::Engram;
 use crate::synth::SynthParams;
 
@@ -32,7 +34,7 @@ pub struct AnnParams {
     pub k: usize,
     /// Probe counts to measure.
     pub probes: Vec<usize>,
-    /// Lloyd iterations of concept formation.
+    /// Lloyd iterations of concept formation ([`ConsolidationConfig::max_iter`]).
     pub max_iter: usize,
     /// Seed.
     pub seed: u64,
@@ -82,6 +84,15 @@ pub struct AnnReport {
     pub result: ExperimentResult,
 }
 
+/// The consolidation settings of the experiment: [`ClusterCount::Fixed`]`(concepts)`, the
+/// given Lloyd iterations and seed, otherwise the defaults (soft membership included).
+pub fn ann_consolidation(p: &AnnParams) -> ConsolidationConfig {
+    ConsolidationConfig::default()
+        .seed(p.seed)
+        .clusters(ClusterCount::Fixed(p.concepts))
+        .max_iter(p.max_iter)
+}
+
 /// Builds an engine holding the first `n` rows of the stream with concepts formed; returns it
 /// with the held-out queries.
 pub fn build(p: &AnnParams) -> Result<(Engram, Vec<f32>, f64), ValidateError> {
@@ -89,7 +100,11 @@ pub fn build(p: &AnnParams) -> Result<(Engram, Vec<f32>, f64), ValidateError> {
         .seed(p.seed)
         .check()
         .map_err(crate::cluster::ClusterError::from)?;
-    let mut mem = Engram::new(Config::new(p.dim).backend(BackendChoice::Cpu))?;
+    let mut mem = Engram::new(
+        Config::new(p.dim)
+            .backend(BackendChoice::Cpu)
+            .consolidation(ann_consolidation(p)),
+    )?;
     let mut queries = Vec::with_capacity(p.queries * p.dim);
     for chunk in synth.chunks(50_000) {
         let rows = chunk.data.len() / p.dim;
@@ -98,7 +113,7 @@ pub fn build(p: &AnnParams) -> Result<(Engram, Vec<f32>, f64), ValidateError> {
         queries.extend_from_slice(&chunk.data[keep * p.dim..]);
     }
     let t = Instant::now();
-    form_concepts(&mut mem, p.concepts, p.max_iter, p.seed)?;
+    mem.consolidate(p.n as u64)?;
     Ok((mem, queries, t.elapsed().as_secs_f64()))
 }
 
