@@ -37,6 +37,40 @@ fn limits(c: &mut Criterion) {
                 .sum::<f32>()
         })
     });
+    // The GEMM peak the batch figures are compared with: a 2048³ f32 product, all threads.
+    let m = 2048;
+    let a = vec![0.5f32; m * m];
+    let bm = vec![0.25f32; m * m];
+    let mut c = vec![0.0f32; m * m];
+    g.throughput(Throughput::Elements((2 * m * m * m) as u64));
+    g.bench_function("gemm_2048_all_threads", |b| {
+        b.iter(|| {
+            // SAFETY: a, bm and c are m × m row-major with the strides given.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    m,
+                    m,
+                    c.as_mut_ptr(),
+                    1,
+                    m as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    m as isize,
+                    bm.as_ptr(),
+                    1,
+                    m as isize,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::Rayon(0),
+                )
+            }
+        })
+    });
     g.finish();
 }
 

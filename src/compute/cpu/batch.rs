@@ -8,7 +8,7 @@ use crate::compute::TopK;
 use crate::vectors::RowMask;
 
 /// Rows converted or scored together in the small-batch kernel (kept in L1/L2 across queries).
-const SMALL_ROW_BLOCK: usize = 64;
+const SMALL_ROW_BLOCK: usize = 16;
 /// Rows of one GEMM tile (one rayon task's rows: one call per task).
 const GEMM_ROW_TILE: usize = 2048;
 /// Queries of one GEMM call: the score block is at most 1,024 × 2,048 (8 MiB, in L3), large
@@ -75,12 +75,11 @@ impl BatchJob<'_> {
         let RowChunk { first_row, rows } = chunk;
         let nq = tops.len();
         let n = rows.count(dim);
+        let mut pushers: Vec<Pusher<'_>> = tops.iter_mut().map(|t| Pusher::new(t, dead)).collect();
         let mut start = 0;
         while start < n {
             let end = (start + SMALL_ROW_BLOCK).min(n);
             let block = rows_f32(level, rows, dim, start, end, &mut scratch.rows);
-            let mut pushers: Vec<Pusher<'_>> =
-                tops.iter_mut().map(|t| Pusher::new(t, dead)).collect();
             let nrows = end - start;
             let mut q = 0;
             while q < nq {
@@ -214,6 +213,16 @@ fn select_row(scores: &[f32], first: usize, p: &mut Pusher<'_>) {
     }
 }
 
+/// Whether the CPU has AVX-512F and AVX-512DQ (checked once).
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+    })
+}
+
 #[inline]
 fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f32; 8] {
     let mut out = [0.0f32; 8];
@@ -221,7 +230,11 @@ fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f
         // SAFETY: `Avx2Fma` is only acted on when the CPU has the features.
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2Fma if SimdLevel::detect() == SimdLevel::Avx2Fma => unsafe {
-            super::avx2::block_2x4(q, r, dim, &mut out)
+            if avx512() {
+                super::avx2::block_2x4_avx512(q, r, dim, &mut out)
+            } else {
+                super::avx2::block_2x4(q, r, dim, &mut out)
+            }
         },
         _ => {
             for qi in 0..2 {
