@@ -262,7 +262,7 @@ impl Engram {
         metas: Vec<EpisodeMeta>,
     ) -> Result<Vec<EpisodeId>> {
         let dim = self.dim();
-        if rows.len() % dim != 0 {
+        if !rows.len().is_multiple_of(dim) {
             return Err(InputError::RaggedBatch {
                 len: rows.len(),
                 dim,
@@ -446,7 +446,7 @@ impl Engram {
             let inv = validate_one(queries, dim)?;
             return Ok(queries.iter().map(|x| x * inv).collect());
         }
-        if queries.is_empty() || queries.len() % dim != 0 {
+        if queries.is_empty() || !queries.len().is_multiple_of(dim) {
             return Err(InputError::DimensionMismatch {
                 expected: dim,
                 got: queries.len() % dim.max(1),

@@ -59,7 +59,7 @@ impl RowMask {
 /// reciprocal norm of each. Nothing is written: a bad row makes the whole batch fail, naming
 /// the row.
 pub fn validate_rows(rows: &[f32], dim: usize) -> Result<Vec<f32>, InputError> {
-    if dim == 0 || rows.len() % dim != 0 {
+    if dim == 0 || !rows.len().is_multiple_of(dim) {
         return Err(InputError::RaggedBatch {
             len: rows.len(),
             dim,
@@ -253,7 +253,7 @@ impl VectorArena {
     /// the first bad row) and leaves the arena as it was. Returns the index of the first new row.
     pub fn push_validated(&mut self, rows: &[f32]) -> Result<usize, InputError> {
         let dim = self.dim;
-        if dim == 0 || rows.len() % dim != 0 {
+        if dim == 0 || !rows.len().is_multiple_of(dim) {
             return Err(InputError::RaggedBatch {
                 len: rows.len(),
                 dim,
@@ -342,7 +342,7 @@ impl VectorArena {
     /// Appends one row scaled by `inv` (`scratch` holds `dim` floats for the f16 conversion).
     #[inline]
     fn push_row(&mut self, r: &[f32], inv: f32, scratch: &mut [f32]) {
-        if self.len % self.rows_per_chunk == 0 {
+        if self.len.is_multiple_of(self.rows_per_chunk) {
             self.open_chunk();
         }
         self.reserve_rows(1);

@@ -62,7 +62,7 @@ pub(crate) fn check_shape(data: &[f32], dim: usize) -> Result<usize, ClusterErro
     if dim == 0 {
         return Err(ClusterError::ZeroDimension);
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(ClusterError::RaggedData {
             len: data.len(),
             dim,

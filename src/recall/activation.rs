@@ -174,7 +174,7 @@ impl Engram {
     /// [`Engram::retrieve`] for a batch of cues (flat, row-major), in parallel.
     pub fn retrieve_batch(&self, cues: &[f32]) -> Result<Vec<Option<Retrieval>>> {
         let dim = self.dim();
-        if cues.is_empty() || cues.len() % dim != 0 {
+        if cues.is_empty() || !cues.len().is_multiple_of(dim) {
             return Err(InputError::RaggedBatch {
                 len: cues.len(),
                 dim,

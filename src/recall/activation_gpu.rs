@@ -350,7 +350,7 @@ impl Engram {
         min_work: usize,
     ) -> Result<Vec<Option<Retrieval>>> {
         let dim = self.dim();
-        if cues.is_empty() || cues.len() % dim != 0 {
+        if cues.is_empty() || !cues.len().is_multiple_of(dim) {
             return Err(InputError::RaggedBatch {
                 len: cues.len(),
                 dim,

@@ -280,7 +280,7 @@ impl GpuContext {
             )));
         }
         let mut padded;
-        let contents = if data.len() < 4 || data.len() % 4 != 0 {
+        let contents = if data.len() < 4 || !data.len().is_multiple_of(4) {
             padded = data.to_vec();
             padded.resize(data.len().max(4).next_multiple_of(4), 0);
             &padded[..]

@@ -118,7 +118,7 @@ impl GpuMatrix {
 
     /// Appends rows (`dim` floats each, expected unit length). Only the new rows are uploaded.
     pub fn append(&mut self, ctx: &GpuContext, rows: &[f32]) -> Result<(), GpuError> {
-        if rows.len() % self.dim != 0 {
+        if !rows.len().is_multiple_of(self.dim) {
             return Err(GpuError::Unsupported(format!(
                 "{} floats are not a whole number of rows of dimension {}",
                 rows.len(),

@@ -265,7 +265,7 @@ pub fn search(
     k: usize,
 ) -> Result<Vec<Vec<Hit>>, GpuError> {
     let dim = m.dim();
-    if queries.len() % dim != 0 {
+    if !queries.len().is_multiple_of(dim) {
         return Err(GpuError::Unsupported(format!(
             "{} query floats are not a whole number of rows of dimension {dim}",
             queries.len()
