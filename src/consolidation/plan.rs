@@ -382,7 +382,8 @@ impl Engram {
 
         // Soft-membership candidates: the nearest kept clusters of each kept cluster.
         let m = cfg.soft_candidates.min(kk - 1);
-        let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); kk];
+        // Each neighbour comes with its angle to the cluster, nearest first.
+        let mut neighbours: Vec<Vec<(u32, f32)>> = vec![Vec::new(); kk];
         if m > 0 {
             let mut cos = vec![0f32; kk * kk];
             score_block(&kept_centroids, dim, &kept_centroids, &mut cos);
@@ -391,7 +392,10 @@ impl Engram {
                 let mut idx: Vec<u32> = (0..kk as u32).filter(|&b| b as usize != a).collect();
                 idx.sort_by(|&x, &y| row[y as usize].total_cmp(&row[x as usize]).then(x.cmp(&y)));
                 idx.truncate(m);
-                *nb = idx;
+                *nb = idx
+                    .into_iter()
+                    .map(|b| (b, row[b as usize].clamp(-1.0, 1.0).acos()))
+                    .collect();
             });
         }
         let margin = cfg.soft_margin;
@@ -405,8 +409,18 @@ impl Engram {
             row.cluster = j;
             row.score = scores[i];
             let x = &data[i * dim..(i + 1) * dim];
+            // On the sphere, angle(x, c_b) ≥ angle(c_j, c_b) − angle(x, c_j), so
+            // cos(x, c_b) ≤ cos(max(0, φ_b − θ)). A neighbour whose bound is below what a
+            // second binding needs cannot qualify, and neither can any farther one: the dot
+            // products are skipped without changing the result (the slack covers rounding and
+            // rows stored as f16, whose length is 1 only to about 1e-3).
+            let need = (row.score - margin).max(floor);
+            let theta = row.score.clamp(-1.0, 1.0).acos();
             let mut best: Option<(u32, f32)> = None;
-            for &b in &neighbours[j as usize] {
+            for &(b, phi) in &neighbours[j as usize] {
+                if (phi - theta).max(0.0).cos() + 2e-3 < need {
+                    break;
+                }
                 let s = level.dot(x, &clusters[b as usize].centroid);
                 if best.is_none_or(|(_, bs)| s > bs) {
                     best = Some((b, s));
