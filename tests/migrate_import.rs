@@ -287,10 +287,12 @@ fn rate_limit_holds_within_ten_percent() {
     jsonl(&src, 3000, &[]);
     let mut o = opts();
     o.batch_size = 50;
-    o.rate_limit = Some(5000.0);
+    // A limit well below what this machine sustains even with other tests running beside
+    // it, so the import is throttle-bound and the measured rate shows the limiter itself.
+    o.rate_limit = Some(2000.0);
     let r = migrate::import(&src, &t.path().join("s"), &o, None).unwrap();
     assert!(
-        (r.rate - 5000.0).abs() <= 500.0,
+        (r.rate - 2000.0).abs() <= 200.0,
         "rate {} records/s",
         r.rate
     );
