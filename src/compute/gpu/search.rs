@@ -62,6 +62,35 @@ struct SearchParams {
     _pad: u32,
 }
 
+impl SearchParams {
+    /// The launch of one chunk: `tiles` tiles of `tile` rows shared among at most `n_wg`
+    /// workgroups, each taking whole tiles. Returns the parameters and the workgroup count.
+    fn for_chunk(
+        m: &GpuMatrix,
+        ci: usize,
+        len: usize,
+        tile: usize,
+        n_wg: usize,
+        qstride: usize,
+        nq: usize,
+    ) -> (Self, usize) {
+        let tiles = len.div_ceil(tile).max(1);
+        let rows_per_wg = tiles.div_ceil(n_wg.max(1)) * tile;
+        let n_wg = len.div_ceil(rows_per_wg).max(1);
+        let params = SearchParams {
+            qstride: qstride as u32,
+            wpr: m.words_per_row() as u32,
+            n_rows: len as u32,
+            row_base: m.chunk_base(ci) as u32,
+            rows_per_wg: rows_per_wg as u32,
+            n_wg: n_wg as u32,
+            nq: nq as u32,
+            _pad: 0,
+        };
+        (params, n_wg)
+    }
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 struct MergeParams {
@@ -376,20 +405,17 @@ fn run_group(
         let mut enc = ctx.encoder();
         let mut res = Vec::new();
         for (ci, chunk) in m.chunks.iter().enumerate() {
-            let tiles = chunk.len.div_ceil(sh.tile as usize).max(1);
-            let n_wg = tiles.min(sh.max_wg as usize);
-            let rows_per_wg = tiles.div_ceil(n_wg) * sh.tile as usize;
-            let n_wg = chunk.len.div_ceil(rows_per_wg).max(1);
-            let params = SearchParams {
-                qstride: qstride as u32,
-                wpr: m.words_per_row() as u32,
-                n_rows: chunk.len as u32,
-                row_base: m.chunk_base(ci) as u32,
-                rows_per_wg: rows_per_wg as u32,
-                n_wg: n_wg as u32,
-                nq: nq as u32,
-                _pad: 0,
-            };
+            let tile = sh.tile as usize;
+            let tiles = chunk.len.div_ceil(tile).max(1);
+            let (params, n_wg) = SearchParams::for_chunk(
+                m,
+                ci,
+                chunk.len,
+                tile,
+                tiles.min(sh.max_wg as usize),
+                qstride,
+                nq,
+            );
             let pbuf = ctx.uniform("engram search params", &params);
             let per_query = n_wg * kp;
             let cand =
@@ -474,23 +500,20 @@ fn run_tiled_group(
         let mut enc = ctx.encoder();
         let mut res = Vec::new();
         for (ci, chunk) in m.chunks.iter().enumerate() {
-            let tiles = chunk.len.div_ceil(TILED_R as usize).max(1);
-            let n_wg = tiles
-                .div_ceil(TILED_MIN_TILES)
-                .min(sh.max_wg as usize)
-                .max(1);
-            let rows_per_wg = tiles.div_ceil(n_wg) * TILED_R as usize;
-            let n_wg = chunk.len.div_ceil(rows_per_wg).max(1);
-            let params = SearchParams {
-                qstride: qstride as u32,
-                wpr: m.words_per_row() as u32,
-                n_rows: chunk.len as u32,
-                row_base: m.chunk_base(ci) as u32,
-                rows_per_wg: rows_per_wg as u32,
-                n_wg: n_wg as u32,
-                nq: nq as u32,
-                _pad: 0,
-            };
+            let tile = TILED_R as usize;
+            let tiles = chunk.len.div_ceil(tile).max(1);
+            let (params, n_wg) = SearchParams::for_chunk(
+                m,
+                ci,
+                chunk.len,
+                tile,
+                tiles
+                    .div_ceil(TILED_MIN_TILES)
+                    .min(sh.max_wg as usize)
+                    .max(1),
+                qstride,
+                nq,
+            );
             let pbuf = ctx.uniform("engram tiled params", &params);
             let per_query = n_wg * kp;
             let cand =
