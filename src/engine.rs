@@ -73,6 +73,8 @@ pub struct Engram {
     pub(crate) consolidation: crate::consolidation::State,
     /// A simulated device failure for the next GPU operation (tests of the fallback).
     pub(crate) gpu_fault: AtomicBool,
+    /// What each online import wrote ([`crate::ledger`]).
+    pub(crate) imports: crate::ledger::Ledgers,
 }
 
 /// Resident GPU copies of the episode rows (one per stored layout).
@@ -155,6 +157,7 @@ impl Clone for Engram {
             gpu_failed: AtomicBool::new(self.gpu_failed.load(Ordering::Relaxed)),
             consolidation: self.consolidation.clone(),
             gpu_fault: AtomicBool::new(false),
+            imports: self.imports.clone(),
         }
     }
 }
@@ -178,6 +181,7 @@ impl Engram {
             next_concept: 0,
             cycle: 0,
             consolidation: Default::default(),
+            imports: Default::default(),
             config,
         })
     }

@@ -126,6 +126,9 @@ pub enum InputError {
     /// The id names no live concept.
     #[error("unknown concept id {0}")]
     UnknownConcept(u64),
+    /// The store holds no ledger for this import id.
+    #[error("the store holds no import {0:?} (never started here, or rolled back)")]
+    UnknownImport(String),
     /// A parameter is outside its range.
     #[error("{name} must be in {range}, got {value}")]
     OutOfRange {

@@ -27,6 +27,7 @@ pub mod consolidation;
 mod engine;
 pub mod error;
 pub mod graph;
+pub mod ledger;
 pub mod memory;
 pub mod migrate;
 pub mod persist;

@@ -132,6 +132,21 @@ impl SharedEngram {
         }
     }
 
+    /// [`Engram::import_batch`] (one log record when durable), under one write lock.
+    pub fn import_batch(
+        &self,
+        id: &str,
+        progress: &str,
+        rows: &[f32],
+        metas: Vec<EpisodeMeta>,
+        concepts: &[(Vec<f32>, NewConcept)],
+    ) -> Result<(Vec<EpisodeId>, Vec<ConceptId>)> {
+        match &mut *self.inner.write() {
+            Inner::Memory(e) => e.import_batch(id, progress, rows, metas, concepts),
+            Inner::Durable(d) => d.import_batch(id, progress, rows, metas, concepts),
+        }
+    }
+
     /// Runs `f` on the engine under the write lock; when durable, checkpoints afterwards
     /// ([`DurableEngram::mutate_and_checkpoint`]) so the change is on disk.
     pub fn mutate<R>(&self, f: impl FnOnce(&mut Engram) -> R) -> Result<R> {

@@ -2,8 +2,8 @@
 //! byte-exact rollback and discard, online import under load, rate limits, bad records,
 //! classification, the three formats and the CLI.
 
-#[path = "persist_util.rs"]
-mod util;
+#[path = "migrate_util.rs"]
+mod mutil;
 
 use std::io::Write;
 use std::path::Path;
@@ -13,38 +13,8 @@ use std::time::{Duration, Instant};
 use engram::migrate::{self, ImportOptions, OnBadRecord};
 use engram::persist::{DurableEngram, StoreOptions};
 use engram::{ConceptId, Config, Engram, Error, SharedEngram, StoreError};
-use util::{dump, vec_for};
-
-const DIM: usize = 16;
-
-/// A JSON Lines file of `n` memories; every 10th is a concept by rule (a `count` field),
-/// every 25th has an explicit kind; `bad` lines (1-based) are malformed.
-fn jsonl(path: &Path, n: u64, bad: &[u64]) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for line in 1..=n {
-        if bad.contains(&line) {
-            writeln!(f, "{{\"id\": {line}, \"embedding\": [1, 2, \"x\"]}}").unwrap();
-            continue;
-        }
-        let emb: Vec<String> = vec_for(line, DIM).iter().map(|x| format!("{x}")).collect();
-        let extra = if line % 25 == 0 {
-            format!(
-                ", \"kind\": \"{}\"",
-                if line % 50 == 0 { "concept" } else { "episode" }
-            )
-        } else if line % 10 == 0 {
-            ", \"count\": 7".into()
-        } else {
-            String::new()
-        };
-        writeln!(
-            f,
-            "{{\"id\": \"m{line}\", \"content\": \"memory {line}\", \"embedding\": [{}], \"timestamp\": {line}, \"confidence\": 0.5{extra}}}",
-            emb.join(",")
-        )
-        .unwrap();
-    }
-}
+use mutil::util::{self, dump, vec_for};
+use mutil::{jsonl, DIM};
 
 fn opts() -> ImportOptions {
     ImportOptions {

@@ -199,22 +199,25 @@ fn consolidation_config_is_saved_and_can_be_changed() {
     assert_eq!(s.config().consolidation_config(), &other);
 }
 
-/// Rewrites a version 2 snapshot as version 1 (no CONS section, END counts 6).
-fn downgrade_to_v1(path: &std::path::Path) {
+/// Rewrites a current (version 3) snapshot as version 2 (no IMPT section, END counts 7) or
+/// version 1 (no CONS either, END counts 6).
+fn downgrade(path: &std::path::Path, version: u32) {
     let b = std::fs::read(path).expect("read");
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 3);
     let mut out = b[..12].to_vec();
-    out[8..12].copy_from_slice(&1u32.to_le_bytes());
+    out[8..12].copy_from_slice(&version.to_le_bytes());
     let mut pos = 12;
     while pos < b.len() {
         let tag = &b[pos..pos + 4];
         let len = u64::from_le_bytes(b[pos + 4..pos + 12].try_into().expect("len")) as usize;
         let end = pos + 12 + len + 4;
         match tag {
-            b"CONS" => {}
+            b"IMPT" => {}
+            b"CONS" if version < 2 => {}
             b"END_" => {
                 let mut s = b"END_".to_vec();
                 s.extend_from_slice(&4u64.to_le_bytes());
-                s.extend_from_slice(&6u32.to_le_bytes());
+                s.extend_from_slice(&(version + 5).to_le_bytes());
                 let c = crc32c::crc32c(&s);
                 s.extend_from_slice(&c.to_le_bytes());
                 out.extend_from_slice(&s);
@@ -235,7 +238,7 @@ fn version_1_snapshots_open_with_a_fresh_consolidation_state() {
     s.checkpoint().expect("checkpoint");
     let before = dump(&s);
     drop(s);
-    downgrade_to_v1(&dir.path().join("snapshot.eng"));
+    downgrade(&dir.path().join("snapshot.eng"), 1);
     let mut s = DurableEngram::open(dir.path(), opts()).expect("v1 opens");
     assert_eq!(dump(&s), before);
     assert_eq!(s.last_consolidation(), None);
@@ -249,9 +252,27 @@ fn version_1_snapshots_open_with_a_fresh_consolidation_state() {
     let ra = clean(mem.consolidate(900).expect("cycle"));
     let rb = clean(s.consolidate(900).expect("cycle"));
     assert_eq!(ra, rb);
-    // The checkpoint of the cycle wrote version 2.
+    // The checkpoint of the cycle wrote version 3.
     let b = std::fs::read(dir.path().join("snapshot.eng")).expect("read");
-    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 2);
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 3);
+}
+
+#[test]
+fn version_2_snapshots_open_without_import_ledgers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = DurableEngram::create(dir.path(), config(), opts()).expect("create");
+    let (rows, metas) = &stream()[0];
+    s.remember_batch(rows, metas.clone()).expect("remember");
+    s.consolidate(900).expect("cycle");
+    let before = dump(&s);
+    let last = s.last_consolidation();
+    drop(s);
+    downgrade(&dir.path().join("snapshot.eng"), 2);
+    let s = DurableEngram::open(dir.path(), opts()).expect("v2 opens");
+    assert_eq!(dump(&s), before);
+    // v2 kept the consolidation state.
+    assert_eq!(s.last_consolidation(), last);
+    assert!(s.import_ids().is_empty());
 }
 
 #[test]

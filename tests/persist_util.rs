@@ -63,6 +63,9 @@ pub fn dump(e: &Engram) -> Vec<u8> {
     ));
     let c = engram::persist::add_concept(&mut probe, &v, NewConcept::default()).unwrap();
     push(format!("next {c:?}"));
+    for id in e.import_ids() {
+        push(format!("import {id} {:?}", e.import_ledger(&id)));
+    }
     let _ = MemoryNode::Episode(EpisodeId(0));
     out
 }
@@ -109,6 +112,18 @@ pub fn populate(s: &mut DurableEngram, seed: u64) {
         };
         concepts.push(s.add_concept(&vec_for(r.random(), dim), c).unwrap());
     }
+    // An import batch before the checkpoint (saved in the snapshot's ledger section).
+    s.import_batch(
+        "import-a",
+        r#"{"at":1}"#,
+        &[vec_for(11, dim), vec_for(12, dim)].concat(),
+        vec![
+            EpisodeMeta::at(700),
+            EpisodeMeta::at(701).with_payload("imported"),
+        ],
+        &[(vec_for(13, dim), NewConcept::default())],
+    )
+    .unwrap();
     let live: Vec<EpisodeId> = ids
         .iter()
         .copied()
@@ -152,4 +167,21 @@ pub fn populate(s: &mut DurableEngram, seed: u64) {
     s.forget(more[0]).unwrap();
     s.add_concept(&vec_for(3, dim), NewConcept::default())
         .unwrap();
+    // Import batches after it (logged only): one continues import-a, one only adds concepts.
+    s.import_batch(
+        "import-a",
+        r#"{"at":2}"#,
+        &vec_for(14, dim),
+        vec![EpisodeMeta::at(702)],
+        &[],
+    )
+    .unwrap();
+    s.import_batch(
+        "import-b",
+        "{}",
+        &[],
+        vec![],
+        &[(vec_for(15, dim), NewConcept::default())],
+    )
+    .unwrap();
 }

@@ -51,13 +51,16 @@ pub struct ImportCheckpoint {
     pub pre_concepts: u64,
     /// The store's snapshot generation before the import.
     pub pre_generation: u64,
-    /// The staged store's log length at this checkpoint.
+    /// The staged store's log length at this checkpoint (offline).
     pub stage_wal_len: u64,
+    /// The id of an online import: the store's ledger of it ([`crate::ledger`]) is where it
+    /// stands (empty offline).
+    pub import_id: String,
 }
 
 impl ImportCheckpoint {
     fn body(&self) -> Value {
-        json!({
+        let mut v = json!({
             "version": CHECKPOINT_VERSION,
             "source": self.source,
             "format": self.format,
@@ -76,7 +79,12 @@ impl ImportCheckpoint {
             "pre_concepts": self.pre_concepts,
             "pre_generation": self.pre_generation,
             "stage_wal_len": self.stage_wal_len,
-        })
+        });
+        // Only online checkpoints carry it, so offline ones keep their earlier form.
+        if !self.import_id.is_empty() {
+            v["import_id"] = Value::String(self.import_id.clone());
+        }
+        v
     }
 
     /// The BLAKE3 seal of this checkpoint.
@@ -138,6 +146,7 @@ impl ImportCheckpoint {
             pre_concepts: u("pre_concepts"),
             pre_generation: u("pre_generation"),
             stage_wal_len: u("stage_wal_len"),
+            import_id: s("import_id"),
         };
         if c.body() != {
             let mut b = v.clone();

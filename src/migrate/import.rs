@@ -118,41 +118,93 @@ pub(crate) fn hash_prefix(path: &Path, len: u64) -> Result<(blake3::Hasher, Stri
     Ok((h, hex))
 }
 
+/// One chunk's valid records, ready to write.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub rows: Vec<f32>,
+    pub metas: Vec<EpisodeMeta>,
+    pub concepts: Vec<(Vec<f32>, NewConcept)>,
+}
+
 /// Where imported records go.
 pub(crate) trait Sink {
     fn dim(&self) -> usize;
-    fn episodes(&mut self, rows: &[f32], metas: Vec<EpisodeMeta>) -> Result<Vec<EpisodeId>>;
-    fn concept(&mut self, centroid: &[f32], c: NewConcept) -> Result<ConceptId>;
+    /// Writes one chunk's records and the import's progress after it.
+    fn write(&mut self, b: Batch, progress: &str) -> Result<(Vec<EpisodeId>, Vec<ConceptId>)>;
     fn read<R>(&self, f: impl FnOnce(&Engram) -> R) -> R;
 }
 
+/// The staging store of an offline import: plain logged writes (the stage's log length in
+/// the checkpoint says where it stands).
 impl Sink for DurableEngram {
     fn dim(&self) -> usize {
         Engram::dim(self)
     }
-    fn episodes(&mut self, rows: &[f32], metas: Vec<EpisodeMeta>) -> Result<Vec<EpisodeId>> {
-        self.remember_batch(rows, metas)
-    }
-    fn concept(&mut self, centroid: &[f32], c: NewConcept) -> Result<ConceptId> {
-        self.add_concept(centroid, c)
+    fn write(&mut self, b: Batch, _: &str) -> Result<(Vec<EpisodeId>, Vec<ConceptId>)> {
+        let eps = if b.metas.is_empty() {
+            Vec::new()
+        } else {
+            self.remember_batch(&b.rows, b.metas)?
+        };
+        let mut cids = Vec::with_capacity(b.concepts.len());
+        for (c, nc) in b.concepts {
+            cids.push(self.add_concept(&c, nc)?);
+        }
+        Ok((eps, cids))
     }
     fn read<R>(&self, f: impl FnOnce(&Engram) -> R) -> R {
         f(self)
     }
 }
 
-impl Sink for &SharedEngram {
+/// A live engine of an online import: each chunk and the import's progress in one write
+/// ([`SharedEngram::import_batch`]).
+pub(crate) struct Online<'a> {
+    pub target: &'a SharedEngram,
+    pub id: String,
+}
+
+impl Sink for Online<'_> {
     fn dim(&self) -> usize {
-        self.with(|e| e.dim())
+        self.target.with(|e| e.dim())
     }
-    fn episodes(&mut self, rows: &[f32], metas: Vec<EpisodeMeta>) -> Result<Vec<EpisodeId>> {
-        self.remember_batch(rows, metas)
-    }
-    fn concept(&mut self, centroid: &[f32], c: NewConcept) -> Result<ConceptId> {
-        self.add_concept(centroid, c)
+    fn write(&mut self, b: Batch, progress: &str) -> Result<(Vec<EpisodeId>, Vec<ConceptId>)> {
+        self.target
+            .import_batch(&self.id, progress, &b.rows, b.metas, &b.concepts)
     }
     fn read<R>(&self, f: impl FnOnce(&Engram) -> R) -> R {
-        self.with(f)
+        self.target.with(f)
+    }
+}
+
+/// The part of an import's progress an online import keeps in the store's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub consumed_bytes: u64,
+    pub consumed_records: u64,
+    pub prefix_blake3: String,
+    pub skipped: u64,
+}
+
+impl Progress {
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "consumed_bytes": self.consumed_bytes,
+            "consumed_records": self.consumed_records,
+            "prefix_blake3": self.prefix_blake3,
+            "skipped": self.skipped,
+        })
+        .to_string()
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        Some(Self {
+            consumed_bytes: v.get("consumed_bytes")?.as_u64()?,
+            consumed_records: v.get("consumed_records")?.as_u64()?,
+            prefix_blake3: v.get("prefix_blake3")?.as_str()?.to_owned(),
+            skipped: v.get("skipped")?.as_u64()?,
+        })
     }
 }
 
@@ -232,10 +284,9 @@ impl Run {
         opts: &ImportOptions,
     ) -> Result<()> {
         let dim = sink.dim();
-        let mut rows = Vec::new();
-        let mut metas = Vec::new();
+        let mut batch = Batch::default();
         let mut lines = Vec::new();
-        let mut concepts: Vec<LegacyRecord> = Vec::new();
+        let mut concept_lines = Vec::new();
         for item in chunk.items {
             let r = match item {
                 Item::Bad { line, detail } => {
@@ -257,15 +308,29 @@ impl Run {
             }
             match tier {
                 Tier::Episode => {
-                    rows.extend_from_slice(&r.embedding);
+                    batch.rows.extend_from_slice(&r.embedding);
                     lines.push(r.line);
-                    metas.push(meta_of(&r));
+                    batch.metas.push(meta_of(&r));
                 }
-                Tier::Concept => concepts.push(r),
+                Tier::Concept => {
+                    let c = NewConcept {
+                        members: r.members.unwrap_or(0),
+                        confirmations: 1,
+                        ..NewConcept::default()
+                    };
+                    concept_lines.push(r.line);
+                    batch.concepts.push((r.embedding, c));
+                }
             }
         }
-        if !metas.is_empty() {
-            let ids = sink.episodes(&rows, metas)?;
+        let progress = Progress {
+            consumed_bytes: chunk.end.offset,
+            consumed_records: chunk.end.records,
+            prefix_blake3: chunk.prefix,
+            skipped: self.ckpt.skipped,
+        };
+        let (ids, cids) = sink.write(batch, &progress.to_json())?;
+        if !ids.is_empty() {
             let mut chain = self.ep_chain;
             let ok = sink.read(|e| {
                 for id in &ids {
@@ -285,24 +350,16 @@ impl Run {
             }
             self.ckpt.episodes += ids.len() as u64;
             for (id, line) in ids.iter().zip(lines) {
-                self.sample(
-                    Spot {
-                        line,
-                        tier: Tier::Episode,
-                        id: id.0,
-                    },
-                    opts.spot_checks,
-                );
+                let s = Spot {
+                    line,
+                    tier: Tier::Episode,
+                    id: id.0,
+                };
+                self.sample(s, opts.spot_checks);
             }
             self.episode_ids.extend(ids);
         }
-        for r in concepts {
-            let c = NewConcept {
-                members: r.members.unwrap_or(0),
-                confirmations: 1,
-                ..NewConcept::default()
-            };
-            let id = sink.concept(&r.embedding, c)?;
+        for (id, line) in cids.into_iter().zip(concept_lines) {
             let chain = sink
                 .read(|e| chain_concept(self.c_chain, e, id))
                 .ok_or_else(|| StoreError::Other("an imported concept vanished".into()))?;
@@ -311,19 +368,17 @@ impl Run {
                 self.ckpt.first_concept = id.0;
             }
             self.ckpt.concepts += 1;
-            self.sample(
-                Spot {
-                    line: r.line,
-                    tier: Tier::Concept,
-                    id: id.0,
-                },
-                opts.spot_checks,
-            );
+            let s = Spot {
+                line,
+                tier: Tier::Concept,
+                id: id.0,
+            };
+            self.sample(s, opts.spot_checks);
             self.concept_ids.push(id);
         }
-        self.ckpt.consumed_bytes = chunk.end.offset;
-        self.ckpt.consumed_records = chunk.end.records;
-        self.ckpt.prefix_blake3 = chunk.prefix;
+        self.ckpt.consumed_bytes = progress.consumed_bytes;
+        self.ckpt.consumed_records = progress.consumed_records;
+        self.ckpt.prefix_blake3 = progress.prefix_blake3;
         self.ckpt.episode_chain = hex(&self.ep_chain);
         self.ckpt.concept_chain = hex(&self.c_chain);
         Ok(())

@@ -10,7 +10,7 @@ use crate::memory::{EpisodeMeta, Payload};
 
 /// The snapshot format version this build writes (it also reads version 1, see
 /// [`super::snapshot`]).
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 /// The log format version this build writes and reads.
 pub const WAL_VERSION: u32 = 1;
 /// Magic bytes opening a snapshot file.

@@ -9,6 +9,7 @@ use crate::vectors::validate_one;
 const REC_BATCH: u8 = 1;
 const REC_FORGET: u8 = 2;
 const REC_CONCEPT: u8 = 3;
+const REC_IMPORT: u8 = 4;
 
 /// What opening a store found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,6 +133,40 @@ pub(crate) fn encode_concept(buf: &mut Vec<u8>, c: &Concept, unit: &[f32]) {
     *buf = e.buf;
 }
 
+/// Encodes an import batch record: the import id, its progress, then the batch's episodes
+/// (first id, count, metadata, rows) and its concepts (count, then each as a concept record).
+/// One record, so replay restores the batch and the ledger together or not at all.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_import(
+    buf: &mut Vec<u8>,
+    id: &str,
+    progress: &str,
+    first: u64,
+    metas: &[u8],
+    n: usize,
+    rows: &[f32],
+    concepts: &[(Concept, Vec<f32>)],
+) {
+    let mut e = Enc {
+        buf: std::mem::take(buf),
+    };
+    e.u8(REC_IMPORT);
+    e.bytes(id.as_bytes());
+    e.bytes(progress.as_bytes());
+    e.u64(first);
+    e.u32(n as u32);
+    e.buf.extend_from_slice(metas);
+    e.f32s(rows);
+    e.u32(concepts.len() as u32);
+    let mut sub = Vec::new();
+    for (c, unit) in concepts {
+        sub.clear();
+        encode_concept(&mut sub, c, unit);
+        e.bytes(&sub);
+    }
+    *buf = e.buf;
+}
+
 /// Applies one log record to the engine. An error means the record does not fit the state
 /// it follows (the caller reports it as corruption).
 pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
@@ -189,6 +224,58 @@ pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
                 return Err(format!("concept {id} already exists"));
             }
             insert_concept(engine, concept, &unit);
+        }
+        REC_IMPORT => {
+            let text = |b: &[u8]| {
+                std::str::from_utf8(b)
+                    .map(str::to_owned)
+                    .map_err(|e| format!("import text is not UTF-8: {e}"))
+            };
+            let id = text(d.bytes()?)?;
+            let progress = text(d.bytes()?)?;
+            let first = d.u64()?;
+            let n = d.u32()? as usize;
+            if n > 0 && first != engine.next_episode {
+                return Err(format!(
+                    "import batch starts at id {first}, the store is at {}",
+                    engine.next_episode
+                ));
+            }
+            if n > d.remaining() / (dim * 4).max(1) {
+                return Err(format!("import batch of {n} rows does not fit the record"));
+            }
+            let mut metas = Vec::with_capacity(n);
+            for _ in 0..n {
+                metas.push(d.meta()?);
+            }
+            let rows = d.f32s(n * dim)?;
+            let nc = d.u32()?;
+            let mut concepts = Vec::new();
+            for _ in 0..nc {
+                let sub = d.bytes()?;
+                if sub.first() != Some(&REC_CONCEPT) {
+                    return Err("an import record holds a record that is not a concept".into());
+                }
+                concepts.push(sub);
+            }
+            d.finish()?;
+            if n > 0 {
+                engine
+                    .remember_batch(&rows, metas)
+                    .map_err(|e| format!("import batch does not replay: {e}"))?;
+            }
+            let mut ids = Vec::with_capacity(concepts.len());
+            for sub in concepts {
+                let cid = ConceptId(Dec::new(&sub[1..]).u64()?);
+                apply(engine, sub)?;
+                ids.push(cid);
+            }
+            let ledger = engine.imports.entry(id).or_default();
+            if n > 0 {
+                ledger.episode_runs.push((first, n as u64));
+            }
+            ledger.concepts.extend(ids);
+            ledger.progress = progress;
         }
         k => return Err(format!("unknown record kind {k}")),
     }

@@ -1,7 +1,7 @@
 //! The snapshot file: the whole engine at one generation, in checksummed sections.
 //!
 //! ```text
-//! file    = magic "ENGRAMSN" | version u32 | section*8      (v1: section*7, no CONS)
+//! file    = magic "ENGRAMSN" | version u32 | section*9   (v2: section*8, no IMPT; v1: *7, no CONS)
 //! section = tag [u8; 4] | len u64 | payload (len bytes) | crc32c u32 (of tag, len, payload)
 //! HEAD    dim u32, precision u8, backend u8, vec kind u8 (0 f32, 1 f16), chunk bytes u64,
 //!         generation, next episode, next concept, cycle, episodes, concepts, bindings, links (u64)
@@ -16,12 +16,15 @@
 //! CONS    (v2) consolidation state: watermark u64, last cycle time (u8 0/1 + u64),
 //!         confirmation times (count u64, then id u64, time u64 by ascending id); then the
 //!         consolidation configuration (see `encode_consolidation`)
-//! END     the number of sections before it (u32: 7 in v2, 6 in v1); nothing may follow
+//! IMPT    (v3) the import ledgers (see [`crate::ledger`]): count u64, then per import its id,
+//!         progress, episode runs and concept ids
+//! END     the number of sections before it (u32: 8 in v3, 7 in v2, 6 in v1); nothing may follow
 //! ```
 //!
 //! Version 1 snapshots (no CONS) are still read: the consolidation state starts fresh and
 //! the configuration is the default (a warning is logged when the v1 store had run cycles).
-//! The next checkpoint writes version 2.
+//! Version 2 snapshots (no IMPT) are read with no import ledgers. The next checkpoint writes
+//! version 3.
 //!
 //! Only live episodes are written, so a snapshot is also a compaction: rows are renumbered,
 //! ids never change.
@@ -48,6 +51,7 @@ const CONC: [u8; 4] = *b"CONC";
 const BIND: [u8; 4] = *b"BIND";
 const LINK: [u8; 4] = *b"LINK";
 const CONS: [u8; 4] = *b"CONS";
+const IMPT: [u8; 4] = *b"IMPT";
 const END: [u8; 4] = *b"END_";
 
 /// Bytes of floats read or written at a time for the embedding section.
@@ -166,6 +170,8 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
 
     let mut cons = Enc::default();
     encode_consolidation(&mut cons, engine);
+    let mut impt = Enc::default();
+    crate::ledger::encode(&mut impt, &engine.imports);
 
     let mut total = 0u64;
     atomic_write(path, |w| {
@@ -178,7 +184,8 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
         section(w, BIND, &bind.buf)?;
         section(w, LINK, &links.buf)?;
         section(w, CONS, &cons.buf)?;
-        section(w, END, &7u32.to_le_bytes())?;
+        section(w, IMPT, &impt.buf)?;
+        section(w, END, &8u32.to_le_bytes())?;
         total = 12
             + [
                 head.buf.len(),
@@ -187,7 +194,7 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
                 bind.buf.len(),
             ]
             .iter()
-            .chain([links.buf.len(), cons.buf.len(), 4].iter())
+            .chain([links.buf.len(), cons.buf.len(), impt.buf.len(), 4].iter())
             .map(|&l| l as u64 + 16)
             .sum::<u64>()
             + 16
@@ -364,11 +371,11 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         ));
     }
     let version = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
-    if version != SNAPSHOT_VERSION && version != 1 {
+    if !(1..=SNAPSHOT_VERSION).contains(&version) {
         return Err(StoreError::Version {
             path: path.to_path_buf(),
             found: version,
-            supported: format!("1 and {SNAPSHOT_VERSION}"),
+            supported: format!("1 to {SNAPSHOT_VERSION}"),
         });
     }
 
@@ -640,6 +647,18 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
             );
         }
         6u32
+    };
+
+    // IMPT (v3)
+    let sections = if version >= 3 {
+        let (ioff, impt) = s.small(IMPT)?;
+        let mut d = Dec::new(&impt);
+        engine.imports = crate::ledger::decode(&mut d)
+            .and_then(|l| d.finish().map(|_| l))
+            .map_err(bad("IMPT", ioff))?;
+        sections + 1
+    } else {
+        sections
     };
 
     // END

@@ -322,6 +322,45 @@ impl DurableEngram {
         Ok(id)
     }
 
+    /// [`Engram::import_batch`], logged as one record: after a crash the batch and the
+    /// import's progress are both there or neither is.
+    pub fn import_batch(
+        &mut self,
+        id: &str,
+        progress: &str,
+        rows: &[f32],
+        metas: Vec<EpisodeMeta>,
+        concepts: &[(Vec<f32>, NewConcept)],
+    ) -> Result<(Vec<EpisodeId>, Vec<ConceptId>)> {
+        self.check_poison()?;
+        let first = self.engine.next_episode;
+        let n_metas = metas.len();
+        let mut meta_bytes = recovery::encode_metas(&metas);
+        let (eps, cids) = self
+            .engine
+            .import_batch(id, progress, rows, metas, concepts)?;
+        if n_metas == 0 && !eps.is_empty() {
+            meta_bytes = recovery::encode_metas(&vec![EpisodeMeta::default(); eps.len()]);
+        }
+        let mut stored = Vec::with_capacity(cids.len());
+        for &c in &cids {
+            let concept = self.engine.graph.concept_node(c).map(|n| n.concept.clone());
+            match (concept, self.engine.centroid(c)) {
+                (Some(concept), Ok(unit)) => stored.push((concept, unit)),
+                // Memory changed but cannot be logged: refuse further writes.
+                _ => self.logged(Err(StoreError::Other(format!(
+                    "imported concept {c} vanished before it was logged"
+                ))))?,
+            }
+        }
+        let n = eps.len();
+        let r = self.wal.append(|b| {
+            recovery::encode_import(b, id, progress, first, &meta_bytes, n, rows, &stored)
+        });
+        self.logged(r)?;
+        Ok((eps, cids))
+    }
+
     fn logged(&mut self, r: Result<(), StoreError>) -> Result<()> {
         if let Err(e) = r {
             self.poisoned = true;
