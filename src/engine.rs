@@ -75,6 +75,9 @@ pub struct Engram {
     pub(crate) gpu_fault: AtomicBool,
     /// What each online import wrote ([`crate::ledger`]).
     pub(crate) imports: crate::ledger::Ledgers,
+    /// The row buffer of the last consolidation cycle, reused by the next one (its pages
+    /// stay mapped: `rows × dim × 4` bytes of the largest cycle so far).
+    pub(crate) cycle_rows: parking_lot::Mutex<Vec<f32>>,
 }
 
 /// Resident GPU copies of the episode rows (one per stored layout).
@@ -158,6 +161,7 @@ impl Clone for Engram {
             consolidation: self.consolidation.clone(),
             gpu_fault: AtomicBool::new(false),
             imports: self.imports.clone(),
+            cycle_rows: Default::default(),
         }
     }
 }
@@ -182,6 +186,7 @@ impl Engram {
             cycle: 0,
             consolidation: Default::default(),
             imports: Default::default(),
+            cycle_rows: Default::default(),
             config,
         })
     }
@@ -336,8 +341,10 @@ impl Engram {
         Ok(())
     }
 
-    /// Reclaims the rows of forgotten episodes and concepts. Returns how many rows were freed.
+    /// Reclaims the rows of forgotten episodes and concepts, and frees the row buffer kept
+    /// from the last consolidation cycle. Returns how many rows were freed.
     pub fn compact(&mut self) -> usize {
+        *self.cycle_rows.get_mut() = Vec::new();
         let before = self.episodes.len() + self.centroids.len();
         if !self.episodes.dead().is_empty() {
             let remap = self.graph.compact();

@@ -193,6 +193,70 @@ pub(crate) fn assign_raw(
     Assignment { labels, scores }
 }
 
+/// [`assign_raw`] (spherical) that also returns each row's second-best cosine (−∞ when
+/// k = 1): with it, how far centroids may move before a label can change is known
+/// without another pass (see `crate::consolidation`).
+pub(crate) fn assign_top2(data: &[f32], dim: usize, centroids: &[f32]) -> (Assignment, Vec<f32>) {
+    let n = data.len() / dim;
+    let mut labels = vec![0u32; n];
+    let mut scores = vec![0f32; n];
+    let mut second = vec![0f32; n];
+    labels
+        .par_chunks_mut(ROW_BLOCK)
+        .zip(scores.par_chunks_mut(ROW_BLOCK))
+        .zip(second.par_chunks_mut(ROW_BLOCK))
+        .enumerate()
+        .for_each_init(Vec::new, |buf, (b, ((lab, sc), sec))| {
+            let r0 = b * ROW_BLOCK;
+            let rows = &data[r0 * dim..(r0 + lab.len()) * dim];
+            argmax_block(rows, dim, centroids, None, buf, lab, sc);
+            top2_block(rows, dim, centroids, buf, lab, sec);
+        });
+    (Assignment { labels, scores }, second)
+}
+
+/// The second-best score of each row, given its best label; the last centroid block's
+/// scores may still be in `buf` but every block is recomputed for simplicity when k spans
+/// several blocks.
+fn top2_block(
+    rows: &[f32],
+    dim: usize,
+    centroids: &[f32],
+    buf: &mut Vec<f32>,
+    labels: &[u32],
+    second: &mut [f32],
+) {
+    let m = labels.len();
+    let k = centroids.len() / dim;
+    second.fill(f32::NEG_INFINITY);
+    let blocks = k.div_ceil(CENTROID_BLOCK);
+    for blk in 0..blocks {
+        let c0 = blk * CENTROID_BLOCK;
+        let kb = CENTROID_BLOCK.min(k - c0);
+        // The last block's scores are still in `buf` from the arg-max pass.
+        if blk + 1 != blocks {
+            buf.resize(m * kb, 0.0);
+            score_block(
+                rows,
+                dim,
+                &centroids[c0 * dim..(c0 + kb) * dim],
+                &mut buf[..m * kb],
+            );
+        }
+        for i in 0..m {
+            let s = &buf[i * kb..(i + 1) * kb];
+            let own = labels[i] as usize;
+            let mut best = second[i];
+            for (j, &v) in s.iter().enumerate() {
+                if c0 + j != own && v > best {
+                    best = v;
+                }
+            }
+            second[i] = best;
+        }
+    }
+}
+
 /// `dst (m × kb, row-major) = rows (m × dim) · centroidsᵀ (dim × kb)`.
 pub(crate) fn score_block(rows: &[f32], dim: usize, centroids: &[f32], dst: &mut [f32]) {
     let m = rows.len() / dim;

@@ -9,7 +9,9 @@ use rayon::prelude::*;
 
 use super::config::{ClusterCount, ConsolidationConfig};
 use super::report::PhaseTimings;
-use crate::cluster::steps::score_block;
+use crate::cluster::steps::{
+    accumulate, assign_top2, reduce, score_block, Assignment, CENTROID_BLOCK,
+};
 use crate::cluster::ClusterError;
 use crate::cluster::{
     assign_on, discover_on, dot, fit_on, lloyd_on, splitmix, DiscoverParams, KMeansModel,
@@ -167,6 +169,126 @@ fn discover_params(
         .min_cluster_size(cfg.min_cluster_size.max(n / kp).max(2))
 }
 
+/// A cycle's clustering, with what the certified warm step knows for free.
+struct Clustered {
+    model: KMeansModel,
+    /// Each row's cosine to its centroid in `model`, when already computed.
+    scores: Option<Vec<f32>>,
+    /// Per row, an upper bound on its cosine to any other centroid of `model`.
+    others_below: Option<Vec<f32>>,
+}
+
+impl From<KMeansModel> for Clustered {
+    fn from(model: KMeansModel) -> Self {
+        Self {
+            model,
+            scores: None,
+            others_below: None,
+        }
+    }
+}
+
+/// Slack of the certified warm step's bounds: covers the rounding of the GEMM scores, of the
+/// angles, and of rows stored as f16 (unit length only to about 1e-3).
+const BOUND_SLACK: f32 = 2e-3;
+
+/// The angle each centroid moved from `old` to `new` (both unit rows), computed stably from
+/// the chord length in f64.
+fn moved_angles(old: &[f32], new: &[f32], dim: usize) -> Vec<f32> {
+    old.chunks(dim)
+        .zip(new.chunks(dim))
+        .map(|(a, b)| {
+            let d2: f64 = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+                .sum();
+            (2.0 * (d2.sqrt() / 2.0).min(1.0).asin()) as f32
+        })
+        .collect()
+}
+
+/// One warm Lloyd step whose convergence is proved without a second assignment pass.
+///
+/// `first` is the assignment of the rows to `init` and `second` each row's second-best
+/// cosine ([`assign_top2`]). Updates the centroids once, then bounds each row on the sphere
+/// (angles obey the triangle inequality): its cosine to its own moved centroid is at least
+/// `cos(θ₁ + δ_own)`, to any other at most `cos(max(0, θ₂ − δ_max))`, where θ₁, θ₂ are the
+/// angles to the best and second-best old centroids and δ the angles the centroids moved. If
+/// the first beats the second for every row (with [`BOUND_SLACK`]), the next assignment would
+/// return the same labels: the result is exactly where Lloyd stops after one iteration
+/// (labels stable), without the pass that checks it. Otherwise `first` is handed back for
+/// the usual Lloyd run.
+fn certified_warm_step(
+    data: &[f32],
+    dim: usize,
+    init: &[f32],
+    first: Assignment,
+    second: &[f32],
+) -> std::result::Result<Clustered, Assignment> {
+    let k = init.len() / dim;
+    let sums = accumulate(data, dim, &first.labels, None, k);
+    let Ok(next) = reduce(&sums, init) else {
+        return Err(first);
+    };
+    let moved = moved_angles(init, &next, dim);
+    // The largest move, and the largest among the others for the centroid that made it.
+    let (mut top, mut top_at, mut runner) = (0f32, usize::MAX, 0f32);
+    for (j, &m) in moved.iter().enumerate() {
+        if m > top {
+            runner = top;
+            top = m;
+            top_at = j;
+        } else if m > runner {
+            runner = m;
+        }
+    }
+    let n = first.labels.len();
+    let mut others_below = vec![0f32; n];
+    let certified = others_below
+        .par_iter_mut()
+        .enumerate()
+        .map(|(i, bound)| {
+            let j = first.labels[i] as usize;
+            let t1 = first.scores[i].clamp(-1.0, 1.0).acos();
+            let t2 = if second[i].is_finite() {
+                second[i].clamp(-1.0, 1.0).acos()
+            } else {
+                std::f32::consts::PI
+            };
+            let others_moved = if j == top_at { runner } else { top };
+            let own_low = (t1 + moved[j]).min(std::f32::consts::PI).cos();
+            let other_high = (t2 - others_moved).max(0.0).cos();
+            *bound = other_high + BOUND_SLACK;
+            own_low > other_high + BOUND_SLACK
+        })
+        .all(|ok| ok);
+    if !certified {
+        return Err(first);
+    }
+    let mut scores = vec![0f32; n];
+    let level = crate::compute::cpu::SimdLevel::current();
+    scores.par_iter_mut().enumerate().for_each(|(i, s)| {
+        let j = first.labels[i] as usize;
+        *s = level.dot(&data[i * dim..(i + 1) * dim], &next[j * dim..(j + 1) * dim]);
+    });
+    let objective = scores.iter().map(|&s| s as f64).sum();
+    Ok(Clustered {
+        model: KMeansModel {
+            k,
+            dim,
+            centroids: next,
+            labels: first.labels,
+            objective,
+            iterations: 1,
+            converged: true,
+            metric: crate::cluster::Metric::Spherical,
+        },
+        scores: Some(scores),
+        others_below: Some(others_below),
+    })
+}
+
 impl Engram {
     /// The clustering of a cycle on the backend.
     fn cycle_clusters(
@@ -175,7 +297,7 @@ impl Engram {
         cfg: &ConsolidationConfig,
         data: &[f32],
         seed: u64,
-    ) -> Result<KMeansModel> {
+    ) -> Result<Clustered> {
         let dim = self.dim();
         let n = data.len() / dim;
         let existing = self.graph.concept_ids();
@@ -188,11 +310,12 @@ impl Engram {
                         .max_iter(cfg.max_iter)
                         .check()
                         .map_err(params_err)?;
-                    fit_on(backend, &p, data, dim)
+                    fit_on(backend, &p, data, dim).map(Clustered::from)
                 }
                 ClusterCount::Discover { max_k } => {
                     let p = discover_params(cfg, max_k, n, seed);
                     discover_on(backend, &p.check().map_err(params_err)?, data, dim)
+                        .map(Clustered::from)
                 }
             };
         }
@@ -204,7 +327,33 @@ impl Engram {
                 init.extend_from_slice(&buf);
             }
         }
-        let first = assign_on(backend, data, dim, &init)?;
+        // On the CPU, with a free second-best score, the common warm case — the concepts
+        // explain the rows and move little — is proved converged after one step
+        // ([`certified_warm_step`]); anything else clusters as usual from `first`.
+        let k0 = existing.len();
+        let adds_fixed = matches!(cfg.clusters, ClusterCount::Fixed(k) if k > k0);
+        let (first, second) = if matches!(backend, Backend::Cpu(_)) && k0 <= CENTROID_BLOCK {
+            let (a, s) = assign_top2(data, dim, &init);
+            (a, Some(s))
+        } else {
+            (assign_on(backend, data, dim, &init)?, None)
+        };
+        let novel_count = first
+            .scores
+            .iter()
+            .filter(|&&s| s < cfg.novelty_threshold)
+            .count();
+        let adds_discovered = matches!(cfg.clusters, ClusterCount::Discover { .. })
+            && novel_count >= cfg.min_cluster_size.max(2);
+        let first = match second {
+            Some(second) if !adds_fixed && !adds_discovered => {
+                match certified_warm_step(data, dim, &init, first, &second) {
+                    Ok(c) => return Ok(c),
+                    Err(first) => first,
+                }
+            }
+            _ => first,
+        };
         let extra = match cfg.clusters {
             ClusterCount::Fixed(k) if k > existing.len() => farthest_seeds(
                 data,
@@ -252,6 +401,7 @@ impl Engram {
             &opts,
             start_given.then_some(first),
         )
+        .map(Clustered::from)
     }
 
     /// The expensive, read-only half of a consolidation cycle at clock `now`: chooses the rows
@@ -271,16 +421,37 @@ impl Engram {
         let seed = splitmix(cfg.seed ^ splitmix(self.cycle + 1));
         let chosen = choose_rows(self, &cfg, seed);
         let n = chosen.rows.len();
-        let mut data = vec![0.0f32; n * dim];
-        // Fresh pages: ask for huge ones before the parallel gather touches them, so page
-        // faults do not dominate the gather.
-        crate::vectors::advise_huge(data.as_ptr().cast(), data.len() * 4);
+        // The gather buffer of the previous cycle, if large enough: fresh pages would cost
+        // more to fault in (and zero) than the gather itself.
+        let mut buffer = std::mem::take(&mut *self.cycle_rows.lock());
+        if buffer.len() < n * dim {
+            buffer = vec![0.0f32; n * dim];
+            // Ask for huge pages before the parallel gather touches them.
+            crate::vectors::advise_huge(buffer.as_ptr().cast(), buffer.len() * 4);
+        }
+        let data = &mut buffer[..n * dim];
         data.par_chunks_mut(dim)
             .zip(&chosen.rows)
             .for_each(|(dst, &(r, _, _))| {
                 self.episodes.read_row(r, dst);
             });
         timings.sample = t.elapsed();
+        let plan = self.plan_on(&cfg, chosen, data, now, seed, timings);
+        *self.cycle_rows.lock() = buffer;
+        plan
+    }
+
+    /// [`Engram::prepare_cycle`] once the rows are gathered into `data`.
+    fn plan_on(
+        &self,
+        cfg: &ConsolidationConfig,
+        chosen: Chosen,
+        data: &[f32],
+        now: u64,
+        seed: u64,
+        timings: PhaseTimings,
+    ) -> Result<CyclePlan> {
+        let n = chosen.rows.len();
         let mut plan = CyclePlan {
             cycle: self.cycle,
             now,
@@ -307,7 +478,7 @@ impl Engram {
 
         let t = Instant::now();
         let backend = self.backend().clone();
-        let model = match self.cycle_clusters(&backend, &cfg, &data, seed) {
+        let model = match self.cycle_clusters(&backend, cfg, data, seed) {
             Ok(m) => m,
             Err(crate::Error::Gpu(e))
                 if self.config.falls_back_to_cpu() && matches!(backend, Backend::Gpu(_)) =>
@@ -316,14 +487,14 @@ impl Engram {
                 self.gpu_failed
                     .store(true, std::sync::atomic::Ordering::Relaxed);
                 let cpu = Backend::Cpu(self.level);
-                self.cycle_clusters(&cpu, &cfg, &data, seed)?
+                self.cycle_clusters(&cpu, cfg, data, seed)?
             }
             Err(e) => return Err(e),
         };
         plan.timings.cluster = t.elapsed();
 
         let t = Instant::now();
-        self.plan_clusters(&cfg, &data, &model, &mut plan);
+        self.plan_clusters(cfg, data, model, &mut plan);
         plan.timings.matching = t.elapsed();
         Ok(plan)
     }
@@ -333,22 +504,30 @@ impl Engram {
         &self,
         cfg: &ConsolidationConfig,
         data: &[f32],
-        model: &KMeansModel,
+        clustered: Clustered,
         plan: &mut CyclePlan,
     ) {
         let dim = self.dim();
         let level = self.level;
+        let Clustered {
+            model,
+            scores,
+            others_below,
+        } = clustered;
         let k = model.k;
         let mut size = vec![0usize; k];
         let mut score_sum = vec![0f64; k];
-        let mut scores = vec![0f32; plan.rows.len()];
-        // The model's labels are the arg-max for its centroids; recompute the cosines.
-        scores.par_iter_mut().enumerate().for_each(|(i, s)| {
-            let j = model.labels[i] as usize;
-            *s = level.dot(
-                &data[i * dim..(i + 1) * dim],
-                &model.centroids[j * dim..(j + 1) * dim],
-            );
+        // The model's labels are the arg-max for its centroids; the cosines, unless known.
+        let scores = scores.unwrap_or_else(|| {
+            let mut scores = vec![0f32; plan.rows.len()];
+            scores.par_iter_mut().enumerate().for_each(|(i, s)| {
+                let j = model.labels[i] as usize;
+                *s = level.dot(
+                    &data[i * dim..(i + 1) * dim],
+                    &model.centroids[j * dim..(j + 1) * dim],
+                );
+            });
+            scores
         });
         for (i, &l) in model.labels.iter().enumerate() {
             size[l as usize] += 1;
@@ -415,6 +594,10 @@ impl Engram {
             // products are skipped without changing the result (the slack covers rounding and
             // rows stored as f16, whose length is 1 only to about 1e-3).
             let need = (row.score - margin).max(floor);
+            // No other centroid can come close enough (bound from the certified step).
+            if others_below.as_ref().is_some_and(|b| b[i] < need) {
+                return;
+            }
             let theta = row.score.clamp(-1.0, 1.0).acos();
             let mut best: Option<(u32, f32)> = None;
             for &(b, phi) in &neighbours[j as usize] {
@@ -463,5 +646,151 @@ impl Engram {
                 concept_taken[b] = true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::steps::assign_raw;
+    use crate::compute::cpu::SimdLevel;
+    use crate::synth::SynthParams;
+
+    const DIM: usize = 128;
+
+    /// Rows of 12 clusters and centroids fitted on an earlier part of the same stream.
+    fn setup() -> (Vec<f32>, Vec<f32>) {
+        let s = SynthParams::new(16_000, DIM, 12)
+            .seed(5)
+            .check()
+            .expect("synth");
+        let fit_rows = s.rows(0, 8000).data;
+        let p = KMeansParams::new(12).seed(1).check().expect("params");
+        let model = p.fit(&fit_rows, DIM).expect("fit");
+        (s.rows(8000, 16_000).data, model.centroids)
+    }
+
+    #[test]
+    fn certified_step_equals_lloyd_and_its_bounds_hold() {
+        let (data, init) = setup();
+        let (first, second) = assign_top2(&data, DIM, &init);
+        // The free second-best equals a brute-force second-best.
+        let k = init.len() / DIM;
+        for i in (0..first.labels.len()).step_by(97) {
+            let x = &data[i * DIM..(i + 1) * DIM];
+            let mut s: Vec<f32> = init.chunks(DIM).map(|c| dot(x, c)).collect();
+            s.remove(first.labels[i] as usize);
+            let want = s.into_iter().fold(f32::NEG_INFINITY, f32::max);
+            assert!(
+                (second[i] - want).abs() < 1e-5,
+                "row {i}: {} vs {want}",
+                second[i]
+            );
+        }
+        let c = certified_warm_step(&data, DIM, &init, first.clone(), &second)
+            .unwrap_or_else(|_| panic!("the warm step should be certified on this stream"));
+        let opts = LloydOptions {
+            max_iter: 10,
+            tolerance: 1e-6,
+            repair_empty: false,
+        };
+        let lloyd = lloyd_on(
+            &Backend::Cpu(SimdLevel::current()),
+            &data,
+            DIM,
+            init.clone(),
+            &opts,
+            Some(first),
+        )
+        .expect("lloyd");
+        assert_eq!(lloyd.iterations, 1, "Lloyd also stops after one step");
+        assert_eq!(c.model.labels, lloyd.labels);
+        assert_eq!(c.model.centroids, lloyd.centroids);
+        assert!((c.model.objective - lloyd.objective).abs() < 1e-3 * lloyd.objective.abs());
+        // The bounds: own cosines exact, every other centroid below its row's bound.
+        let scores = c.scores.expect("scores");
+        let below = c.others_below.expect("bounds");
+        for i in 0..c.model.labels.len() {
+            let x = &data[i * DIM..(i + 1) * DIM];
+            for (j, cj) in c.model.centroids.chunks(DIM).enumerate().take(k) {
+                let s = dot(x, cj);
+                if j == c.model.labels[i] as usize {
+                    assert!((s - scores[i]).abs() < 1e-5);
+                } else {
+                    assert!(
+                        s <= below[i],
+                        "row {i}, centroid {j}: {s} > bound {}",
+                        below[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn uncertain_steps_are_handed_back() {
+        // Centroids far from where the rows are: they move a lot, nothing can be proved.
+        let (data, mut init) = setup();
+        init.rotate_left(DIM / 2);
+        for c in init.chunks_mut(DIM) {
+            let n = dot(c, c).sqrt();
+            c.iter_mut().for_each(|x| *x /= n);
+        }
+        let (first, second) = assign_top2(&data, DIM, &init);
+        let labels = first.labels.clone();
+        match certified_warm_step(&data, DIM, &init, first, &second) {
+            Ok(_) => panic!("a large move must not be certified"),
+            Err(back) => assert_eq!(back.labels, labels),
+        }
+        // assign_top2's labels are assign_raw's.
+        assert_eq!(assign_raw(&data, DIM, &init, None).labels, labels);
+    }
+
+    #[test]
+    fn plans_with_and_without_the_certified_step_agree() {
+        let (data, init) = setup();
+        let mut e = Engram::new(
+            crate::Config::new(DIM)
+                .backend(crate::BackendChoice::Cpu)
+                .consolidation(ConsolidationConfig::default().soft_margin(0.6)),
+        )
+        .expect("engine");
+        for c in init.chunks(DIM) {
+            crate::persist::add_concept(&mut e, c, Default::default()).expect("concept");
+        }
+        let (first, second) = assign_top2(&data, DIM, &init);
+        let c = certified_warm_step(&data, DIM, &init, first, &second)
+            .unwrap_or_else(|_| panic!("certified"));
+        let plain = Clustered::from(c.model.clone());
+        let cfg = e.config.consolidation_config().clone();
+        let blank = |n: usize| CyclePlan {
+            cycle: 0,
+            now: 0,
+            watermark: 0,
+            rows: (0..n)
+                .map(|i| PlannedRow {
+                    episode: EpisodeId(i as u64),
+                    replay: false,
+                    cluster: UNKEPT,
+                    score: 0.0,
+                    second: None,
+                })
+                .collect(),
+            clusters: Vec::new(),
+            clusters_found: 0,
+            episodes_new: n,
+            timings: PhaseTimings::default(),
+        };
+        let n = data.len() / DIM;
+        let (mut a, mut b) = (blank(n), blank(n));
+        e.plan_clusters(&cfg, &data, c, &mut a);
+        e.plan_clusters(&cfg, &data, plain, &mut b);
+        let soft = a.rows.iter().filter(|r| r.second.is_some()).count();
+        assert!(
+            soft > 0,
+            "the margin should give some rows a second binding"
+        );
+        assert_eq!(a, b);
+        e.cycle_rows.get_mut().clear();
     }
 }
