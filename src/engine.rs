@@ -78,6 +78,9 @@ pub struct Engram {
     /// The row buffer of the last consolidation cycle, reused by the next one (its pages
     /// stay mapped: `rows × dim × 4` bytes of the largest cycle so far).
     pub(crate) cycle_rows: parking_lot::Mutex<Vec<f32>>,
+    /// The graph in the GPU's CSR form for spreading activation, with the graph version it
+    /// was built from (rebuilt when the graph changed).
+    pub(crate) spread_graph: crate::recall::SpreadGraphCache,
 }
 
 /// Resident GPU copies of the episode rows (one per stored layout).
@@ -162,6 +165,7 @@ impl Clone for Engram {
             gpu_fault: AtomicBool::new(false),
             imports: self.imports.clone(),
             cycle_rows: Default::default(),
+            spread_graph: Default::default(),
         }
     }
 }
@@ -187,6 +191,7 @@ impl Engram {
             consolidation: Default::default(),
             imports: Default::default(),
             cycle_rows: Default::default(),
+            spread_graph: Default::default(),
             config,
         })
     }

@@ -89,12 +89,28 @@ pub struct Graph {
     concepts: FxHashMap<ConceptId, ConceptNode>,
     stream_tails: FxHashMap<u64, u64>,
     bindings: usize,
+    version: u64,
 }
+
+/// The source of [`Graph::version`]s: unique across all graphs of the process.
+static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Graph {
     /// An empty graph.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A number that changes on every mutable access to the graph (each `&mut self` method,
+    /// the `_mut` accessors included), unique across the graphs of the process; a clone
+    /// keeps it until either copy changes. Derived data keyed by it (e.g. the GPU's CSR form
+    /// for spreading activation) is current while the version is the same.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn touch(&mut self) {
+        self.version = VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Live episodes.
@@ -170,12 +186,14 @@ impl Graph {
 
     /// The node of a live episode, mutably.
     pub fn episode_node_mut(&mut self, id: EpisodeId) -> Option<&mut EpisodeNode> {
+        self.touch();
         let r = self.episode_row(id)?;
         self.ep_nodes[r].as_mut()
     }
 
     /// The node at a row, mutably.
     pub fn node_at_mut(&mut self, row: usize) -> Option<&mut EpisodeNode> {
+        self.touch();
         self.ep_nodes.get_mut(row).and_then(|n| n.as_mut())
     }
 
@@ -204,6 +222,7 @@ impl Graph {
     /// Appends an episode at the next row. Ids must grow; the episode is linked after the
     /// previous episode of its stream. Returns its row.
     pub fn push_episode(&mut self, id: EpisodeId, meta: EpisodeMeta, strength: f32) -> usize {
+        self.touch();
         debug_assert!(self.ep_ids.last().is_none_or(|&l| l < id.0));
         let row = self.ep_ids.len();
         let prev = self.stream_tails.insert(meta.stream, id.0).unwrap_or(NONE);
@@ -238,6 +257,7 @@ impl Graph {
     /// Removes an episode, its bindings and its temporal links (its neighbours are linked to
     /// each other). Returns its former row.
     pub fn remove_episode(&mut self, id: EpisodeId) -> Option<usize> {
+        self.touch();
         let row = self.episode_row(id)?;
         let node = self.ep_nodes[row].take()?;
         self.live_episodes -= 1;
@@ -269,6 +289,7 @@ impl Graph {
     /// Adds a concept whose centroid is at `row` of the concept arena (replacing any concept
     /// with the same id, whose bindings are dropped).
     pub fn add_concept(&mut self, concept: Concept, row: usize) {
+        self.touch();
         let id = concept.id;
         self.remove_concept(id);
         self.concepts.insert(
@@ -284,6 +305,7 @@ impl Graph {
 
     /// Removes a concept with its bindings and links. Returns its node.
     pub fn remove_concept(&mut self, id: ConceptId) -> Option<ConceptNode> {
+        self.touch();
         let node = self.concepts.remove(&id)?;
         for e in node.members.keys() {
             if let Some(en) = self.episode_node_mut(*e) {
@@ -306,6 +328,7 @@ impl Graph {
 
     /// A concept's node, mutably.
     pub fn concept_node_mut(&mut self, id: ConceptId) -> Option<&mut ConceptNode> {
+        self.touch();
         self.concepts.get_mut(&id)
     }
 
@@ -324,6 +347,7 @@ impl Graph {
     /// Sets the binding between an episode and a concept to `strength` (clamped to [0, 1]),
     /// creating it if needed. Returns false if either end does not exist.
     pub fn bind(&mut self, e: EpisodeId, c: ConceptId, strength: f32) -> bool {
+        self.touch();
         let s = strength.clamp(0.0, 1.0);
         let Some(row) = self.episode_row(e) else {
             return false;
@@ -353,6 +377,7 @@ impl Graph {
 
     /// Adds `delta` to a binding's strength (clamped to [0, 1]). Returns the new strength.
     pub fn strengthen(&mut self, e: EpisodeId, c: ConceptId, delta: f32) -> Option<f32> {
+        self.touch();
         let s = (self.binding(e, c)? + delta).clamp(0.0, 1.0);
         self.bind(e, c, s);
         Some(s)
@@ -360,6 +385,7 @@ impl Graph {
 
     /// Removes one binding. Returns its strength.
     pub fn unbind(&mut self, e: EpisodeId, c: ConceptId) -> Option<f32> {
+        self.touch();
         let s = self.concepts.get_mut(&c)?.members.remove(&e)?;
         if let Some(en) = self.episode_node_mut(e) {
             en.bindings.retain(|(x, _)| *x != c);
@@ -370,6 +396,7 @@ impl Graph {
 
     /// Multiplies the strength of every binding of one concept by `factor`.
     pub fn scale_concept_bindings(&mut self, c: ConceptId, factor: f32) {
+        self.touch();
         let Some(cn) = self.concepts.get_mut(&c) else {
             return;
         };
@@ -393,6 +420,7 @@ impl Graph {
     /// Removes every binding weaker than `threshold` (a sweep over all bindings). Returns how
     /// many were removed.
     pub fn prune_bindings(&mut self, threshold: f32) -> usize {
+        self.touch();
         let mut removed = 0;
         for cn in self.concepts.values_mut() {
             cn.members.retain(|_, s| *s >= threshold);
@@ -423,6 +451,7 @@ impl Graph {
 
     /// Sets an undirected concept–concept link of weight `w` (both concepts must exist).
     pub fn link_concepts(&mut self, a: ConceptId, b: ConceptId, w: f32) -> bool {
+        self.touch();
         if a == b || !self.concepts.contains_key(&a) || !self.concepts.contains_key(&b) {
             return false;
         }
@@ -473,6 +502,7 @@ impl Graph {
     /// Drops the slots of removed episodes. Returns, for each old row, its new row; the
     /// episode arena must be compacted with the same map.
     pub fn compact(&mut self) -> Vec<Option<usize>> {
+        self.touch();
         let mut remap = Vec::with_capacity(self.ep_ids.len());
         let mut ids = Vec::with_capacity(self.live_episodes);
         let mut nodes = Vec::with_capacity(self.live_episodes);
@@ -493,6 +523,7 @@ impl Graph {
 
     /// Renumbers concept rows after the concept arena was compacted.
     pub fn remap_concept_rows(&mut self, remap: &[Option<usize>]) {
+        self.touch();
         for n in self.concepts.values_mut() {
             if let Some(Some(r)) = remap.get(n.row) {
                 n.row = *r;
@@ -562,6 +593,7 @@ impl Graph {
 
     /// Removes the undirected link between two concepts. Returns whether it existed.
     pub fn unlink_concepts(&mut self, a: ConceptId, b: ConceptId) -> bool {
+        self.touch();
         let mut found = false;
         for (x, y) in [(a, b), (b, a)] {
             if let Some(n) = self.concepts.get_mut(&x) {

@@ -410,3 +410,29 @@ fn timing() {
         );
     }
 }
+
+#[test]
+fn graph_changes_between_gpu_calls_are_seen() {
+    let cfg = Config::new(DIM)
+        .gpu_fallback(false)
+        .recall(recall_config(3, 0.0));
+    let Some(mut e) = gpu_engine(cfg) else {
+        return;
+    };
+    let f = populate(&mut e, 80, 2, 10, 8, 12, 5);
+    let sets = source_sets(&f, 6, 3);
+    compare(&e, &sets);
+    // Each kind of change, then the GPU again (its CSR is cached by graph version).
+    graph_mut(&mut e).strengthen(f.episodes[0], f.concepts[0], 0.5);
+    compare(&e, &sets);
+    e.forget(f.episodes[1]).unwrap();
+    compare(&e, &sets);
+    graph_mut(&mut e).link_concepts(f.concepts[1], f.concepts[2], 0.9);
+    compare(&e, &sets);
+    let v: Vec<f32> = random_unit(1, DIM, 99);
+    let id = e.remember(&v, EpisodeMeta::at(1000)).unwrap();
+    graph_mut(&mut e).bind(id, f.concepts[0], 0.7);
+    let mut more = sets.clone();
+    more.push(vec![(MemoryNode::Episode(id), 1.0)]);
+    compare(&e, &more);
+}

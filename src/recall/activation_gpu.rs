@@ -15,7 +15,8 @@
 //! from fused multiply-adds or division rounding on the device (≲ 1e-6 relative). A node the
 //! CPU reaches with an arrival that underflows to exactly 0 is not listed by the GPU path.
 //!
-//! The CSR is rebuilt from the graph on every GPU call (O(nodes + edges) on the host).
+//! The CSR is built on the host (O(nodes + edges)) when the graph changed since the last GPU
+//! call ([`Graph::version`]) and reused otherwise.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,11 +37,14 @@ use crate::memory::{ConceptId, EpisodeId, MemoryNode};
 /// sets over 65,536 nodes).
 ///
 /// The CPU spreads sparsely — it touches only what activation reaches, about 30 µs per set at
-/// the default 2 hops — while the GPU path builds the CSR on the host (about 0.7 µs per node)
-/// and then does dense work over every node of every set, so it pays off only for large
-/// batches. This value is an estimate from those host-side costs, not yet measured on a
+/// the default 2 hops — while the GPU path builds the CSR on the host (about 0.7 µs per node,
+/// once per graph change) and then does dense work over every node of every set, so it pays
+/// off only for large batches. This value is an estimate from those host-side costs, not yet measured on a
 /// hardware GPU.
 pub const GPU_SPREAD_MIN_WORK: usize = 1 << 26;
+
+/// The last [`SpreadGraph`] built, with the [`Graph::version`] it was built from.
+pub(crate) type SpreadGraphCache = parking_lot::Mutex<Option<(u64, Arc<SpreadGraph>)>>;
 
 /// The dual graph numbered for the GPU: live episodes (by id), then concepts (by id).
 #[derive(Debug, Clone)]
@@ -202,6 +206,20 @@ fn check_sources(batch: &[Vec<(MemoryNode, f32)>]) -> Result<()> {
 }
 
 impl Engram {
+    /// The graph's CSR form: the cached one if the graph has not changed since it was built.
+    pub(crate) fn spread_graph(&self) -> Arc<SpreadGraph> {
+        let version = self.graph.version();
+        let mut cache = self.spread_graph.lock();
+        match &*cache {
+            Some((v, g)) if *v == version => Arc::clone(g),
+            _ => {
+                let g = Arc::new(SpreadGraph::build(&self.graph));
+                *cache = Some((version, Arc::clone(&g)));
+                g
+            }
+        }
+    }
+
     fn spread_params(&self) -> SpreadParams {
         let cfg = self.config.recall_config();
         SpreadParams {
@@ -262,7 +280,7 @@ impl Engram {
         let Some(ctx) = self.spread_context(batch.len(), min_work) else {
             return Ok(None);
         };
-        let g = SpreadGraph::build(&self.graph);
+        let g = self.spread_graph();
         if let Err(e) = gpu::spread_fits(&ctx, &g.csr) {
             log::debug!("spreading activation stays on the CPU: {e}");
             return Ok(None);
@@ -373,7 +391,46 @@ impl Engram {
         batch: &[Vec<(MemoryNode, f32)>],
     ) -> Result<Vec<Activation>> {
         check_sources(batch)?;
-        let g = SpreadGraph::build(&self.graph);
+        let g = self.spread_graph();
         Ok(self.spread_on(ctx, &g, batch, false)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::EpisodeMeta;
+
+    #[test]
+    fn the_csr_is_rebuilt_exactly_when_the_graph_changes() {
+        let mut e =
+            Engram::new(crate::Config::new(4).backend(crate::BackendChoice::Cpu)).expect("engine");
+        let rows = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let ids = e
+            .remember_batch(&rows, vec![EpisodeMeta::at(1); 3])
+            .expect("remember");
+        let c = crate::persist::add_concept(&mut e, &[1.0, 1.0, 0.0, 0.0], Default::default())
+            .expect("concept");
+        let a = e.spread_graph();
+        assert!(
+            Arc::ptr_eq(&a, &e.spread_graph()),
+            "unchanged graph, same CSR"
+        );
+        let fresh = |e: &Engram| SpreadGraph::build(&e.graph).csr;
+        e.graph.bind(ids[0], c, 0.5);
+        let b = e.spread_graph();
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(b.csr, fresh(&e));
+        assert_ne!(a.csr, b.csr);
+        e.forget(ids[1]).expect("forget");
+        assert_eq!(e.spread_graph().csr, fresh(&e));
+        // Even a mutable access that changes nothing invalidates (never a stale CSR).
+        let v = e.graph.version();
+        let _ = e.graph.episode_node_mut(ids[2]);
+        assert_ne!(e.graph.version(), v);
+        // A clone keeps the version but has its own cache.
+        let clone = e.clone();
+        assert_eq!(clone.graph.version(), e.graph.version());
+        assert_eq!(clone.spread_graph().csr, e.spread_graph().csr);
     }
 }

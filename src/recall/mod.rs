@@ -27,6 +27,7 @@ pub mod familiarity;
 mod params;
 
 pub use activation::{Activation, Retrieval};
+pub(crate) use activation_gpu::SpreadGraphCache;
 pub use activation_gpu::GPU_SPREAD_MIN_WORK;
 pub use config::RecallConfig;
 pub use familiarity::Familiarity;
