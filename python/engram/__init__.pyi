@@ -101,6 +101,36 @@ class RecallHit(TypedDict):
     retention: float
     reconstruction: Optional[npt.NDArray[np.float32]]  # concept hits: the rebuilt memory
 
+class RecallOptions(TypedDict, total=False):
+    """`recall=dict(...)`: every key optional (defaults in brackets)."""
+
+    latency_intercept_ms: float  # [1064] ACT-R I in T = I + F·e^(−A)
+    latency_factor_ms: float  # [385] ACT-R F
+    source_activation: float  # [2.0] W shared among a cue's source concepts
+    spread_decay: float  # [0.7] fraction passed on per hop, in (0, 1]
+    spread_threshold: float  # [0.01] activation below which a node does not spread
+    max_hops: int  # [2]
+    source_min_similarity: float  # [0.3] least cue–centroid cosine of a source concept
+    max_sources: int  # [4]
+    familiarity_episodic_weight: float  # [0.5]
+    familiarity_threshold: float  # [0.6] "old" at or above
+    familiarity_slope: float  # [0.05]
+    completion_threshold: float  # [0.9]
+    completion_exponent: float  # [0] 0: the concept's prototype; 3: MINERVA 2
+    forgetting_scale: float  # [20] τ of R(Δt) = (1 + Δt/(τ·s))^(−c), seconds
+    forgetting_exponent: float  # [0.13] c
+    rehearsal_gain: float  # [1.0]
+    rehearsal_base: float  # [0.05]
+
+class ActivationResult(TypedDict):
+    episodes: Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]
+    concepts: Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]
+
+class RetrievalResult(TypedDict):
+    episode: int
+    activation: float
+    latency_ms: float
+
 class FamiliarityResult(TypedDict):
     old: bool
     confidence: float
@@ -136,6 +166,7 @@ class Engram:
         precision: PrecisionName = "f32",
         chunk_bytes: Optional[int] = None,
         consolidation: Optional[ConsolidationOptions] = None,
+        recall: Optional[RecallOptions] = None,
     ) -> None: ...
     @staticmethod
     def create(
@@ -146,12 +177,18 @@ class Engram:
         chunk_bytes: Optional[int] = None,
         sync: Optional[str] = None,
         consolidation: Optional[ConsolidationOptions] = None,
+        recall: Optional[RecallOptions] = None,
     ) -> "Engram":
         """A new durable store (snapshot + write-ahead log) in directory `path`.
-        `sync`: "every_write" (default), "interval:<ms>" or "never". `consolidation` is not
-        stored: a store opened later consolidates with the defaults."""
+        `sync`: "every_write" (default), "interval:<ms>" or "never". The consolidation
+        configuration is saved with the store's snapshots; `recall` is not (pass it to
+        `open`)."""
     @staticmethod
-    def open(path: Union[str, "os.PathLike[str]"], sync: Optional[str] = None) -> "Engram":
+    def open(
+        path: Union[str, "os.PathLike[str]"],
+        sync: Optional[str] = None,
+        recall: Optional[RecallOptions] = None,
+    ) -> "Engram":
         """Opens a durable store (replays its log; StoreError on corruption)."""
     def checkpoint(self) -> None:
         """Writes a snapshot and starts a fresh log (durable stores only)."""
@@ -236,6 +273,19 @@ class Engram:
     ) -> List[RecallHit]:
         """`recall` that never changes anything."""
     def familiarity(self, cue: FloatVector) -> FamiliarityResult: ...
+    def set_recall(self, recall: RecallOptions) -> None:
+        """Replaces the recall constants (unnamed ones return to their defaults)."""
+    def spread(
+        self,
+        episodes: Optional[IntArray] = None,
+        concepts: Optional[IntArray] = None,
+        activation: Union[None, float, Sequence[float]] = None,
+    ) -> ActivationResult:
+        """Spreading activation from source episodes and concepts (1.0 each by default)."""
+    def activate(self, cue: FloatVector) -> ActivationResult:
+        """The activation a cue spreads from its most similar concepts."""
+    def retrieve(self, cue: FloatVector) -> Optional[RetrievalResult]:
+        """The most active episode for a cue with its ACT-R latency, or None."""
     def search_semantic(
         self, q: FloatVector, k: int, probes: int = 8
     ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:

@@ -15,10 +15,11 @@ use engram::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::arrays::{matrix, unsigned_vec, vec1, vec2, Arr1, Arr2, Matrix};
+use crate::arrays::{f64_vec, matrix, unsigned_vec, vec1, vec2, Arr1, Arr2, Matrix};
 use crate::errors::{check_k, input, to_py, ConfigError, StoreError};
 use crate::memory::{
-    familiarity_dict, hits_list, parse_consolidation, parse_state, recall_params, report_dict,
+    activation_dict, familiarity_dict, hits_list, parse_consolidation, parse_recall, parse_state,
+    recall_params, report_dict,
 };
 
 /// An in-memory engine or a durable store (snapshot + write-ahead log) around one.
@@ -289,7 +290,7 @@ impl PyEngram {
 #[pymethods]
 impl PyEngram {
     #[new]
-    #[pyo3(signature = (dim, backend = "auto", precision = "f32", chunk_bytes = None, consolidation = None))]
+    #[pyo3(signature = (dim, backend = "auto", precision = "f32", chunk_bytes = None, consolidation = None, recall = None))]
     fn new(
         py: Python<'_>,
         dim: i64,
@@ -297,9 +298,11 @@ impl PyEngram {
         precision: &str,
         chunk_bytes: Option<usize>,
         consolidation: Option<&Bound<'_, PyDict>>,
+        recall: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let cc = parse_consolidation(consolidation)?;
-        let config = config_of(dim, backend, precision, chunk_bytes, cc)?;
+        let config =
+            config_of(dim, backend, precision, chunk_bytes, cc)?.recall(parse_recall(recall)?);
         let inner = py.detach(|| Engram::new(config)).map_err(to_py)?;
         Ok(Self::from_store(Store::Memory(Box::new(inner))))
     }
@@ -307,10 +310,10 @@ impl PyEngram {
     /// Creates a new durable store in directory `path` (made if missing; an error if a store
     /// is already there). Every write goes to a write-ahead log before it returns; `sync` is
     /// `"every_write"` (default: fsync per write), `"interval:<ms>"` or `"never"`.
-    /// `consolidation` as in the constructor; it is not stored in the store (a store opened
-    /// later consolidates with the defaults).
+    /// `consolidation` and `recall` as in the constructor; the consolidation configuration is
+    /// saved with the store's snapshots, the recall constants are not (pass them to `open`).
     #[staticmethod]
-    #[pyo3(signature = (path, dim, backend = "auto", precision = "f32", chunk_bytes = None, sync = None, consolidation = None))]
+    #[pyo3(signature = (path, dim, backend = "auto", precision = "f32", chunk_bytes = None, sync = None, consolidation = None, recall = None))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
@@ -321,9 +324,11 @@ impl PyEngram {
         chunk_bytes: Option<usize>,
         sync: Option<&str>,
         consolidation: Option<&Bound<'_, PyDict>>,
+        recall: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let cc = parse_consolidation(consolidation)?;
-        let config = config_of(dim, backend, precision, chunk_bytes, cc)?;
+        let config =
+            config_of(dim, backend, precision, chunk_bytes, cc)?.recall(parse_recall(recall)?);
         let options = parse_sync(sync)?;
         let d = py
             .detach(|| DurableEngram::create(&path, config, options))
@@ -333,13 +338,21 @@ impl PyEngram {
 
     /// Opens the durable store in directory `path`: loads its snapshot and replays the log
     /// (a torn last record is dropped; corruption raises `StoreError` naming where).
+    /// `recall`: the recall constants for this session (not saved in the store).
     #[staticmethod]
-    #[pyo3(signature = (path, sync = None))]
-    fn open(py: Python<'_>, path: PathBuf, sync: Option<&str>) -> PyResult<Self> {
+    #[pyo3(signature = (path, sync = None, recall = None))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        sync: Option<&str>,
+        recall: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let options = parse_sync(sync)?;
-        let d = py
+        let rc = parse_recall(recall)?;
+        let mut d = py
             .detach(|| DurableEngram::open(&path, options))
             .map_err(to_py)?;
+        d.set_recall_config(rc).map_err(to_py)?;
         Ok(Self::from_store(Store::Durable(Box::new(d))))
     }
 
@@ -794,6 +807,105 @@ impl PyEngram {
             .timed(py, || self.read().familiarity(q))
             .map_err(to_py)?;
         familiarity_dict(py, &f)
+    }
+
+    /// Replaces the recall constants (the keys of the constructor's `recall`; the others
+    /// return to their defaults). Raises `ConfigError` naming a value out of range, and then
+    /// nothing changes.
+    fn set_recall(&self, recall: &Bound<'_, PyDict>) -> PyResult<()> {
+        let rc = parse_recall(Some(recall))?;
+        match &mut *self.write() {
+            Store::Memory(e) => e.set_recall_config(rc),
+            Store::Durable(d) => d.set_recall_config(rc),
+        }
+        .map_err(to_py)
+    }
+
+    /// Spreading activation over the dual graph (episodes, concepts, bindings, temporal and
+    /// concept links) from the given source `episodes` and `concepts` (ids), each starting
+    /// with `activation` (a number, or one per source: episodes first). Activation is divided
+    /// among a node's links, decays per hop and stops below the threshold or at the hop limit
+    /// (`recall` constants `spread_decay`, `spread_threshold`, `max_hops`). Returns
+    /// `{"episodes": (ids uint64, activation float32), "concepts": (ids, activation)}`, most
+    /// active first, sources included. Unknown ids spread nothing.
+    #[pyo3(signature = (episodes = None, concepts = None, activation = None))]
+    fn spread<'py>(
+        &self,
+        py: Python<'py>,
+        episodes: Option<&Bound<'py, PyAny>>,
+        concepts: Option<&Bound<'py, PyAny>>,
+        activation: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let ids = |o: Option<&Bound<'py, PyAny>>, name: &str| -> PyResult<Vec<u64>> {
+            o.map(|o| unsigned_vec::<u64>(o, name))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+        let mut nodes: Vec<MemoryNode> = ids(episodes, "episodes")?
+            .into_iter()
+            .map(|e| MemoryNode::Episode(EpisodeId(e)))
+            .collect();
+        nodes.extend(
+            ids(concepts, "concepts")?
+                .into_iter()
+                .map(|c| MemoryNode::Concept(ConceptId(c))),
+        );
+        let acts: Vec<f32> = match activation {
+            None => vec![1.0; nodes.len()],
+            Some(a) if a.extract::<f64>().is_ok() => vec![a.extract::<f64>()? as f32; nodes.len()],
+            Some(a) => {
+                let (v, _) = f64_vec(a, "activation")?;
+                if v.len() != nodes.len() {
+                    return Err(input(format!(
+                        "activation: {} values for {} sources",
+                        v.len(),
+                        nodes.len()
+                    )));
+                }
+                v.into_iter().map(|x| x as f32).collect()
+            }
+        };
+        let sources: Vec<(MemoryNode, f32)> = nodes.into_iter().zip(acts).collect();
+        let a = self
+            .timed(py, || self.read().spread(&sources))
+            .map_err(to_py)?;
+        activation_dict(py, &a)
+    }
+
+    /// The activation a cue spreads: the concepts most similar to `cue` (at least
+    /// `source_min_similarity`, at most `max_sources`) share `source_activation` by
+    /// similarity and spread it. Returned as by `spread`.
+    fn activate<'py>(
+        &self,
+        py: Python<'py>,
+        cue: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = self.cue(cue, "cue")?;
+        let q = m.as_slice();
+        let a = self.timed(py, || self.read().activate(q)).map_err(to_py)?;
+        activation_dict(py, &a)
+    }
+
+    /// Retrieval through spreading activation (ACT-R): the most active episode for `cue`,
+    /// with its activation `A` and the latency `I + F·e^(−A)` in milliseconds (`recall`
+    /// constants `latency_intercept_ms`, `latency_factor_ms`). `None` when activation reaches
+    /// no episode.
+    fn retrieve<'py>(
+        &self,
+        py: Python<'py>,
+        cue: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let m = self.cue(cue, "cue")?;
+        let q = m.as_slice();
+        let r = self.timed(py, || self.read().retrieve(q)).map_err(to_py)?;
+        r.map(|r| {
+            let d = PyDict::new(py);
+            d.set_item("episode", r.episode.0)?;
+            d.set_item("activation", r.activation)?;
+            d.set_item("latency_ms", r.latency_ms)?;
+            Ok(d)
+        })
+        .transpose()
     }
 
     /// Approximate top-`k` episodes through the concepts alone: probes the `probes` concepts

@@ -1,6 +1,7 @@
 //! Consolidation and recall: option parsing and result conversion for `engram.Engram`.
 
 use engram::consolidation::{ClusterCount, ConsolidationConfig, ForgettingCurve};
+use engram::recall::{Activation, RecallConfig};
 use engram::{
     ConceptState, CycleReport, Familiarity, MemoryNode, RecallHit, RecallMode, RecallParams,
 };
@@ -40,13 +41,13 @@ fn config_err(msg: String) -> PyErr {
     ConfigError::new_err(format!("invalid configuration: consolidation: {msg}"))
 }
 
-/// An integer (not a bool, not a float) that fits `T`.
-fn int<T: TryFrom<u64>>(key: &str, v: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
+/// An integer (not a bool, not a float) that fits `T`; the error says what is wrong.
+fn int<T: TryFrom<u64>>(key: &str, v: &Bound<'_, PyAny>, what: &str) -> Result<T, String> {
     let bad = || {
-        config_err(format!(
+        format!(
             "{key} must be {what}, got {}",
             v.repr().map(|r| r.to_string()).unwrap_or_default()
-        ))
+        )
     };
     if v.is_instance_of::<PyBool>() || !v.is_instance_of::<pyo3::types::PyInt>() {
         return Err(bad());
@@ -55,16 +56,16 @@ fn int<T: TryFrom<u64>>(key: &str, v: &Bound<'_, PyAny>, what: &str) -> PyResult
     T::try_from(x).map_err(|_| bad())
 }
 
-/// A real number (int or float, not a bool).
-fn real(key: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
+/// A real number (int or float, not a bool); the error says what is wrong.
+fn real(key: &str, v: &Bound<'_, PyAny>) -> Result<f64, String> {
     if v.is_instance_of::<PyBool>() {
-        return Err(config_err(format!("{key} must be a number, got {v}")));
+        return Err(format!("{key} must be a number, got {v}"));
     }
     v.extract::<f64>().map_err(|_| {
-        config_err(format!(
+        format!(
             "{key} must be a number, got {}",
             v.repr().map(|r| r.to_string()).unwrap_or_default()
-        ))
+        )
     })
 }
 
@@ -76,7 +77,7 @@ fn forgetting(v: &Bound<'_, PyAny>) -> PyResult<ForgettingCurve> {
     } else if let Ok(d) = v.cast::<PyDict>() {
         let get = |k: &str| -> PyResult<Option<f64>> {
             d.get_item(k)?
-                .map(|x| real(&format!("forgetting[{k:?}]"), &x))
+                .map(|x| real(&format!("forgetting[{k:?}]"), &x).map_err(config_err))
                 .transpose()
         };
         for k in d.keys() {
@@ -121,14 +122,14 @@ pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<Con
                 k.repr().map(|r| r.to_string()).unwrap_or_default()
             ))
         })?;
-        let f = |v: &Bound<'_, PyAny>| real(&key, v).map(|x| x as f32);
+        let f = |v: &Bound<'_, PyAny>| real(&key, v).map(|x| x as f32).map_err(config_err);
         c = match key.as_str() {
-            "seed" => c.seed(int(&key, &v, "an integer in [0, 2**64)")?),
+            "seed" => c.seed(int(&key, &v, "an integer in [0, 2**64)").map_err(config_err)?),
             "clusters" => {
                 clusters = Some(if v.is_none() {
                     None
                 } else {
-                    Some(int(&key, &v, "an integer >= 1 or None (discover)")?)
+                    Some(int(&key, &v, "an integer >= 1 or None (discover)").map_err(config_err)?)
                 });
                 c
             }
@@ -136,26 +137,32 @@ pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<Con
                 max_k = if v.is_none() {
                     None
                 } else {
-                    Some(int(&key, &v, "an integer >= 1 or None")?)
+                    Some(int(&key, &v, "an integer >= 1 or None").map_err(config_err)?)
                 };
                 c
             }
-            "max_iter" => c.max_iter(int(&key, &v, "an integer >= 1")?),
-            "warm_iter" => c.warm_iter(int(&key, &v, "an integer >= 1")?),
+            "max_iter" => c.max_iter(int(&key, &v, "an integer >= 1").map_err(config_err)?),
+            "warm_iter" => c.warm_iter(int(&key, &v, "an integer >= 1").map_err(config_err)?),
             "replay_fraction" => c.replay_fraction(f(&v)?),
-            "replay_min" => c.replay_min(int(&key, &v, "an integer >= 0")?),
+            "replay_min" => c.replay_min(int(&key, &v, "an integer >= 0").map_err(config_err)?),
             "min_coherence" => c.min_coherence(f(&v)?),
-            "min_cluster_size" => c.min_cluster_size(int(&key, &v, "an integer >= 0")?),
+            "min_cluster_size" => {
+                c.min_cluster_size(int(&key, &v, "an integer >= 0").map_err(config_err)?)
+            }
             "match_threshold" => c.match_threshold(f(&v)?),
             "novelty_threshold" => c.novelty_threshold(f(&v)?),
             "soft_margin" => c.soft_margin(f(&v)?),
-            "soft_candidates" => c.soft_candidates(int(&key, &v, "an integer >= 0")?),
+            "soft_candidates" => {
+                c.soft_candidates(int(&key, &v, "an integer >= 0").map_err(config_err)?)
+            }
             "binding_gain" => c.binding_gain(f(&v)?),
             "prune_below" => c.prune_below(f(&v)?),
             "replay_gain" => c.replay_gain(f(&v)?),
             "proto_strength" => c.proto_strength(f(&v)?),
             "confirm_gain" => c.confirm_gain(f(&v)?),
-            "promote_after" => c.promote_after(int(&key, &v, "an integer >= 1")?),
+            "promote_after" => {
+                c.promote_after(int(&key, &v, "an integer >= 1").map_err(config_err)?)
+            }
             "concept_min_strength" => c.concept_min_strength(f(&v)?),
             "link_threshold" => c.link_threshold(f(&v)?),
             "forgetting" => c.forgetting(forgetting(&v)?),
@@ -178,6 +185,104 @@ pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<Con
     };
     c.check()
         .map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))
+}
+
+/// The keys `recall=dict(...)` accepts: the fields of [`RecallConfig`].
+pub(crate) const RECALL_KEYS: &[&str] = &[
+    "latency_intercept_ms",
+    "latency_factor_ms",
+    "source_activation",
+    "spread_decay",
+    "spread_threshold",
+    "max_hops",
+    "source_min_similarity",
+    "max_sources",
+    "familiarity_episodic_weight",
+    "familiarity_threshold",
+    "familiarity_slope",
+    "completion_threshold",
+    "completion_exponent",
+    "forgetting_scale",
+    "forgetting_exponent",
+    "rehearsal_gain",
+    "rehearsal_base",
+];
+
+fn recall_err(msg: String) -> PyErr {
+    ConfigError::new_err(format!("invalid configuration: recall: {msg}"))
+}
+
+/// `recall=dict(...)` as a checked [`RecallConfig`]: the defaults with the given fields
+/// replaced.
+pub(crate) fn parse_recall(d: Option<&Bound<'_, PyDict>>) -> PyResult<RecallConfig> {
+    let mut c = RecallConfig::default();
+    let Some(d) = d else {
+        return Ok(c);
+    };
+    for (k, v) in d.iter() {
+        let key: String = k.extract().map_err(|_| {
+            recall_err(format!(
+                "keys must be strings, got {}",
+                k.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let x = || real(&key, &v).map_err(recall_err);
+        let f = || x().map(|x| x as f32);
+        let n = || int::<usize>(&key, &v, "an integer >= 0").map_err(recall_err);
+        match key.as_str() {
+            "latency_intercept_ms" => c.latency_intercept_ms = x()?,
+            "latency_factor_ms" => c.latency_factor_ms = x()?,
+            "source_activation" => c.source_activation = f()?,
+            "spread_decay" => c.spread_decay = f()?,
+            "spread_threshold" => c.spread_threshold = f()?,
+            "max_hops" => c.max_hops = n()?,
+            "source_min_similarity" => c.source_min_similarity = f()?,
+            "max_sources" => c.max_sources = n()?,
+            "familiarity_episodic_weight" => c.familiarity_episodic_weight = f()?,
+            "familiarity_threshold" => c.familiarity_threshold = f()?,
+            "familiarity_slope" => c.familiarity_slope = f()?,
+            "completion_threshold" => c.completion_threshold = f()?,
+            "completion_exponent" => c.completion_exponent = f()?,
+            "forgetting_scale" => c.forgetting_scale = x()?,
+            "forgetting_exponent" => c.forgetting_exponent = x()?,
+            "rehearsal_gain" => c.rehearsal_gain = f()?,
+            "rehearsal_base" => c.rehearsal_base = f()?,
+            _ => {
+                return Err(recall_err(format!(
+                    "unknown option {key:?}; expected one of {}",
+                    RECALL_KEYS.join(", ")
+                )))
+            }
+        }
+    }
+    c.check()
+        .map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
+    Ok(c)
+}
+
+/// An [`Activation`] as a dict of two parallel-array pairs, most active first:
+/// `{"episodes": (ids u64, activations f32), "concepts": (ids u64, activations f32)}`.
+pub(crate) fn activation_dict<'py>(
+    py: Python<'py>,
+    a: &Activation,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (mut ei, mut ea, mut ci, mut ca) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for &(node, act) in &a.nodes {
+        match node {
+            MemoryNode::Episode(e) => {
+                ei.push(e.0);
+                ea.push(act);
+            }
+            MemoryNode::Concept(c) => {
+                ci.push(c.0);
+                ca.push(act);
+            }
+        }
+    }
+    let d = PyDict::new(py);
+    d.set_item("episodes", (vec1(py, ei), vec1(py, ea)))?;
+    d.set_item("concepts", (vec1(py, ci), vec1(py, ca)))?;
+    Ok(d)
 }
 
 fn ids<'py>(py: Python<'py>, v: &[engram::ConceptId]) -> Bound<'py, PyAny> {

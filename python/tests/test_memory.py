@@ -345,3 +345,115 @@ def test_reopened_store_remembers_which_episodes_were_consolidated(tmp_path):
     back = engram.Engram.open(tmp_path / "s")
     assert back.last_consolidation == 7
     assert back.consolidate(8)["episodes_new"] == 0
+
+
+def spread_reference(adj, sources, decay, threshold, hops):
+    """Spreading activation in plain Python: each hop, a node with activation >= threshold
+    passes decay x activation to its neighbours in proportion to the link weights."""
+    total, frontier = {}, {}
+    for n, a in sources:
+        total[n] = total.get(n, 0.0) + a
+        frontier[n] = frontier.get(n, 0.0) + a
+    for _ in range(hops):
+        nxt = {}
+        for n, a in frontier.items():
+            links = adj.get(n, [])
+            s = sum(w for _, w in links if w > 0)
+            if a < threshold or a <= 0 or s <= 0:
+                continue
+            for m, w in links:
+                if w > 0:
+                    nxt[m] = nxt.get(m, 0.0) + a * decay * w / s
+        if not nxt:
+            break
+        for m, a in nxt.items():
+            total[m] = total.get(m, 0.0) + a
+        frontier = nxt
+    return total
+
+
+def test_spread_matches_a_plain_python_reference():
+    x, _ = stream()
+    recall = dict(max_hops=3, spread_threshold=0.0, spread_decay=0.6)
+    mem = engram.Engram(
+        DIM,
+        backend="cpu",
+        consolidation=dict(seed=1, link_threshold=1.0, soft_margin=0.5),
+        recall=recall,
+    )
+    # One stream per episode: no temporal links, the graph is the bindings alone.
+    mem.remember_batch(x, streams=np.arange(len(x), dtype=np.uint64))
+    mem.consolidate(10)
+    adj = {}
+    concepts = [c["id"] for c in mem.concepts()]
+    for c in concepts:
+        ids, strengths = mem.members(c)
+        for e, s in zip(ids.tolist(), strengths.tolist()):
+            adj.setdefault(("c", c), []).append((("e", e), s))
+            adj.setdefault(("e", e), []).append((("c", c), s))
+    assert sum(len(v) for k, v in adj.items() if k[0] == "e") > len(x), "no soft bindings"
+    eps = [0, 7, 123]
+    sources = [("e", e) for e in eps] + [("c", concepts[0])]
+    acts = [1.0, 0.5, 2.0, 1.5]
+    want = spread_reference(adj, list(zip(sources, acts)), 0.6, 0.0, 3)
+    got = mem.spread(episodes=eps, concepts=[concepts[0]], activation=acts)
+    have = {}
+    for kind, key in (("e", "episodes"), ("c", "concepts")):
+        ids, a = got[key]
+        assert ids.dtype == np.uint64 and a.dtype == np.float32
+        assert np.all(np.diff(a) <= 0), "most active first"
+        have.update({(kind, int(i)): float(v) for i, v in zip(ids, a)})
+    assert set(have) == set(want)
+    for n, v in want.items():
+        assert abs(have[n] - v) <= 1e-5 * max(1.0, abs(v)), (n, have[n], v)
+    # A single number applies to every source; unknown ids spread nothing.
+    one = mem.spread(episodes=[0], activation=2.0)
+    ref = spread_reference(adj, [(("e", 0), 2.0)], 0.6, 0.0, 3)
+    ids, a = one["episodes"]
+    got0 = float(a[list(ids).index(0)])
+    assert got0 == pytest.approx(ref[("e", 0)], rel=1e-5) and got0 >= 2.0
+    none = mem.spread(episodes=[10**9])
+    assert none["concepts"][0].size == 0
+    with pytest.raises(engram.InputError):
+        mem.spread(episodes=[0, 1], activation=[1.0])
+    with pytest.raises(engram.InputError):
+        mem.spread(episodes=[0], activation=-1.0)
+
+
+def test_retrieve_latency_follows_act_r(consolidated):
+    mem, x, _, _ = consolidated
+    r = mem.retrieve(x[3])
+    assert r is not None
+    assert r["latency_ms"] == pytest.approx(1064.0 + 385.0 * np.exp(-r["activation"]), rel=1e-9)
+    act = mem.activate(x[3])
+    ids, a = act["episodes"]
+    assert int(ids[0]) == r["episode"] and float(a[0]) == pytest.approx(r["activation"])
+    # Other constants change the latency accordingly.
+    mem.set_recall(dict(latency_intercept_ms=500.0, latency_factor_ms=100.0))
+    r2 = mem.retrieve(x[3])
+    assert r2["latency_ms"] == pytest.approx(500.0 + 100.0 * np.exp(-r2["activation"]), rel=1e-9)
+    mem.set_recall({})
+
+
+def test_recall_options_are_checked():
+    with pytest.raises(engram.ConfigError, match="spread_decay"):
+        engram.Engram(8, recall=dict(spread_decay=0.0))
+    with pytest.raises(engram.ConfigError, match="unknown option"):
+        engram.Engram(8, recall=dict(hops=2))
+    with pytest.raises(engram.ConfigError, match="max_hops"):
+        engram.Engram(8, recall=dict(max_hops=1.5))
+    mem = engram.Engram(8, recall=dict(max_hops=1))
+    with pytest.raises(engram.ConfigError):
+        mem.set_recall(dict(familiarity_threshold=2.0))
+
+
+def test_open_takes_recall_constants(tmp_path):
+    mem = engram.Engram.create(tmp_path / "s", 8, recall=dict(latency_factor_ms=10.0))
+    rows = np.eye(8, dtype=np.float32)
+    mem.remember_batch(rows)
+    mem.add_concept(rows[0] + rows[1])
+    del mem
+    reopened = engram.Engram.open(tmp_path / "s", recall=dict(latency_factor_ms=10.0, source_min_similarity=0.1))
+    assert len(reopened) == 8
+    with pytest.raises(engram.ConfigError):
+        engram.Engram.open(tmp_path / "s", recall=dict(max_sources=-1))

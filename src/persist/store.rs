@@ -465,6 +465,11 @@ impl DurableEngram {
         Ok(())
     }
 
+    /// Replaces the recall constants ([`Engram::set_recall_config`]); not saved in the store.
+    pub fn set_recall_config(&mut self, config: crate::recall::RecallConfig) -> Result<()> {
+        self.engine.set_recall_config(config)
+    }
+
     /// Runs `f` on the engine, then checkpoints, so changes that are not logged record by
     /// record (a consolidation cycle, direct graph edits) become durable. Until the
     /// checkpoint returns, a crash loses what `f` did (and only that). If the checkpoint

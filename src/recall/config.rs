@@ -219,3 +219,16 @@ impl RecallConfig {
         (1.0 + dt as f64 / (self.forgetting_scale * s)).powf(-self.forgetting_exponent) as f32
     }
 }
+
+impl crate::engine::Engram {
+    /// Replaces the recall constants (checked first; nothing changes on error). They are not
+    /// saved in stores: a reopened store starts from [`RecallConfig::default`].
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the first field out of range.
+    pub fn set_recall_config(&mut self, config: RecallConfig) -> crate::error::Result<()> {
+        config.check()?;
+        self.config = self.config.clone().recall(config);
+        Ok(())
+    }
+}
