@@ -2,7 +2,8 @@
 //!
 //! Every performance figure engram reports is a ratio to a limit measured in the same run
 //! (these machines are shared and noisy): the memory read bandwidth of a large sequential
-//! read, and the f32 GEMM rate of the `gemm` crate on a square product.
+//! read, the f32 FMA peak (independent FMAs on registers, with the widest vectors the kernels
+//! use) and the f32 GEMM rate of the `gemm` crate on a square product.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,12 @@ pub struct CpuLimits {
     pub read_gbps_1t: f64,
     /// Sequential read bandwidth with all threads, GB/s.
     pub read_gbps: f64,
-    /// f32 GEMM rate of a 2048³ product with all threads, GFLOP/s.
+    /// f32 GEMM rate of a 2048³ product with all threads, GFLOP/s (the `gemm` crate, which
+    /// uses 256-bit vectors).
     pub gemm_gflops: f64,
+    /// f32 FMA peak with all threads, GFLOP/s: independent FMAs on registers with the widest
+    /// vectors the kernels use (512-bit where the CPU has AVX-512). No kernel can exceed it.
+    pub fma_gflops: f64,
 }
 
 /// The median of `reps` timings of `f` (after one warm-up call).
@@ -102,7 +107,45 @@ pub fn gemm_rate(m: usize, threads: usize) -> f64 {
     2.0 * (m as f64).powi(3) / t.as_secs_f64() / 1e9
 }
 
-/// Measures the CPU limits: read bandwidth (512 MiB, one and all threads) and GEMM (2048³).
+/// The f32 FMA peak in GFLOP/s with `threads` threads: each runs independent FMAs on
+/// registers ([`crate::compute::cpu::fma_loop`]) for about 50 ms; median of 5 runs.
+pub fn fma_peak(threads: usize) -> f64 {
+    let level = crate::compute::cpu::SimdLevel::current();
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+    {
+        Ok(p) => p,
+        Err(_) => return 0.0,
+    };
+    // Calibrate the iterations to about 50 ms on one thread.
+    let mut iters = 1 << 16;
+    loop {
+        let s = Instant::now();
+        std::hint::black_box(crate::compute::cpu::fma_loop(level, iters, 1.0));
+        if s.elapsed() >= Duration::from_millis(25) || iters >= 1 << 30 {
+            iters = (iters as f64 * 0.05 / s.elapsed().as_secs_f64().max(1e-9)) as usize;
+            break;
+        }
+        iters *= 4;
+    }
+    let iters = iters.max(1);
+    let mut flops = 0.0;
+    let t = pool.install(|| {
+        median_time(5, || {
+            let r: Vec<(f32, f64)> = (0..threads.max(1))
+                .into_par_iter()
+                .map(|i| crate::compute::cpu::fma_loop(level, iters, 1.0 + i as f32))
+                .collect();
+            flops = r.iter().map(|x| x.1).sum();
+            r.iter().map(|x| x.0).sum::<f32>()
+        })
+    });
+    flops / t.as_secs_f64() / 1e9
+}
+
+/// Measures the CPU limits: read bandwidth (512 MiB, one and all threads), the FMA peak and
+/// GEMM (2048³).
 pub fn cpu_limits() -> CpuLimits {
     let threads = rayon::current_num_threads();
     CpuLimits {
@@ -110,5 +153,6 @@ pub fn cpu_limits() -> CpuLimits {
         read_gbps_1t: read_bandwidth(1, 512 << 20),
         read_gbps: read_bandwidth(threads, 512 << 20),
         gemm_gflops: gemm_rate(2048, threads),
+        fma_gflops: fma_peak(threads),
     }
 }

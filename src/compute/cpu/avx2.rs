@@ -95,7 +95,7 @@ pub unsafe fn scan(
                 out.offer(s, first_row + i);
             }
         }
-        Rows::F16(r) if std::arch::is_x86_feature_detected!("avx512f") => {
+        Rows::F16(r) if super::avx512() => {
             // The f16 scan is bound by unpacking, not memory: AVX-512 unpacks 16 per instruction.
             for (i, row) in r.chunks_exact(dim).enumerate() {
                 out.offer(dot_f16_avx512(query, row), first_row + i);
@@ -246,44 +246,123 @@ pub unsafe fn block_2x4(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f
     }
 }
 
-/// [`block_2x4`] with 512-bit vectors: half the instructions and loads for the same FMAs.
+/// Scores of eight rows against a panel of sixteen queries stored transposed
+/// (`panel[k * 16 + j]` = component `k` of query `j`): `out[r * 16 + j] = dot(row r, query j)`.
+///
+/// The GEMM micro-kernel shape: each step loads one panel vector (the sixteen queries'
+/// component `k`) and broadcasts one component of each row, so every FMA fills sixteen
+/// lanes with useful products and no horizontal sums are needed.
 ///
 /// # Safety
-/// The CPU must support AVX-512F and AVX-512DQ (and AVX2 for the final reduction); every
-/// slice must have length `dim`.
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-pub unsafe fn block_2x4_avx512(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f32; 8]) {
+/// The CPU must support AVX-512F; every row must have length `dim` and `panel` `dim × 16`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn block_8x16_avx512(
+    rows: [&[f32]; 8],
+    panel: &[f32],
+    dim: usize,
+    out: &mut [f32; 128],
+) {
+    debug_assert!(panel.len() >= dim * 16);
     let mut acc = [_mm512_setzero_ps(); 8];
-    let (q0, q1) = (q[0].as_ptr(), q[1].as_ptr());
-    let (r0, r1, r2, r3) = (r[0].as_ptr(), r[1].as_ptr(), r[2].as_ptr(), r[3].as_ptr());
-    let mut i = 0;
-    while i + 16 <= dim {
-        let a0 = _mm512_loadu_ps(q0.add(i));
-        let a1 = _mm512_loadu_ps(q1.add(i));
-        let b0 = _mm512_loadu_ps(r0.add(i));
-        let b1 = _mm512_loadu_ps(r1.add(i));
-        let b2 = _mm512_loadu_ps(r2.add(i));
-        let b3 = _mm512_loadu_ps(r3.add(i));
-        acc[0] = _mm512_fmadd_ps(a0, b0, acc[0]);
-        acc[1] = _mm512_fmadd_ps(a0, b1, acc[1]);
-        acc[2] = _mm512_fmadd_ps(a0, b2, acc[2]);
-        acc[3] = _mm512_fmadd_ps(a0, b3, acc[3]);
-        acc[4] = _mm512_fmadd_ps(a1, b0, acc[4]);
-        acc[5] = _mm512_fmadd_ps(a1, b1, acc[5]);
-        acc[6] = _mm512_fmadd_ps(a1, b2, acc[6]);
-        acc[7] = _mm512_fmadd_ps(a1, b3, acc[7]);
-        i += 16;
-    }
-    let halves =
-        acc.map(|a| _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps::<1>(a)));
-    _mm256_storeu_ps(out.as_mut_ptr(), hsum8(halves));
-    while i < dim {
-        for qi in 0..2 {
-            let a = *q[qi].as_ptr().add(i);
-            for ri in 0..4 {
-                out[qi * 4 + ri] += a * *r[ri].as_ptr().add(i);
-            }
+    let rp = rows.map(|r| r.as_ptr());
+    let q = panel.as_ptr();
+    let mut k = 0;
+    while k + 2 <= dim {
+        let b = _mm512_loadu_ps(q.add(k * 16));
+        let c = _mm512_loadu_ps(q.add(k * 16 + 16));
+        for r in 0..8 {
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*rp[r].add(k)), b, acc[r]);
         }
-        i += 1;
+        for r in 0..8 {
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*rp[r].add(k + 1)), c, acc[r]);
+        }
+        k += 2;
+    }
+    if k < dim {
+        let b = _mm512_loadu_ps(q.add(k * 16));
+        for r in 0..8 {
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*rp[r].add(k)), b, acc[r]);
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * 16), *a);
+    }
+}
+
+/// `iters` steps of sixteen independent 512-bit FMAs on registers (no memory traffic): the
+/// FMA peak. Returns a value that depends on every lane, so nothing is optimised away.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn fma_loop_avx512(iters: usize, seed: f32) -> f32 {
+    let m = _mm512_set1_ps(0.999_999);
+    let a = _mm512_set1_ps(seed * 1e-7);
+    let mut acc = [_mm512_set1_ps(seed); 16];
+    for _ in 0..iters {
+        for x in acc.iter_mut() {
+            *x = _mm512_fmadd_ps(*x, m, a);
+        }
+    }
+    let mut s = _mm512_setzero_ps();
+    for x in acc {
+        s = _mm512_add_ps(s, x);
+    }
+    _mm512_reduce_add_ps(s)
+}
+
+/// [`fma_loop_avx512`] with twelve 256-bit accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn fma_loop_avx2(iters: usize, seed: f32) -> f32 {
+    let m = _mm256_set1_ps(0.999_999);
+    let a = _mm256_set1_ps(seed * 1e-7);
+    let mut acc = [_mm256_set1_ps(seed); 12];
+    for _ in 0..iters {
+        for x in acc.iter_mut() {
+            *x = _mm256_fmadd_ps(*x, m, a);
+        }
+    }
+    let mut s = _mm256_setzero_ps();
+    for x in acc {
+        s = _mm256_add_ps(s, x);
+    }
+    let mut out = [0.0f32; 8];
+    _mm256_storeu_ps(out.as_mut_ptr(), s);
+    out.iter().sum()
+}
+
+/// [`block_8x16_avx512`] over two panels at once (thirty-two queries): each broadcast row
+/// component serves two panel vectors, so the kernel does sixteen FMAs for ten loads.
+/// `out[r * 32 + j]`: row `r` against query `j` of the pair (the second panel's at `16 + j`).
+///
+/// # Safety
+/// The CPU must support AVX-512F; every row must have length `dim` and each panel `dim × 16`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn block_8x32_avx512(
+    rows: [&[f32]; 8],
+    panels: [&[f32]; 2],
+    dim: usize,
+    out: &mut [f32; 256],
+) {
+    debug_assert!(panels[0].len() >= dim * 16 && panels[1].len() >= dim * 16);
+    let mut lo = [_mm512_setzero_ps(); 8];
+    let mut hi = [_mm512_setzero_ps(); 8];
+    let rp = rows.map(|r| r.as_ptr());
+    let (p0, p1) = (panels[0].as_ptr(), panels[1].as_ptr());
+    for k in 0..dim {
+        let b0 = _mm512_loadu_ps(p0.add(k * 16));
+        let b1 = _mm512_loadu_ps(p1.add(k * 16));
+        for r in 0..8 {
+            let x = _mm512_set1_ps(*rp[r].add(k));
+            lo[r] = _mm512_fmadd_ps(x, b0, lo[r]);
+            hi[r] = _mm512_fmadd_ps(x, b1, hi[r]);
+        }
+    }
+    for r in 0..8 {
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * 32), lo[r]);
+        _mm512_storeu_ps(out.as_mut_ptr().add(r * 32 + 16), hi[r]);
     }
 }

@@ -1,6 +1,12 @@
-//! Multi-query kernels: a query-blocked SIMD kernel for small batches, and GEMM tiles (the
-//! `gemm` crate) with top-k selection from a small score block for large ones — as faiss does
-//! with BLAS. Neither ever holds a full queries × rows score matrix.
+//! Multi-query kernels, none of which ever holds a full queries × rows score matrix:
+//! - with AVX-512, a GEMM-style micro-kernel for every batch size: the queries are packed once
+//!   into transposed panels of sixteen, and each step broadcasts one component of eight rows
+//!   against a panel vector (eight rows × sixteen queries of scores in registers, no
+//!   horizontal sums), offering the scores to each query's top-k as they come out — measured
+//!   faster here than the `gemm` crate's tiles at every batch size;
+//! - otherwise, a query-blocked SIMD kernel for small batches, and GEMM tiles (the `gemm`
+//!   crate) with top-k selection from a small score block for large ones — as faiss does with
+//!   BLAS.
 
 use super::search::GEMM_MIN_QUERIES;
 use super::{Pusher, RowChunk, Rows, SimdLevel};
@@ -43,6 +49,43 @@ fn rows_f32<'a>(
     }
 }
 
+/// Queries per panel of the panel kernel (one 512-bit vector of f32).
+pub(crate) const PANEL: usize = 16;
+/// Rows the panel kernel scores against every panel in turn: 384 KiB of f32 at 384
+/// dimensions, held in L2 while each panel (pair) stays in L1.
+const PANEL_ROW_BLOCK: usize = 256;
+
+/// The queries packed for the panel kernel: panel `p` holds queries `16p..16p + 16`
+/// transposed (`panels[p·dim·16 + k·16 + j]` = component `k` of query `16p + j`), the last
+/// one zero-padded. `None` when the CPU has no AVX-512 (the other kernels are used).
+pub(crate) fn pack_panels(level: SimdLevel, queries: &[f32], dim: usize) -> Option<Vec<f32>> {
+    if !panel_kernel(level) || dim == 0 {
+        return None;
+    }
+    let nq = queries.len() / dim;
+    let mut packed = vec![0.0f32; nq.div_ceil(PANEL) * dim * PANEL];
+    for (j, q) in queries.chunks_exact(dim).enumerate() {
+        let panel = &mut packed[(j / PANEL) * dim * PANEL..(j / PANEL + 1) * dim * PANEL];
+        for (k, &x) in q.iter().enumerate() {
+            panel[k * PANEL + j % PANEL] = x;
+        }
+    }
+    Some(packed)
+}
+
+/// Whether the panel kernel runs at this level on this CPU.
+fn panel_kernel(level: SimdLevel) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        level == SimdLevel::Avx2Fma && SimdLevel::detect() == SimdLevel::Avx2Fma && super::avx512()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = level;
+        false
+    }
+}
+
 /// What every block of a multi-query search shares: the queries and how to score them.
 #[derive(Clone, Copy)]
 pub(crate) struct BatchJob<'a> {
@@ -51,15 +94,98 @@ pub(crate) struct BatchJob<'a> {
     pub(crate) queries: &'a [f32],
     pub(crate) dim: usize,
     pub(crate) dead: Option<&'a RowMask>,
+    /// The queries packed by [`pack_panels`], when the panel kernel runs.
+    pub(crate) panels: Option<&'a [f32]>,
 }
 
 impl BatchJob<'_> {
-    /// Scores the queries against one block of rows with the kernel suited to the batch size.
+    /// Scores the queries against one block of rows with the kernel suited to the CPU and the
+    /// batch size.
     pub(crate) fn run(&self, chunk: RowChunk<'_>, tops: &mut [TopK], scratch: &mut Scratch) {
-        if tops.len() < GEMM_MIN_QUERIES {
+        if let Some(panels) = self.panels {
+            self.panel_batch(panels, chunk, tops, scratch)
+        } else if tops.len() < GEMM_MIN_QUERIES {
             self.small_batch(chunk, tops, scratch)
         } else {
             self.gemm_batch(chunk, tops, scratch)
+        }
+    }
+
+    /// Scores the queries against every row of a block with the panel kernel: for each block
+    /// of rows (kept in L1), every panel of sixteen queries, eight rows per kernel call.
+    fn panel_batch(
+        &self,
+        panels: &[f32],
+        chunk: RowChunk<'_>,
+        tops: &mut [TopK],
+        scratch: &mut Scratch,
+    ) {
+        let BatchJob {
+            level,
+            queries,
+            dim,
+            dead,
+            ..
+        } = *self;
+        let RowChunk { first_row, rows } = chunk;
+        let nq = tops.len();
+        let n = rows.count(dim);
+        let mut pushers: Vec<Pusher<'_>> = tops.iter_mut().map(|t| Pusher::new(t, dead)).collect();
+        let mut out = [0.0f32; 8 * PANEL];
+        let mut out2 = [0.0f32; 16 * PANEL];
+        // Each query's threshold in one dense array, so a row's scores are checked against
+        // all of them in a few vector compares.
+        let mut thr: Vec<f32> = pushers.iter().map(Pusher::threshold).collect();
+        let mut start = 0;
+        while start < n {
+            let end = (start + PANEL_ROW_BLOCK).min(n);
+            let block = rows_f32(level, rows, dim, start, end, &mut scratch.rows);
+            let nrows = end - start;
+            let all: Vec<&[f32]> = panels.chunks_exact(dim * PANEL).collect();
+            // Pairs of full panels through the two-panel kernel.
+            let pairs = nq / (2 * PANEL);
+            for pair in 0..pairs {
+                let q0 = pair * 2 * PANEL;
+                let mut r = 0;
+                while r + 8 <= nrows {
+                    let rr: [&[f32]; 8] =
+                        std::array::from_fn(|i| &block[(r + i) * dim..(r + i + 1) * dim]);
+                    block_8x32(rr, [all[2 * pair], all[2 * pair + 1]], dim, &mut out2);
+                    let base = first_row + start + r;
+                    offer_rows(&out2, 2 * PANEL, q0, &mut pushers, &mut thr, base);
+                    r += 8;
+                }
+                while r < nrows {
+                    let row = &block[r * dim..(r + 1) * dim];
+                    for (j, pu) in pushers[q0..q0 + 2 * PANEL].iter_mut().enumerate() {
+                        let q = &queries[(q0 + j) * dim..(q0 + j + 1) * dim];
+                        pu.offer(level.dot(q, row), first_row + start + r);
+                    }
+                    r += 1;
+                }
+            }
+            for (p, &panel) in all.iter().enumerate().skip(2 * pairs) {
+                let q0 = p * PANEL;
+                let width = (nq - q0).min(PANEL);
+                let mut r = 0;
+                while r + 8 <= nrows {
+                    let rr: [&[f32]; 8] =
+                        std::array::from_fn(|i| &block[(r + i) * dim..(r + i + 1) * dim]);
+                    block_8x16(rr, panel, dim, &mut out);
+                    let base = first_row + start + r;
+                    offer_rows(&out, PANEL, q0, &mut pushers[..q0 + width], &mut thr, base);
+                    r += 8;
+                }
+                while r < nrows {
+                    let row = &block[r * dim..(r + 1) * dim];
+                    for (j, pu) in pushers[q0..q0 + width].iter_mut().enumerate() {
+                        let q = &queries[(q0 + j) * dim..(q0 + j + 1) * dim];
+                        pu.offer(level.dot(q, row), first_row + start + r);
+                    }
+                    r += 1;
+                }
+            }
+            start = end;
         }
     }
 
@@ -71,6 +197,7 @@ impl BatchJob<'_> {
             queries,
             dim,
             dead,
+            ..
         } = *self;
         let RowChunk { first_row, rows } = chunk;
         let nq = tops.len();
@@ -128,6 +255,7 @@ impl BatchJob<'_> {
             queries,
             dim,
             dead,
+            ..
         } = *self;
         let RowChunk { first_row, rows } = chunk;
         let nq = tops.len();
@@ -213,14 +341,81 @@ fn select_row(scores: &[f32], first: usize, p: &mut Pusher<'_>) {
     }
 }
 
-/// Whether the CPU has AVX-512F and AVX-512DQ (checked once).
-#[cfg(target_arch = "x86_64")]
-fn avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-    })
+/// Offers each row's scores (row `i`'s at `scores[i·stride..]`, one per query from `q0` on,
+/// as many as `pushers` has past `q0`, at most `stride`) to those queries' top-k. A row is
+/// first compared with the dense thresholds `thr` as a whole; only a row with a score that
+/// can enter some top-k reaches the pushers (after the first rows, almost none does).
+#[inline]
+fn offer_rows(
+    scores: &[f32],
+    stride: usize,
+    q0: usize,
+    pushers: &mut [Pusher<'_>],
+    thr: &mut [f32],
+    base: usize,
+) {
+    let width = (pushers.len() - q0).min(stride);
+    let th = &mut thr[q0..q0 + width];
+    for (i, row) in scores.chunks_exact(stride).enumerate() {
+        let row = &row[..width];
+        let any = row
+            .iter()
+            .zip(th.iter())
+            .fold(false, |a, (s, t)| a | (*s >= *t));
+        if any {
+            for (j, (&s, t)) in row.iter().zip(th.iter_mut()).enumerate() {
+                if s >= *t {
+                    let p = &mut pushers[q0 + j];
+                    p.offer(s, base + i);
+                    *t = p.threshold();
+                }
+            }
+        }
+    }
+}
+
+/// The panel kernel ([`super::avx2::block_8x16_avx512`]); only called when
+/// [`panel_kernel`] said yes.
+#[inline]
+fn block_8x16(rows: [&[f32]; 8], panel: &[f32], dim: usize, out: &mut [f32; 8 * PANEL]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `pack_panels` returned panels only after `panel_kernel` saw AVX-512F, AVX-512DQ,
+    // AVX2 and FMA; every row is `dim` long and the panel `dim × 16`.
+    unsafe {
+        super::avx2::block_8x16_avx512(rows, panel, dim, out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // Never reached: no panels are packed without AVX-512. The portable definition
+        // keeps the function total.
+        for (r, row) in rows.iter().enumerate() {
+            for j in 0..PANEL {
+                out[r * PANEL + j] = (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
+            }
+        }
+    }
+}
+
+/// The two-panel kernel ([`super::avx2::block_8x32_avx512`]), under the same conditions as
+/// [`block_8x16`].
+#[inline]
+fn block_8x32(rows: [&[f32]; 8], panels: [&[f32]; 2], dim: usize, out: &mut [f32; 16 * PANEL]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `block_8x16`.
+    unsafe {
+        super::avx2::block_8x32_avx512(rows, panels, dim, out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        for (r, row) in rows.iter().enumerate() {
+            for (h, panel) in panels.iter().enumerate() {
+                for j in 0..PANEL {
+                    out[r * 2 * PANEL + h * PANEL + j] =
+                        (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
+                }
+            }
+        }
+    }
 }
 
 #[inline]
@@ -230,11 +425,7 @@ fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f
         // SAFETY: `Avx2Fma` is only acted on when the CPU has the features.
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2Fma if SimdLevel::detect() == SimdLevel::Avx2Fma => unsafe {
-            if avx512() {
-                super::avx2::block_2x4_avx512(q, r, dim, &mut out)
-            } else {
-                super::avx2::block_2x4(q, r, dim, &mut out)
-            }
+            super::avx2::block_2x4(q, r, dim, &mut out)
         },
         _ => {
             for qi in 0..2 {

@@ -2,8 +2,10 @@
 //! (aarch64) kernels picked at run time, and the blocked batch search on top of them.
 //!
 //! Dispatch follows qdrant's model: one module per instruction set, chosen at run time with
-//! `is_x86_feature_detected!`, never `target-cpu=native`. `ENGRAM_SIMD=scalar` forces the
-//! scalar kernels (for comparisons).
+//! `is_x86_feature_detected!`, never `target-cpu=native`. Where the CPU has AVX-512F/DQ, the
+//! x86-64 level also uses 512-bit kernels (the f16 scan, the panel kernel of batches).
+//! `ENGRAM_SIMD=scalar` forces the scalar kernels and `ENGRAM_SIMD=avx2` the 256-bit ones
+//! (for comparisons, and so that every path is tested on an AVX-512 machine).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -34,6 +36,55 @@ pub enum SimdLevel {
     Neon,
 }
 
+/// Whether the 512-bit kernels run: the CPU has AVX-512F and AVX-512DQ and `ENGRAM_SIMD` is
+/// neither `avx2` nor `scalar` (checked once).
+pub(crate) fn avx512() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            !matches!(
+                std::env::var("ENGRAM_SIMD").as_deref(),
+                Ok("avx2" | "scalar")
+            ) && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512dq")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
+/// Runs `iters` steps of independent FMAs on registers with the widest vectors the kernels
+/// use at `level`; returns (a value to keep, floating-point operations done).
+pub fn fma_loop(level: SimdLevel, iters: usize, seed: f32) -> (f32, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2Fma && SimdLevel::detect() == SimdLevel::Avx2Fma {
+        // SAFETY: the features were detected (AVX-512 by `avx512`, AVX2/FMA by `detect`).
+        return unsafe {
+            if avx512() {
+                (
+                    avx2::fma_loop_avx512(iters, seed),
+                    iters as f64 * 16.0 * 16.0 * 2.0,
+                )
+            } else {
+                (
+                    avx2::fma_loop_avx2(iters, seed),
+                    iters as f64 * 12.0 * 8.0 * 2.0,
+                )
+            }
+        };
+    }
+    let mut acc = [seed; 8];
+    for _ in 0..iters {
+        for x in acc.iter_mut() {
+            *x = x.mul_add(0.999_999, seed * 1e-7);
+        }
+    }
+    (acc.iter().sum(), iters as f64 * 8.0 * 2.0)
+}
+
 impl SimdLevel {
     /// The best level this CPU supports.
     pub fn detect() -> Self {
@@ -54,7 +105,9 @@ impl SimdLevel {
         SimdLevel::Scalar
     }
 
-    /// The level in use: [`SimdLevel::detect`], or scalar when `ENGRAM_SIMD=scalar`.
+    /// The level in use: [`SimdLevel::detect`], or scalar when `ENGRAM_SIMD=scalar`
+    /// (`ENGRAM_SIMD=avx2` keeps the level and turns the 512-bit kernels off, see
+    /// [`avx512`]).
     pub fn current() -> Self {
         static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
         *LEVEL.get_or_init(|| match std::env::var("ENGRAM_SIMD").as_deref() {

@@ -2,13 +2,13 @@
 
 use rayon::prelude::*;
 
-use super::batch::{BatchJob, Scratch};
+use super::batch::{pack_panels, BatchJob, Scratch};
 use super::{scan, Pusher, Rows, SimdLevel};
 use crate::compute::{Hit, TopK};
 use crate::vectors::RowMask;
 
-/// Batches of at least this many queries go through GEMM tiles; smaller ones through the
-/// query-blocked kernel.
+/// Without AVX-512, batches of at least this many queries go through GEMM tiles, smaller ones
+/// through the query-blocked kernel (with AVX-512 the panel kernel takes every batch).
 pub const GEMM_MIN_QUERIES: usize = 96;
 
 /// One contiguous block of rows and the global index of its first row.
@@ -51,11 +51,17 @@ pub fn search(
         }
     }
     let new_tops = || vec![TopK::new(k); nq];
+    let packed = if nq > 1 {
+        pack_panels(level, queries, dim)
+    } else {
+        None
+    };
     let job = BatchJob {
         level,
         queries,
         dim,
         dead,
+        panels: packed.as_deref(),
     };
     let tops = tasks
         .par_iter()
