@@ -246,7 +246,8 @@ pub unsafe fn block_2x4(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f
     }
 }
 
-/// Scores of eight rows against a panel of sixteen queries stored transposed
+/// Scores of eight rows against a panel of sixteen queries stored transposed, and a bit per
+/// row that has a score at or above its query's threshold in `thr` (sixteen thresholds)
 /// (`panel[k * 16 + j]` = component `k` of query `j`): `out[r * 16 + j] = dot(row r, query j)`.
 ///
 /// The GEMM micro-kernel shape: each step loads one panel vector (the sixteen queries'
@@ -254,14 +255,16 @@ pub unsafe fn block_2x4(q: [&[f32]; 2], r: [&[f32]; 4], dim: usize, out: &mut [f
 /// lanes with useful products and no horizontal sums are needed.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; every row must have length `dim` and `panel` `dim × 16`.
+/// The CPU must support AVX-512F; every row must have length `dim`, `panel` `dim × 16` and
+/// `thr` 16.
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub unsafe fn block_8x16_avx512(
     rows: [&[f32]; 8],
     panel: &[f32],
+    thr: &[f32],
     dim: usize,
     out: &mut [f32; 128],
-) {
+) -> u32 {
     debug_assert!(panel.len() >= dim * 16);
     let mut acc = [_mm512_setzero_ps(); 8];
     let rp = rows.map(|r| r.as_ptr());
@@ -284,9 +287,15 @@ pub unsafe fn block_8x16_avx512(
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*rp[r].add(k)), b, acc[r]);
         }
     }
+    let t = _mm512_loadu_ps(thr.as_ptr());
+    let mut flags = 0u32;
     for (r, a) in acc.iter().enumerate() {
         _mm512_storeu_ps(out.as_mut_ptr().add(r * 16), *a);
+        if _mm512_cmp_ps_mask::<_CMP_GE_OQ>(*a, t) != 0 {
+            flags |= 1 << r;
+        }
     }
+    flags
 }
 
 /// `iters` steps of sixteen independent 512-bit FMAs on registers (no memory traffic): the
@@ -344,9 +353,10 @@ pub unsafe fn fma_loop_avx2(iters: usize, seed: f32) -> f32 {
 pub unsafe fn block_8x32_avx512(
     rows: [&[f32]; 8],
     panels: [&[f32]; 2],
+    thr: &[f32],
     dim: usize,
     out: &mut [f32; 256],
-) {
+) -> u32 {
     debug_assert!(panels[0].len() >= dim * 16 && panels[1].len() >= dim * 16);
     let mut lo = [_mm512_setzero_ps(); 8];
     let mut hi = [_mm512_setzero_ps(); 8];
@@ -361,8 +371,20 @@ pub unsafe fn block_8x32_avx512(
             hi[r] = _mm512_fmadd_ps(x, b1, hi[r]);
         }
     }
+    let (t0, t1) = (
+        _mm512_loadu_ps(thr.as_ptr()),
+        _mm512_loadu_ps(thr.as_ptr().add(16)),
+    );
+    let mut flags = 0u32;
     for r in 0..8 {
         _mm512_storeu_ps(out.as_mut_ptr().add(r * 32), lo[r]);
         _mm512_storeu_ps(out.as_mut_ptr().add(r * 32 + 16), hi[r]);
+        if (_mm512_cmp_ps_mask::<_CMP_GE_OQ>(lo[r], t0)
+            | _mm512_cmp_ps_mask::<_CMP_GE_OQ>(hi[r], t1))
+            != 0
+        {
+            flags |= 1 << r;
+        }
     }
+    flags
 }

@@ -135,7 +135,9 @@ impl BatchJob<'_> {
         let mut out2 = [0.0f32; 16 * PANEL];
         // Each query's threshold in one dense array, so a row's scores are checked against
         // all of them in a few vector compares.
+        // Padded with +∞ to whole panels (the padding lanes never qualify).
         let mut thr: Vec<f32> = pushers.iter().map(Pusher::threshold).collect();
+        thr.resize(nq.div_ceil(PANEL) * PANEL, f32::INFINITY);
         let mut start = 0;
         while start < n {
             let end = (start + PANEL_ROW_BLOCK).min(n);
@@ -150,9 +152,11 @@ impl BatchJob<'_> {
                 while r + 8 <= nrows {
                     let rr: [&[f32]; 8] =
                         std::array::from_fn(|i| &block[(r + i) * dim..(r + i + 1) * dim]);
-                    block_8x32(rr, [all[2 * pair], all[2 * pair + 1]], dim, &mut out2);
+                    let th = &thr[q0..q0 + 2 * PANEL];
+                    let flags =
+                        block_8x32(rr, [all[2 * pair], all[2 * pair + 1]], th, dim, &mut out2);
                     let base = first_row + start + r;
-                    offer_rows(&out2, 2 * PANEL, q0, &mut pushers, &mut thr, base);
+                    offer_rows(&out2, flags, 2 * PANEL, q0, &mut pushers, &mut thr, base);
                     r += 8;
                 }
                 while r < nrows {
@@ -171,9 +175,17 @@ impl BatchJob<'_> {
                 while r + 8 <= nrows {
                     let rr: [&[f32]; 8] =
                         std::array::from_fn(|i| &block[(r + i) * dim..(r + i + 1) * dim]);
-                    block_8x16(rr, panel, dim, &mut out);
+                    let flags = block_8x16(rr, panel, &thr[q0..q0 + PANEL], dim, &mut out);
                     let base = first_row + start + r;
-                    offer_rows(&out, PANEL, q0, &mut pushers[..q0 + width], &mut thr, base);
+                    offer_rows(
+                        &out,
+                        flags,
+                        PANEL,
+                        q0,
+                        &mut pushers[..q0 + width],
+                        &mut thr,
+                        base,
+                    );
                     r += 8;
                 }
                 while r < nrows {
@@ -341,13 +353,15 @@ fn select_row(scores: &[f32], first: usize, p: &mut Pusher<'_>) {
     }
 }
 
-/// Offers each row's scores (row `i`'s at `scores[i·stride..]`, one per query from `q0` on,
-/// as many as `pushers` has past `q0`, at most `stride`) to those queries' top-k. A row is
-/// first compared with the dense thresholds `thr` as a whole; only a row with a score that
-/// can enter some top-k reaches the pushers (after the first rows, almost none does).
+/// Offers each flagged row's scores (row `i`'s at `scores[i·stride..]`, one per query from
+/// `q0` on, as many as `pushers` has past `q0`, at most `stride`) to those queries' top-k.
+/// The kernel flagged the rows (bit `i`) with a score at or above its query's threshold in
+/// `thr`; only those reach the pushers (after the first rows, almost none is flagged), and
+/// `thr` follows the pushers' thresholds as they rise.
 #[inline]
 fn offer_rows(
     scores: &[f32],
+    flags: u32,
     stride: usize,
     q0: usize,
     pushers: &mut [Pusher<'_>],
@@ -356,19 +370,16 @@ fn offer_rows(
 ) {
     let width = (pushers.len() - q0).min(stride);
     let th = &mut thr[q0..q0 + width];
-    for (i, row) in scores.chunks_exact(stride).enumerate() {
-        let row = &row[..width];
-        let any = row
-            .iter()
-            .zip(th.iter())
-            .fold(false, |a, (s, t)| a | (*s >= *t));
-        if any {
-            for (j, (&s, t)) in row.iter().zip(th.iter_mut()).enumerate() {
-                if s >= *t {
-                    let p = &mut pushers[q0 + j];
-                    p.offer(s, base + i);
-                    *t = p.threshold();
-                }
+    let mut rest = flags;
+    while rest != 0 {
+        let i = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        let row = &scores[i * stride..i * stride + width];
+        for (j, (&s, t)) in row.iter().zip(th.iter_mut()).enumerate() {
+            if s >= *t {
+                let p = &mut pushers[q0 + j];
+                p.offer(s, base + i);
+                *t = p.threshold();
             }
         }
     }
@@ -377,44 +388,66 @@ fn offer_rows(
 /// The panel kernel ([`super::avx2::block_8x16_avx512`]); only called when
 /// [`panel_kernel`] said yes.
 #[inline]
-fn block_8x16(rows: [&[f32]; 8], panel: &[f32], dim: usize, out: &mut [f32; 8 * PANEL]) {
+fn block_8x16(
+    rows: [&[f32]; 8],
+    panel: &[f32],
+    thr: &[f32],
+    dim: usize,
+    out: &mut [f32; 8 * PANEL],
+) -> u32 {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `pack_panels` returned panels only after `panel_kernel` saw AVX-512F, AVX-512DQ,
-    // AVX2 and FMA; every row is `dim` long and the panel `dim × 16`.
+    // AVX2 and FMA; every row is `dim` long, the panel `dim × 16`, `thr` 16 long.
     unsafe {
-        super::avx2::block_8x16_avx512(rows, panel, dim, out)
+        super::avx2::block_8x16_avx512(rows, panel, thr, dim, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         // Never reached: no panels are packed without AVX-512. The portable definition
         // keeps the function total.
+        let mut flags = 0;
         for (r, row) in rows.iter().enumerate() {
             for j in 0..PANEL {
                 out[r * PANEL + j] = (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
+                if out[r * PANEL + j] >= thr[j] {
+                    flags |= 1 << r;
+                }
             }
         }
+        flags
     }
 }
 
 /// The two-panel kernel ([`super::avx2::block_8x32_avx512`]), under the same conditions as
 /// [`block_8x16`].
 #[inline]
-fn block_8x32(rows: [&[f32]; 8], panels: [&[f32]; 2], dim: usize, out: &mut [f32; 16 * PANEL]) {
+fn block_8x32(
+    rows: [&[f32]; 8],
+    panels: [&[f32]; 2],
+    thr: &[f32],
+    dim: usize,
+    out: &mut [f32; 16 * PANEL],
+) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as in `block_8x16`.
+    // SAFETY: as in `block_8x16` (`thr` 32 long).
     unsafe {
-        super::avx2::block_8x32_avx512(rows, panels, dim, out)
+        super::avx2::block_8x32_avx512(rows, panels, thr, dim, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
+        let mut flags = 0;
         for (r, row) in rows.iter().enumerate() {
             for (h, panel) in panels.iter().enumerate() {
                 for j in 0..PANEL {
-                    out[r * 2 * PANEL + h * PANEL + j] =
-                        (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
+                    let s = (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
+                    out[r * 2 * PANEL + h * PANEL + j] = s;
+                    if s >= thr[h * PANEL + j] {
+                        flags |= 1 << r;
+                    }
                 }
             }
         }
+        flags
     }
 }
 
