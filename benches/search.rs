@@ -37,7 +37,25 @@ fn limits(c: &mut Criterion) {
                 .sum::<f32>()
         })
     });
-    // The GEMM peak the batch figures are compared with: a 2048³ f32 product, all threads.
+    // The FMA peak the batch figures are compared with: independent FMAs on registers, all
+    // threads, with the widest vectors the kernels use.
+    let threads = rayon::current_num_threads();
+    let level = engram::compute::cpu::SimdLevel::current();
+    let iters = 1 << 20;
+    let flops = (0..threads)
+        .map(|_| engram::compute::cpu::fma_loop(level, iters, 1.0).1)
+        .sum::<f64>();
+    g.throughput(Throughput::Elements(flops as u64));
+    g.bench_function("fma_peak_all_threads", |b| {
+        use rayon::prelude::*;
+        b.iter(|| {
+            (0..threads)
+                .into_par_iter()
+                .map(|i| engram::compute::cpu::fma_loop(level, iters, 1.0 + i as f32).0)
+                .sum::<f32>()
+        })
+    });
+    // And a 2048³ f32 GEMM through the `gemm` crate (256-bit vectors), all threads.
     let m = 2048;
     let a = vec![0.5f32; m * m];
     let bm = vec![0.25f32; m * m];

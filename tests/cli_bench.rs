@@ -20,6 +20,9 @@ fn bench_quick_writes_json_markdown_and_svg() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert!(v["limits"]["cpu"]["read_gbps"].as_f64().unwrap() > 0.0);
     assert!(v["limits"]["cpu"]["gemm_gflops"].as_f64().unwrap() > 0.0);
+    // The FMA peak bounds every kernel's rate.
+    let fma = v["limits"]["cpu"]["fma_gflops"].as_f64().unwrap();
+    assert!(fma.is_finite() && fma > 0.0);
     let rows = v["results"].as_array().unwrap();
     let has = |op: &str, backend: &str| {
         rows.iter()

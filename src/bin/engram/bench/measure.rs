@@ -232,7 +232,7 @@ pub fn cpu_search(
                 b,
                 s,
                 lim.read_gbps,
-                (lim.gemm_gflops, "GEMM peak"),
+                (lim.fma_gflops, "FMA peak"),
             ));
             let res = e.search_batch_in(q, k, layout)?;
             ids.push((layout, b, k, to_ids(&res)));
@@ -363,15 +363,7 @@ pub fn cpu_kmeans(
         let a = assign(rows, dim, cents).ok()?;
         partial_sums(rows, dim, &a.labels, k).ok().map(|p| p.k)
     });
-    out.push(kmeans_row(
-        "cpu",
-        n,
-        dim,
-        k,
-        s,
-        lim.gemm_gflops,
-        "GEMM peak",
-    ));
+    out.push(kmeans_row("cpu", n, dim, k, s, lim.fma_gflops, "FMA peak"));
     Ok(assign(rows, dim, cents)?.labels)
 }
 

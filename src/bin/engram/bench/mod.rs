@@ -1,4 +1,4 @@
-//! `engram bench`: the machine's limits first (CPU read bandwidth and GEMM; GPU copy bandwidth
+//! `engram bench`: the machine's limits first (CPU read bandwidth, FMA peak and GEMM; GPU copy bandwidth
 //! and FMA peak), then ingest, search (batch 1, small and large batches; f32 and f16) and k-means
 //! iterations on both backends at several sizes, each reported as time, throughput, % of the
 //! measured limit and GPU/CPU ratio; on the GPU also top-k with k = 1 and k = 128 (the tiled
@@ -92,11 +92,11 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
         ));
     }
     let dim = a.dim;
-    eprintln!("measuring CPU limits (sequential read, 2048³ GEMM)...");
+    eprintln!("measuring CPU limits (sequential read, FMA peak, 2048³ GEMM)...");
     let lim = cpu_limits();
     eprintln!(
-        "  read {:.1} GB/s (1 thread {:.1}), GEMM {:.1} GFLOP/s, {} threads",
-        lim.read_gbps, lim.read_gbps_1t, lim.gemm_gflops, lim.threads
+        "  read {:.1} GB/s (1 thread {:.1}), FMA peak {:.1} GFLOP/s, GEMM {:.1} GFLOP/s, {} threads",
+        lim.read_gbps, lim.read_gbps_1t, lim.fma_gflops, lim.gemm_gflops, lim.threads
     );
     let ctx = gpu_context(c)?;
     let mut glim = None;
@@ -303,7 +303,8 @@ fn write_report(
         "# engram bench — {machine}, {date}\n\n\
          Command: `engram bench --sizes {} --batches {} --dim {} --k {} --reps {}`\n\n\
          Limits measured in this run: CPU sequential read {:.1} GB/s ({} threads; {:.1} GB/s on one), \
-         f32 GEMM 2048³ {:.1} GFLOP/s. {gpu_line}\n",
+         f32 FMA peak {:.1} GFLOP/s (independent FMAs on registers), f32 GEMM 2048³ {:.1} GFLOP/s \
+         (the `gemm` crate). {gpu_line}\n",
         join(&a.sizes),
         join(&a.batches),
         a.dim,
@@ -312,6 +313,7 @@ fn write_report(
         lim.read_gbps,
         lim.threads,
         lim.read_gbps_1t,
+        lim.fma_gflops,
         lim.gemm_gflops
     );
     let table = report::markdown(&head, rows, &notes);
@@ -320,7 +322,8 @@ fn write_report(
         "args": { "sizes": a.sizes, "batches": a.batches, "dim": a.dim, "k": a.k, "reps": a.reps },
         "limits": {
             "cpu": { "threads": lim.threads, "read_gbps": lim.read_gbps,
-                     "read_gbps_1t": lim.read_gbps_1t, "gemm_gflops": lim.gemm_gflops },
+                     "read_gbps_1t": lim.read_gbps_1t, "gemm_gflops": lim.gemm_gflops,
+                     "fma_gflops": lim.fma_gflops },
             "gpu": gpu_json,
         },
         "gpu_software": software,
