@@ -81,7 +81,7 @@ impl ConceptNode {
 }
 
 /// The graph index of both tiers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Graph {
     ep_ids: Vec<u64>,
     ep_nodes: Vec<Option<EpisodeNode>>,
@@ -89,7 +89,26 @@ pub struct Graph {
     concepts: FxHashMap<ConceptId, ConceptNode>,
     stream_tails: FxHashMap<u64, u64>,
     bindings: usize,
-    version: u64,
+    /// The version handed out last ([`Graph::version`]).
+    version: std::sync::atomic::AtomicU64,
+    /// Whether the graph changed since that version was handed out.
+    changed: std::sync::atomic::AtomicBool,
+}
+
+impl Clone for Graph {
+    fn clone(&self) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        Self {
+            ep_ids: self.ep_ids.clone(),
+            ep_nodes: self.ep_nodes.clone(),
+            live_episodes: self.live_episodes,
+            concepts: self.concepts.clone(),
+            stream_tails: self.stream_tails.clone(),
+            bindings: self.bindings,
+            version: self.version.load(Relaxed).into(),
+            changed: self.changed.load(Relaxed).into(),
+        }
+    }
 }
 
 /// The source of [`Graph::version`]s: unique across all graphs of the process.
@@ -106,11 +125,22 @@ impl Graph {
     /// keeps it until either copy changes. Derived data keyed by it (e.g. the GPU's CSR form
     /// for spreading activation) is current while the version is the same.
     pub fn version(&self) -> u64 {
-        self.version
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+        // A mutation only marks the graph changed (cheap: it happens per node on hot paths);
+        // the next reader takes a fresh number. Two readers racing may take two numbers for
+        // the same state, which costs a rebuild of derived data, never a stale one.
+        if self.changed.swap(false, AcqRel) || self.version.load(Acquire) == 0 {
+            self.version.store(
+                VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                Release,
+            );
+        }
+        self.version.load(Acquire)
     }
 
+    #[inline]
     fn touch(&mut self) {
-        self.version = VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.changed.get_mut() = true;
     }
 
     /// Live episodes.
@@ -368,6 +398,41 @@ impl Graph {
             b.1 = s;
         }
         true
+    }
+
+    /// Multiplies every binding of each episode at `rows[i].0` by its factor `rows[i].1`
+    /// (in `[0, 1]`), in both directions: the episodes' lists directly, the concepts' member
+    /// maps in one pass each. Rows of removed episodes are skipped.
+    pub fn scale_episode_bindings(&mut self, rows: &[(usize, f32)]) {
+        self.touch();
+        let mut by_id: FxHashMap<EpisodeId, f32> = FxHashMap::default();
+        by_id.reserve(rows.len());
+        let mut concepts: Vec<ConceptId> = Vec::new();
+        for &(r, f) in rows {
+            let f = f.clamp(0.0, 1.0);
+            let (Some(&id), Some(Some(n))) = (self.ep_ids.get(r), self.ep_nodes.get_mut(r)) else {
+                continue;
+            };
+            if n.bindings.is_empty() {
+                continue;
+            }
+            for b in n.bindings.iter_mut() {
+                b.1 *= f;
+                concepts.push(b.0);
+            }
+            by_id.insert(EpisodeId(id), f);
+        }
+        concepts.sort_unstable();
+        concepts.dedup();
+        for c in concepts {
+            if let Some(cn) = self.concepts.get_mut(&c) {
+                for (e, s) in cn.members.iter_mut() {
+                    if let Some(f) = by_id.get(e) {
+                        *s *= f;
+                    }
+                }
+            }
+        }
     }
 
     /// The strength of a binding.

@@ -16,6 +16,7 @@ enum Op {
     RemoveConcept(usize),
     Link(usize, usize),
     Scale(usize, f32),
+    ScaleEpisodes(Vec<(usize, f32)>),
     Compact,
 }
 
@@ -31,6 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..16).prop_map(Op::RemoveConcept),
         1 => (0usize..16, 0usize..16).prop_map(|(a, b)| Op::Link(a, b)),
         1 => (0usize..16, 0.0f32..1.0).prop_map(|(a, f)| Op::Scale(a, f)),
+        1 => prop::collection::vec((0usize..64, 0.0f32..1.0), 0..8).prop_map(Op::ScaleEpisodes),
         1 => Just(Op::Compact),
     ]
 }
@@ -115,6 +117,21 @@ proptest! {
                     for ((_, mc), s) in model.iter_mut() {
                         if *mc == c as u64 { *s = (*s * f).clamp(0.0, 1.0); }
                     }
+                }
+                Op::ScaleEpisodes(list) => {
+                    // By row: each episode at most once (a row maps to one episode).
+                    let mut seen = std::collections::BTreeSet::new();
+                    let mut rows = Vec::new();
+                    for (r, f) in list {
+                        if !seen.insert(r) { continue; }
+                        rows.push((r, f));
+                        if let Some((_, id, _)) = g.episodes().find(|(row, _, _)| *row == r) {
+                            for ((me, _), s) in model.iter_mut() {
+                                if *me == id.0 { *s = (*s * f).clamp(0.0, 1.0); }
+                            }
+                        }
+                    }
+                    g.scale_episode_bindings(&rows);
                 }
                 Op::Compact => {
                     let remap = g.compact();

@@ -169,33 +169,43 @@ impl Engram {
         let t = Instant::now();
         let curve = cfg.forgetting;
         let prev = self.consolidation.last_time;
-        let mut rebind: Vec<(crate::EpisodeId, ConceptId, f32)> = Vec::new();
         let mut factors: Vec<(usize, f32)> = Vec::new();
-        for (r, id, n) in self.graph.episodes() {
+        let mut rebind: Vec<(usize, f32)> = Vec::new();
+        let mut bindings_decayed = 0;
+        // Episodes stored together share their last access: the factor of the previous
+        // episode is reused when it is the same.
+        let mut memo: Option<(u64, f32)> = None;
+        for (r, _, n) in self.graph.episodes() {
             let in_cycle = touched.get(r).copied().unwrap_or(false);
             if in_cycle && n.last_access == now {
                 continue; // replayed now
             }
-            let f = curve.step(n.last_access, prev.unwrap_or(n.last_access), now);
+            let f = match memo {
+                Some((last, f)) if last == n.last_access => f,
+                _ => {
+                    let f = curve.step(n.last_access, prev.unwrap_or(n.last_access), now);
+                    memo = Some((n.last_access, f));
+                    f
+                }
+            };
             if f >= 1.0 {
                 continue;
             }
             factors.push((r, f));
-            if !in_cycle {
-                rebind.extend(n.bindings().iter().map(|&(c, s)| (id, c, s * f)));
+            if !in_cycle && !n.bindings().is_empty() {
+                bindings_decayed += n.bindings().len();
+                rebind.push((r, f));
             }
         }
         report.episodes_decayed = factors.len();
-        for (r, f) in factors {
+        for &(r, f) in &factors {
             report.min_decay_factor = report.min_decay_factor.min(f);
             if let Some(n) = self.graph.node_at_mut(r) {
                 n.strength *= f;
             }
         }
-        report.bindings_decayed = rebind.len();
-        for (e, c, s) in rebind {
-            self.graph.bind(e, c, s);
-        }
+        report.bindings_decayed = bindings_decayed;
+        self.graph.scale_episode_bindings(&rebind);
         let mut faded = Vec::new();
         for c in self.graph.concept_ids() {
             if confirmed.contains(&c) {
