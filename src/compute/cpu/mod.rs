@@ -106,8 +106,7 @@ impl SimdLevel {
     }
 
     /// The level in use: [`SimdLevel::detect`], or scalar when `ENGRAM_SIMD=scalar`
-    /// (`ENGRAM_SIMD=avx2` keeps the level and turns the 512-bit kernels off, see
-    /// [`avx512`]).
+    /// (`ENGRAM_SIMD=avx2` keeps the level and turns the 512-bit kernels off).
     pub fn current() -> Self {
         static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
         *LEVEL.get_or_init(|| match std::env::var("ENGRAM_SIMD").as_deref() {
