@@ -159,14 +159,17 @@ impl BatchJob<'_> {
                     offer_rows(&out2, flags, 2 * PANEL, q0, &mut pushers, &mut thr, base);
                     r += 8;
                 }
-                while r < nrows {
-                    let row = &block[r * dim..(r + 1) * dim];
-                    for (j, pu) in pushers[q0..q0 + 2 * PANEL].iter_mut().enumerate() {
-                        let q = &queries[(q0 + j) * dim..(q0 + j + 1) * dim];
-                        pu.offer(level.dot(q, row), first_row + start + r);
-                    }
-                    r += 1;
-                }
+                let tail = &block[r * dim..nrows * dim];
+                let span = q0..q0 + 2 * PANEL;
+                offer_dots(
+                    level,
+                    tail,
+                    queries,
+                    span,
+                    &mut pushers,
+                    &mut thr,
+                    first_row + start + r,
+                );
             }
             for (p, &panel) in all.iter().enumerate().skip(2 * pairs) {
                 let q0 = p * PANEL;
@@ -188,14 +191,17 @@ impl BatchJob<'_> {
                     );
                     r += 8;
                 }
-                while r < nrows {
-                    let row = &block[r * dim..(r + 1) * dim];
-                    for (j, pu) in pushers[q0..q0 + width].iter_mut().enumerate() {
-                        let q = &queries[(q0 + j) * dim..(q0 + j + 1) * dim];
-                        pu.offer(level.dot(q, row), first_row + start + r);
-                    }
-                    r += 1;
-                }
+                let tail = &block[r * dim..nrows * dim];
+                let span = q0..q0 + width;
+                offer_dots(
+                    level,
+                    tail,
+                    queries,
+                    span,
+                    &mut pushers,
+                    &mut thr,
+                    first_row + start + r,
+                );
             }
             start = end;
         }
@@ -385,6 +391,57 @@ fn offer_rows(
     }
 }
 
+/// Offers the dot products of a few `rows` (fewer than a kernel call takes; the first is row
+/// `first`) with the queries `span` to their top-k, keeping `thr` current.
+fn offer_dots(
+    level: SimdLevel,
+    rows: &[f32],
+    queries: &[f32],
+    span: std::ops::Range<usize>,
+    pushers: &mut [Pusher<'_>],
+    thr: &mut [f32],
+    first: usize,
+) {
+    let dim = queries.len() / pushers.len().max(1);
+    if dim == 0 {
+        return;
+    }
+    for (i, row) in rows.chunks_exact(dim).enumerate() {
+        for j in span.clone() {
+            let p = &mut pushers[j];
+            p.offer(level.dot(&queries[j * dim..(j + 1) * dim], row), first + i);
+            thr[j] = p.threshold();
+        }
+    }
+}
+
+/// Portable scores and flags of the panel kernels (never reached: panels are only packed
+/// with AVX-512); `out[r · 16·panels.len() + h · 16 + j]` is row `r` against query `j` of
+/// panel `h`.
+#[cfg(not(target_arch = "x86_64"))]
+fn panels_portable(
+    rows: [&[f32]; 8],
+    panels: &[&[f32]],
+    thr: &[f32],
+    dim: usize,
+    out: &mut [f32],
+) -> u32 {
+    let w = panels.len() * PANEL;
+    let mut flags = 0;
+    for (r, row) in rows.iter().enumerate() {
+        for (h, panel) in panels.iter().enumerate() {
+            for j in 0..PANEL {
+                let s = (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
+                out[r * w + h * PANEL + j] = s;
+                if s >= thr[h * PANEL + j] {
+                    flags |= 1 << r;
+                }
+            }
+        }
+    }
+    flags
+}
+
 /// The panel kernel ([`super::avx2::block_8x16_avx512`]); only called when
 /// [`panel_kernel`] said yes.
 #[inline]
@@ -403,18 +460,7 @@ fn block_8x16(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        // Never reached: no panels are packed without AVX-512. The portable definition
-        // keeps the function total.
-        let mut flags = 0;
-        for (r, row) in rows.iter().enumerate() {
-            for j in 0..PANEL {
-                out[r * PANEL + j] = (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
-                if out[r * PANEL + j] >= thr[j] {
-                    flags |= 1 << r;
-                }
-            }
-        }
-        flags
+        panels_portable(rows, &[panel], thr, dim, out)
     }
 }
 
@@ -435,19 +481,7 @@ fn block_8x32(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let mut flags = 0;
-        for (r, row) in rows.iter().enumerate() {
-            for (h, panel) in panels.iter().enumerate() {
-                for j in 0..PANEL {
-                    let s = (0..dim).map(|k| row[k] * panel[k * PANEL + j]).sum();
-                    out[r * 2 * PANEL + h * PANEL + j] = s;
-                    if s >= thr[h * PANEL + j] {
-                        flags |= 1 << r;
-                    }
-                }
-            }
-        }
-        flags
+        panels_portable(rows, &panels, thr, dim, out)
     }
 }
 
