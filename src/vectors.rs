@@ -184,6 +184,8 @@ pub struct VectorArena {
     f16_chunks: Vec<Vec<f16>>,
     len: usize,
     dead: RowMask,
+    /// Whether new chunks ask for transparent huge pages (see [`VectorArena::open_chunk`]).
+    huge_pages: bool,
 }
 
 impl VectorArena {
@@ -198,7 +200,16 @@ impl VectorArena {
             f16_chunks: Vec::new(),
             len: 0,
             dead: RowMask::default(),
+            huge_pages: true,
         }
+    }
+
+    /// Whether chunks opened from now on ask for transparent huge pages (default: yes). They
+    /// make ingest's first-touch page faults cheap, but when no huge page is free the kernel
+    /// may compact memory synchronously for them, which stalls a bulk load of already-checked
+    /// rows (opening a store) for seconds; the load turns them off.
+    pub(crate) fn set_huge_pages(&mut self, on: bool) {
+        self.huge_pages = on;
     }
 
     /// The dimension.
@@ -393,12 +404,16 @@ impl VectorArena {
         let cap = self.rows_per_chunk * self.dim;
         if self.precision.has_f32() {
             let v = Vec::<f32>::with_capacity(cap);
-            advise_huge(v.as_ptr().cast(), cap * 4);
+            if self.huge_pages {
+                advise_huge(v.as_ptr().cast(), cap * 4);
+            }
             self.f32_chunks.push(v);
         }
         if self.precision.has_f16() {
             let v = Vec::<f16>::with_capacity(cap);
-            advise_huge(v.as_ptr().cast(), cap * 2);
+            if self.huge_pages {
+                advise_huge(v.as_ptr().cast(), cap * 2);
+            }
             self.f16_chunks.push(v);
         }
     }

@@ -481,7 +481,7 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     d.finish().map_err(bad("EMET", moff))?;
 
     // EVEC, streamed
-    let (voff, vlen, mut c) = s.header(EVEC)?;
+    let (voff, vlen, c) = s.header(EVEC)?;
     let elem = if vec_f16 { 2 } else { 4 };
     if vlen != n_ep * dim as u64 * elem {
         return Err(corrupt(
@@ -492,33 +492,72 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         ));
     }
     let rows_per_block = (VEC_BLOCK_BYTES / (dim * 4)).max(1);
-    let mut block = vec![0.0f32; rows_per_block * dim];
-    let mut half_buf = vec![0u8; if vec_f16 { rows_per_block * dim * 2 } else { 0 }];
+    let total = n_ep as usize;
+    let row_bytes = dim * elem as usize;
     let ones = vec![1.0f32; rows_per_block];
-    let mut done = 0usize;
-    while done < n_ep as usize {
-        let rows = rows_per_block.min(n_ep as usize - done);
-        let vals = &mut block[..rows * dim];
-        if vec_f16 {
-            let hb = &mut half_buf[..rows * dim * 2];
-            s.read_exact(hb, "EVEC")?;
-            c = crc(c, hb);
-            for (o, b) in vals.iter_mut().zip(hb.chunks_exact(2)) {
-                *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32();
-            }
-        } else {
-            let bytes: &mut [u8] = bytemuck::cast_slice_mut(vals);
-            s.read_exact(bytes, "EVEC")?;
-            c = crc(c, bytes);
-            if cfg!(target_endian = "big") {
-                for x in vals.iter_mut() {
-                    *x = f32::from_bits(u32::from_le(x.to_bits()));
-                }
-            }
+    engine.episodes.set_huge_pages(false);
+    // A reader thread reads and checksums the next block while this one stores the last in
+    // the arena (page faults and copies): the two halves of the cost overlap.
+    let c = std::thread::scope(|scope| -> Result<u32, StoreError> {
+        type Block = Result<(Vec<f32>, usize), StoreError>;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<f32>>();
+        let words = (rows_per_block * row_bytes).div_ceil(4);
+        for _ in 0..3 {
+            let _ = back_tx.send(vec![0.0f32; words]);
         }
-        engine.episodes.push_scaled(vals, &ones[..rows]);
-        done += rows;
-    }
+        let sections = &mut s;
+        let reader = scope.spawn(move || {
+            let mut c = c;
+            let mut done = 0usize;
+            while done < total {
+                let rows = rows_per_block.min(total - done);
+                let Ok(mut buf) = back_rx.recv() else { break };
+                let bytes = &mut bytemuck::cast_slice_mut::<f32, u8>(&mut buf)[..rows * row_bytes];
+                if let Err(e) = sections.read_exact(bytes, "EVEC") {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+                c = crc(c, bytes);
+                if tx.send(Ok((buf, rows))).is_err() {
+                    break;
+                }
+                done += rows;
+            }
+            c
+        });
+        let mut decoded = vec![0.0f32; if vec_f16 { rows_per_block * dim } else { 0 }];
+        let mut got = 0usize;
+        while got < total {
+            let (mut buf, rows) = match rx.recv() {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
+            };
+            if vec_f16 {
+                let hb = &bytemuck::cast_slice::<f32, u8>(&buf)[..rows * dim * 2];
+                let vals = &mut decoded[..rows * dim];
+                for (o, b) in vals.iter_mut().zip(hb.chunks_exact(2)) {
+                    *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32();
+                }
+                engine.episodes.push_scaled(vals, &ones[..rows]);
+            } else {
+                let vals = &mut buf[..rows * dim];
+                if cfg!(target_endian = "big") {
+                    for x in vals.iter_mut() {
+                        *x = f32::from_bits(u32::from_le(x.to_bits()));
+                    }
+                }
+                engine.episodes.push_scaled(vals, &ones[..rows]);
+            }
+            got += rows;
+            let _ = back_tx.send(buf);
+        }
+        reader
+            .join()
+            .map_err(|_| StoreError::Other("the snapshot reader thread panicked".into()))
+    })?;
+    engine.episodes.set_huge_pages(true);
     s.check_crc(EVEC, voff, c)?;
     for (id, meta, strength, rehearsals, last_access) in eps {
         let row = engine.graph.push_episode(EpisodeId(id), meta, strength);
