@@ -23,6 +23,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::error::ClusterError;
+use crate::compute::cpu::{argmax_panels, pack_panels, SimdLevel};
 use super::params::Metric;
 use super::{check_shape, dot, SUM_ROWS};
 
@@ -181,6 +182,11 @@ pub(crate) fn assign_raw(
     let n = data.len() / dim;
     let mut labels = vec![0u32; n];
     let mut scores = vec![0f32; n];
+    let level = SimdLevel::current();
+    // With AVX-512 the centroids are packed once for the register-blocked kernel of batched
+    // search; otherwise score blocks go through the `gemm` crate.
+    let panels = pack_panels(level, centroids, dim);
+    let k = centroids.len() / dim.max(1);
     labels
         .par_chunks_mut(ROW_BLOCK)
         .zip(scores.par_chunks_mut(ROW_BLOCK))
@@ -188,7 +194,10 @@ pub(crate) fn assign_raw(
         .for_each_init(Vec::new, |buf, (b, (lab, sc))| {
             let r0 = b * ROW_BLOCK;
             let rows = &data[r0 * dim..(r0 + lab.len()) * dim];
-            argmax_block(rows, dim, centroids, bias, buf, lab, sc);
+            match &panels {
+                Some(p) => argmax_panels(level, rows, dim, p, k, bias, lab, sc, None),
+                None => argmax_block(rows, dim, centroids, bias, buf, lab, sc),
+            }
         });
     Assignment { labels, scores }
 }
@@ -201,6 +210,9 @@ pub(crate) fn assign_top2(data: &[f32], dim: usize, centroids: &[f32]) -> (Assig
     let mut labels = vec![0u32; n];
     let mut scores = vec![0f32; n];
     let mut second = vec![0f32; n];
+    let level = SimdLevel::current();
+    let panels = pack_panels(level, centroids, dim);
+    let k = centroids.len() / dim.max(1);
     labels
         .par_chunks_mut(ROW_BLOCK)
         .zip(scores.par_chunks_mut(ROW_BLOCK))
@@ -209,8 +221,13 @@ pub(crate) fn assign_top2(data: &[f32], dim: usize, centroids: &[f32]) -> (Assig
         .for_each_init(Vec::new, |buf, (b, ((lab, sc), sec))| {
             let r0 = b * ROW_BLOCK;
             let rows = &data[r0 * dim..(r0 + lab.len()) * dim];
-            argmax_block(rows, dim, centroids, None, buf, lab, sc);
-            top2_block(rows, dim, centroids, buf, lab, sec);
+            match &panels {
+                Some(p) => argmax_panels(level, rows, dim, p, k, None, lab, sc, Some(sec)),
+                None => {
+                    argmax_block(rows, dim, centroids, None, buf, lab, sc);
+                    top2_block(rows, dim, centroids, buf, lab, sec);
+                }
+            }
         });
     (Assignment { labels, scores }, second)
 }

@@ -504,3 +504,92 @@ fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f
     }
     out
 }
+
+/// Thresholds that flag nothing (the arg-max does not use the kernels' flags).
+const NO_FLAGS: [f32; 2 * PANEL] = [f32::INFINITY; 2 * PANEL];
+
+/// The arg-max of every row of `rows` over `k` vectors packed by [`pack_panels`] (for k-means:
+/// the centroids), scoring `x·c − bias[c]` when `bias` is given: `labels`, `best` and, if
+/// asked, `second` (the second-best score, −∞ when `k = 1`). Ties keep the lowest index, as
+/// the other assignment kernels do. Only called with panels (AVX-512).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn argmax_panels(
+    level: SimdLevel,
+    rows: &[f32],
+    dim: usize,
+    panels: &[f32],
+    k: usize,
+    bias: Option<&[f32]>,
+    labels: &mut [u32],
+    best: &mut [f32],
+    mut second: Option<&mut [f32]>,
+) {
+    let n = labels.len();
+    labels.fill(0);
+    best.fill(f32::NEG_INFINITY);
+    if let Some(s) = second.as_deref_mut() {
+        s.fill(f32::NEG_INFINITY);
+    }
+    let all: Vec<&[f32]> = panels.chunks_exact(dim * PANEL).collect();
+    let pairs = k / (2 * PANEL);
+    let mut out = [0.0f32; 16 * PANEL];
+    // Offers one row's scores for columns `c0..c0 + width`.
+    let mut take = |i: usize, scores: &[f32], c0: usize, width: usize| {
+        let (mut b, mut l) = (best[i], labels[i] as usize);
+        let mut s2 = match second.as_deref() {
+            Some(s) => s[i],
+            None => f32::NEG_INFINITY,
+        };
+        for (j, &v) in scores[..width].iter().enumerate() {
+            let v = match bias {
+                Some(h) => v - h[c0 + j],
+                None => v,
+            };
+            if v > b {
+                s2 = b;
+                b = v;
+                l = c0 + j;
+            } else if v > s2 {
+                s2 = v;
+            }
+        }
+        best[i] = b;
+        labels[i] = l as u32;
+        if let Some(s) = second.as_deref_mut() {
+            s[i] = s2;
+        }
+    };
+    let mut r = 0;
+    while r + 8 <= n {
+        let rr: [&[f32]; 8] = std::array::from_fn(|i| &rows[(r + i) * dim..(r + i + 1) * dim]);
+        for p in 0..pairs {
+            block_8x32(rr, [all[2 * p], all[2 * p + 1]], &NO_FLAGS, dim, &mut out);
+            for i in 0..8 {
+                take(r + i, &out[i * 2 * PANEL..(i + 1) * 2 * PANEL], p * 2 * PANEL, 2 * PANEL);
+            }
+        }
+        for (p, &panel) in all.iter().enumerate().skip(2 * pairs) {
+            let mut one = [0.0f32; 8 * PANEL];
+            block_8x16(rr, panel, &NO_FLAGS[..PANEL], dim, &mut one);
+            let c0 = p * PANEL;
+            for i in 0..8 {
+                take(r + i, &one[i * PANEL..(i + 1) * PANEL], c0, (k - c0).min(PANEL));
+            }
+        }
+        r += 8;
+    }
+    // The last rows, one dot product at a time (unpacked from the panels' columns).
+    let mut col = vec![0.0f32; dim];
+    let mut scores = vec![0.0f32; k];
+    for i in r..n {
+        let x = &rows[i * dim..(i + 1) * dim];
+        for (c, s) in scores.iter_mut().enumerate() {
+            let panel = all[c / PANEL];
+            for (kk, v) in col.iter_mut().enumerate() {
+                *v = panel[kk * PANEL + c % PANEL];
+            }
+            *s = level.dot(x, &col);
+        }
+        take(i, &scores, 0, k);
+    }
+}

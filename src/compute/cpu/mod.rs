@@ -21,6 +21,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 pub use search::{search, RowChunk};
+pub(crate) use batch::{argmax_panels, pack_panels};
 
 use crate::compute::TopK;
 use crate::vectors::RowMask;
