@@ -23,9 +23,9 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::error::ClusterError;
-use crate::compute::cpu::{argmax_panels, pack_panels, SimdLevel};
 use super::params::Metric;
 use super::{check_shape, dot, SUM_ROWS};
+use crate::compute::cpu::{argmax_panels, pack_panels, SimdLevel};
 
 /// Rows per score block of the assignment step.
 pub(crate) const ROW_BLOCK: usize = 256;

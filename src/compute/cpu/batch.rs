@@ -565,7 +565,12 @@ pub(crate) fn argmax_panels(
         for p in 0..pairs {
             block_8x32(rr, [all[2 * p], all[2 * p + 1]], &NO_FLAGS, dim, &mut out);
             for i in 0..8 {
-                take(r + i, &out[i * 2 * PANEL..(i + 1) * 2 * PANEL], p * 2 * PANEL, 2 * PANEL);
+                take(
+                    r + i,
+                    &out[i * 2 * PANEL..(i + 1) * 2 * PANEL],
+                    p * 2 * PANEL,
+                    2 * PANEL,
+                );
             }
         }
         for (p, &panel) in all.iter().enumerate().skip(2 * pairs) {
@@ -573,7 +578,12 @@ pub(crate) fn argmax_panels(
             block_8x16(rr, panel, &NO_FLAGS[..PANEL], dim, &mut one);
             let c0 = p * PANEL;
             for i in 0..8 {
-                take(r + i, &one[i * PANEL..(i + 1) * PANEL], c0, (k - c0).min(PANEL));
+                take(
+                    r + i,
+                    &one[i * PANEL..(i + 1) * PANEL],
+                    c0,
+                    (k - c0).min(PANEL),
+                );
             }
         }
         r += 8;

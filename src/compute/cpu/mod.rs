@@ -20,8 +20,8 @@ use std::sync::OnceLock;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
-pub use search::{search, RowChunk};
 pub(crate) use batch::{argmax_panels, pack_panels};
+pub use search::{search, RowChunk};
 
 use crate::compute::TopK;
 use crate::vectors::RowMask;
