@@ -171,7 +171,8 @@ fn count(d: &Dec<'_>, n: u64, each: usize) -> Result<usize, String> {
 pub(crate) fn decode(d: &mut Dec<'_>) -> Result<Ledgers, String> {
     let mut out = Ledgers::new();
     let n = d.u64()?;
-    let n = count(d, n, 32)?;
+    // The smallest entry: two empty length-prefixed texts and two zero counts.
+    let n = count(d, n, 24)?;
     for _ in 0..n {
         let id = text(d.bytes()?)?;
         let progress = text(d.bytes()?)?;
@@ -179,7 +180,11 @@ pub(crate) fn decode(d: &mut Dec<'_>) -> Result<Ledgers, String> {
         let runs = count(d, runs, 16)?;
         let mut episode_runs = Vec::with_capacity(runs);
         for _ in 0..runs {
-            episode_runs.push((d.u64()?, d.u64()?));
+            let (first, len) = (d.u64()?, d.u64()?);
+            if first.checked_add(len).is_none() {
+                return Err(format!("episode run {first} + {len} overflows"));
+            }
+            episode_runs.push((first, len));
         }
         let nc = d.u64()?;
         let nc = count(d, nc, 8)?;
@@ -202,4 +207,55 @@ pub(crate) fn decode(d: &mut Dec<'_>) -> Result<Ledgers, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledgers_round_trip_even_when_tiny() {
+        let mut l = Ledgers::new();
+        l.insert(String::new(), ImportLedger::default());
+        l.insert("a".into(), ImportLedger::default());
+        l.insert(
+            "import-1".into(),
+            ImportLedger {
+                progress: r#"{"consumed_records":3}"#.into(),
+                episode_runs: vec![(0, 2), (7, 1)],
+                concepts: vec![ConceptId(4)],
+            },
+        );
+        let mut e = Enc::default();
+        encode(&mut e, &l);
+        let mut d = Dec::new(&e.buf);
+        assert_eq!(decode(&mut d).expect("decode"), l);
+        assert_eq!(d.remaining(), 0);
+        let ids: Vec<u64> = l["import-1"].episode_ids().map(|e| e.0).collect();
+        assert_eq!(ids, vec![0, 1, 7]);
+        // Only the smallest entries (24 and 25 bytes).
+        let mut tiny = Ledgers::new();
+        tiny.insert(String::new(), ImportLedger::default());
+        tiny.insert("a".into(), ImportLedger::default());
+        let mut e = Enc::default();
+        encode(&mut e, &tiny);
+        assert_eq!(decode(&mut Dec::new(&e.buf)).expect("tiny entries"), tiny);
+        // An overflowing run is refused, not a panic later.
+        let mut bad = Ledgers::new();
+        bad.insert(
+            "x".into(),
+            ImportLedger {
+                progress: String::new(),
+                episode_runs: vec![(u64::MAX, 2)],
+                concepts: vec![],
+            },
+        );
+        let mut e = Enc::default();
+        encode(&mut e, &bad);
+        assert!(decode(&mut Dec::new(&e.buf)).is_err());
+        // A count larger than the bytes can hold is refused.
+        let mut e = Enc::default();
+        e.u64(1 << 40);
+        assert!(decode(&mut Dec::new(&e.buf)).is_err());
+    }
 }

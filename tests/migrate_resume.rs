@@ -341,3 +341,26 @@ fn online_resume_refuses_tampering_changed_sources_and_other_stores() {
     assert!(r.verification.unwrap().ok);
     assert_eq!(r.episodes + r.concepts, 2000);
 }
+
+#[test]
+fn a_store_without_the_ledger_is_refused_even_before_the_first_checkpoint() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("m.jsonl");
+    jsonl(&src, 2000, &[]);
+    let shared = durable(&t.path().join("s"));
+    let work = t.path().join("work");
+    let mut o = opts();
+    o.stop_after = Some(100); // one batch, long before the first periodic checkpoint
+    let r = migrate::import_online(&src, &shared, &work, &o).unwrap();
+    assert!(!r.completed);
+    let id = r.import_id.clone();
+    assert!(shared.mutate(|e| e.forget_import(&id)).unwrap());
+    // The records of that batch are in the store; importing from the start would duplicate
+    // them.
+    match migrate::import_online(&src, &shared, &work, &opts()) {
+        Err(Error::Store(StoreError::Refused { reason, .. })) => {
+            assert!(reason.contains("no ledger"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

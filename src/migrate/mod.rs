@@ -797,6 +797,10 @@ pub fn import_online(
     run.concept_ids = concept_ids;
     let mut since = 0;
     let mut done_this_run = 0;
+    // The checkpoint file is rewritten after the first batch of an import as well, so that a
+    // file saying "nothing consumed" means nothing was written: a store without this
+    // import's ledger is then refused rather than imported into from the start again.
+    let mut saved_after_first = run.ckpt.consumed_records > 0;
     let result = (|| -> Result<bool> {
         for chunk in rx.iter() {
             let chunk = chunk?;
@@ -807,10 +811,11 @@ pub fn import_online(
             if let Some(pb) = &pb {
                 pb.set_position(run.ckpt.consumed_bytes);
             }
-            if since >= opts.checkpoint_every {
+            if since >= opts.checkpoint_every || !saved_after_first {
                 target.with_store(|s| s.sync()).transpose()?;
                 run.ckpt.save(&cpath)?;
                 since = 0;
+                saved_after_first = true;
             }
             if opts
                 .stop_after
