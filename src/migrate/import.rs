@@ -385,6 +385,57 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Applies the reader's chunks to `sink` until the source ends (`Ok(true)`), `stop_after`
+    /// records are consumed (`Ok(false)`) or something fails; after every chunk
+    /// `checkpoint(run, sink, records since the last save)` may save a checkpoint (it returns
+    /// whether it did). Throttles to the rate limit, moves the progress bar, and always stops
+    /// and joins the reader. Returns the outcome and the records consumed by this run.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn pump<S: Sink>(
+        &mut self,
+        (rx, reader): ReaderHandle,
+        sink: &mut S,
+        source: &Path,
+        opts: &ImportOptions,
+        started: Instant,
+        pb: Option<&indicatif::ProgressBar>,
+        mut checkpoint: impl FnMut(&mut Self, &mut S, u64) -> Result<bool>,
+    ) -> (Result<bool>, u64) {
+        let mut since = 0u64;
+        let mut done = 0u64;
+        let result = (|| -> Result<bool> {
+            for chunk in rx.iter() {
+                let chunk = chunk?;
+                let n = chunk.end.records - self.ckpt.consumed_records;
+                self.apply(sink, chunk, source, opts)?;
+                done += n;
+                since += n;
+                if let Some(pb) = pb {
+                    pb.set_position(self.ckpt.consumed_bytes);
+                }
+                if checkpoint(self, sink, since)? {
+                    since = 0;
+                }
+                if opts
+                    .stop_after
+                    .is_some_and(|s| self.ckpt.consumed_records >= s)
+                {
+                    return Ok(false);
+                }
+                throttle(opts.rate_limit, done, started);
+            }
+            Ok(true)
+        })();
+        drop(rx);
+        let _ = reader.join();
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
+        }
+        (result, done)
+    }
+}
+
 /// The metadata an episode gets from a legacy record.
 pub(crate) fn meta_of(r: &LegacyRecord) -> EpisodeMeta {
     EpisodeMeta {

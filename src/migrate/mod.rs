@@ -37,9 +37,7 @@ use crate::persist::format::{atomic_write, io, sync_dir, SNAPSHOT_FILE, WAL_FILE
 use crate::persist::{self, DurableEngram, StoreOptions, SyncPolicy};
 use crate::shared::SharedEngram;
 use checkpoint::ImportCheckpoint;
-use import::{
-    hash_prefix, progress, spawn_reader, spot_check, throttle, Online, Progress, Run, Work,
-};
+use import::{hash_prefix, progress, spawn_reader, spot_check, Online, Progress, Run, Work};
 pub use source::{Item, LegacyRecord, Position, SourceFormat, SourceReader};
 pub use verify::Verification;
 
@@ -372,39 +370,24 @@ pub fn import(
     let (rx, reader) = spawn_reader(source, format, start, hasher, opts)?;
     let pb = progress(opts, ckpt.source_size, start.offset);
     let mut run = Run::new(ckpt, report)?;
-    let mut since = 0u64;
-    let mut done_this_run = 0u64;
-    let result = (|| -> Result<bool> {
-        for chunk in rx.iter() {
-            let chunk = chunk?;
-            let n = chunk.end.records - run.ckpt.consumed_records;
-            run.apply(&mut stage, chunk, source, opts)?;
-            done_this_run += n;
-            since += n;
-            if let Some(pb) = &pb {
-                pb.set_position(run.ckpt.consumed_bytes);
-            }
-            if since >= opts.checkpoint_every {
-                stage.sync()?;
-                run.ckpt.stage_wal_len = stage.wal_bytes();
-                run.ckpt.save(&work.checkpoint())?;
-                since = 0;
-            }
-            if opts
-                .stop_after
-                .is_some_and(|s| run.ckpt.consumed_records >= s)
-            {
+    let cpath = work.checkpoint();
+    let (result, done_this_run) = run.pump(
+        (rx, reader),
+        &mut stage,
+        source,
+        opts,
+        started,
+        pb.as_ref(),
+        |run, stage, since| {
+            if since < opts.checkpoint_every {
                 return Ok(false);
             }
-            throttle(opts.rate_limit, done_this_run, started);
-        }
-        Ok(true)
-    })();
-    drop(rx);
-    let _ = reader.join();
-    if let Some(pb) = &pb {
-        pb.finish_and_clear();
-    }
+            stage.sync()?;
+            run.ckpt.stage_wal_len = stage.wal_bytes();
+            run.ckpt.save(&cpath)?;
+            Ok(true)
+        },
+    );
     let completed = match result {
         Ok(c) => c,
         Err(e) => {
@@ -795,43 +778,27 @@ pub fn import_online(
     let mut run = Run::new(ckpt, report)?;
     run.episode_ids = episode_ids;
     run.concept_ids = concept_ids;
-    let mut since = 0;
-    let mut done_this_run = 0;
     // The checkpoint file is rewritten after the first batch of an import as well, so that a
     // file saying "nothing consumed" means nothing was written: a store without this
     // import's ledger is then refused rather than imported into from the start again.
     let mut saved_after_first = run.ckpt.consumed_records > 0;
-    let result = (|| -> Result<bool> {
-        for chunk in rx.iter() {
-            let chunk = chunk?;
-            let n = chunk.end.records - run.ckpt.consumed_records;
-            run.apply(&mut sink, chunk, source, opts)?;
-            done_this_run += n;
-            since += n;
-            if let Some(pb) = &pb {
-                pb.set_position(run.ckpt.consumed_bytes);
-            }
-            if since >= opts.checkpoint_every || !saved_after_first {
-                target.with_store(|s| s.sync()).transpose()?;
-                run.ckpt.save(&cpath)?;
-                since = 0;
-                saved_after_first = true;
-            }
-            if opts
-                .stop_after
-                .is_some_and(|s| run.ckpt.consumed_records >= s)
-            {
+    let (result, done_this_run) = run.pump(
+        (rx, reader),
+        &mut sink,
+        source,
+        opts,
+        started,
+        pb.as_ref(),
+        |run, _, since| {
+            if since < opts.checkpoint_every && saved_after_first {
                 return Ok(false);
             }
-            throttle(opts.rate_limit, done_this_run, started);
-        }
-        Ok(true)
-    })();
-    drop(rx);
-    let _ = reader.join();
-    if let Some(pb) = &pb {
-        pb.finish_and_clear();
-    }
+            target.with_store(|s| s.sync()).transpose()?;
+            run.ckpt.save(&cpath)?;
+            saved_after_first = true;
+            Ok(true)
+        },
+    );
     let completed = result?;
     target.with_store(|s| s.sync()).transpose()?;
     run.ckpt.save(&cpath)?;
