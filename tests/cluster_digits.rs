@@ -7,7 +7,7 @@ use engram::cluster::{
 
 mod common;
 
-/// The digits from `../shared/data/digits` (a missing file fails the test).
+/// The digits from the repository's `data/digits` (a missing file fails the test).
 fn load() -> (Vec<f32>, Vec<i32>) {
     let px = common::read_f32("digits/pixels.f32");
     let lb = std::fs::read(common::data_dir().join("digits/labels.i32")).expect("labels.i32");

@@ -22,7 +22,7 @@ pub struct DrmList {
     pub studied_vectors: Vec<f32>,
 }
 
-/// The DRM data set: lists laid out as in `shared/data/drm`.
+/// The DRM data set: lists laid out as in the repository's `data/drm`.
 #[derive(Debug, Clone)]
 pub struct DrmData {
     /// The lists in file order.
@@ -57,11 +57,12 @@ impl Lexicon {
     }
 }
 
-/// The default data directory: `ENGRAM_DATA_DIR`, else `../shared/data` next to the crate.
+/// The default data directory: `ENGRAM_DATA_DIR`, else the repository's own `data/` (next to
+/// `Cargo.toml`; see `data/README.md` there for what it holds and where it comes from).
 pub fn default_data_dir() -> PathBuf {
     match std::env::var_os("ENGRAM_DATA_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")),
+        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data")),
     }
 }
 
@@ -90,7 +91,7 @@ fn bad(path: &Path, message: impl Into<String>) -> ValidateError {
 }
 
 impl DrmData {
-    /// Loads `lists.json` and `vectors.f32` from a directory laid out like `shared/data/drm`.
+    /// Loads `lists.json` and `vectors.f32` from a directory laid out like `data/drm`.
     pub fn load(dir: &Path) -> Result<Self, ValidateError> {
         let jpath = dir.join("lists.json");
         let text = std::fs::read_to_string(&jpath).map_err(|e| ValidateError::Io {
@@ -145,7 +146,7 @@ impl DrmData {
 }
 
 impl Lexicon {
-    /// Loads `words.txt` and `vectors.f32` from a directory laid out like `shared/data/lexicon`.
+    /// Loads `words.txt` and `vectors.f32` from a directory laid out like `data/lexicon`.
     pub fn load(dir: &Path, dim: usize) -> Result<Self, ValidateError> {
         let wpath = dir.join("words.txt");
         let text = std::fs::read_to_string(&wpath).map_err(|e| ValidateError::Io {

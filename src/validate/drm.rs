@@ -38,9 +38,9 @@ use crate::recall::{RecallMode, RecallParams};
 /// Parameters of the DRM experiment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DrmParams {
-    /// Directory laid out like `shared/data/drm`.
+    /// Directory laid out like `data/drm`.
     pub drm_dir: PathBuf,
-    /// Directory laid out like `shared/data/lexicon` (decoding vocabulary and unrelated words).
+    /// Directory laid out like `data/lexicon` (decoding vocabulary and unrelated words).
     pub lexicon_dir: PathBuf,
     /// Seed of concept formation.
     pub seed: u64,

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// `../shared/data` next to the repository, or `ENGRAM_DATA_DIR`.
+/// The repository's own `data/`, or `ENGRAM_DATA_DIR`.
 pub fn data_dir() -> PathBuf {
     match std::env::var_os("ENGRAM_DATA_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"),
     }
 }
 

@@ -14,8 +14,8 @@ use crate::util::{print_json, Common};
 /// Arguments of `engram validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// DRM directory laid out like shared/data/drm (lists.json, vectors.f32). Default:
-    /// $ENGRAM_DATA_DIR/drm, else ../shared/data/drm next to the crate.
+    /// DRM directory laid out like data/drm (lists.json, vectors.f32). Default:
+    /// $ENGRAM_DATA_DIR/drm, else data/drm in the repository.
     #[arg(long)]
     pub drm_dir: Option<PathBuf>,
     /// Lexicon directory (words.txt, vectors.f32). Default: next to the DRM data.
