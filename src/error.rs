@@ -245,6 +245,23 @@ pub enum StoreError {
         /// Why, and what to do.
         reason: String,
     },
+    /// Another handle (in this process or another) has the store open for writing.
+    #[error(
+        "{path}: the store is locked by another writer{}",
+        match holder_pid { Some(p) => format!(" (process {p})"), None => String::new() }
+    )]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+        /// The process holding the lock, when it could be read.
+        holder_pid: Option<u32>,
+    },
+    /// A write was attempted through a read-only handle.
+    #[error("{path}: the store was opened read-only")]
+    ReadOnly {
+        /// The store's directory.
+        path: PathBuf,
+    },
     /// Anything else, described.
     #[error("{0}")]
     Other(String),

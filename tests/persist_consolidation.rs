@@ -90,7 +90,11 @@ fn next_cycle_after_reopen_is_bit_exact() {
         let rb = clean(s.consolidate(now).expect("durable cycle"));
         assert_eq!(ra, rb, "cycle {}", c + 1);
         assert_eq!(s.generation(), gen + 1, "a durable cycle checkpoints");
-        assert_eq!(s.wal_bytes(), 28, "and starts an empty log");
+        assert_eq!(
+            s.wal_bytes(),
+            engram::persist::wal::HEADER_BYTES,
+            "and starts an empty log"
+        );
     }
     assert_eq!(mem.cycle(), 3);
     let concepts = mem.concepts();
@@ -199,11 +203,11 @@ fn consolidation_config_is_saved_and_can_be_changed() {
     assert_eq!(s.config().consolidation_config(), &other);
 }
 
-/// Rewrites a current (version 3) snapshot as version 2 (no IMPT section, END counts 7) or
-/// version 1 (no CONS either, END counts 6).
+/// Rewrites a current (version 4) snapshot as version 3 (no WLOG section, END counts 8),
+/// version 2 (no IMPT either, END counts 7) or version 1 (no CONS either, END counts 6).
 fn downgrade(path: &std::path::Path, version: u32) {
     let b = std::fs::read(path).expect("read");
-    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 3);
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 4);
     let mut out = b[..12].to_vec();
     out[8..12].copy_from_slice(&version.to_le_bytes());
     let mut pos = 12;
@@ -212,7 +216,8 @@ fn downgrade(path: &std::path::Path, version: u32) {
         let len = u64::from_le_bytes(b[pos + 4..pos + 12].try_into().expect("len")) as usize;
         let end = pos + 12 + len + 4;
         match tag {
-            b"IMPT" => {}
+            b"WLOG" if version < 4 => {}
+            b"IMPT" if version < 3 => {}
             b"CONS" if version < 2 => {}
             b"END_" => {
                 let mut s = b"END_".to_vec();
@@ -254,7 +259,7 @@ fn version_1_snapshots_open_with_a_fresh_consolidation_state() {
     assert_eq!(ra, rb);
     // The checkpoint of the cycle wrote version 3.
     let b = std::fs::read(dir.path().join("snapshot.eng")).expect("read");
-    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 3);
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().expect("v")), 4);
 }
 
 #[test]

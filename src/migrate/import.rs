@@ -565,4 +565,12 @@ impl Work {
     pub fn committed(&self) -> PathBuf {
         self.dir.join("committed.json")
     }
+    /// The intent of a commit in progress (written just before its rename).
+    pub fn intent(&self) -> PathBuf {
+        self.dir.join("commit.json")
+    }
+    /// The snapshot a commit renames over the store's.
+    pub fn staged_snapshot(&self) -> PathBuf {
+        self.dir.join("snapshot.commit")
+    }
 }

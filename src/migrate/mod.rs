@@ -34,7 +34,9 @@ use crate::error::{Result, StoreError};
 use crate::ledger::RollbackReport;
 use crate::memory::{ConceptId, EpisodeId};
 use crate::persist::format::{atomic_write, io, sync_dir, SNAPSHOT_FILE, WAL_FILE};
-use crate::persist::{self, DurableEngram, StoreOptions, SyncPolicy};
+use crate::persist::lock::StoreLock;
+use crate::persist::seal::SEAL_FILE;
+use crate::persist::{self, crash, DurableEngram, StoreOptions, SyncPolicy};
 use crate::shared::SharedEngram;
 use checkpoint::ImportCheckpoint;
 use import::{hash_prefix, progress, spawn_reader, spot_check, Online, Progress, Run, Work};
@@ -127,6 +129,10 @@ pub struct ImportReport {
     pub verification: Option<Verification>,
     /// The id of an online import (its ledger in the store); empty offline.
     pub import_id: String,
+    /// Whether this source had already been imported into the store (unchanged since), so
+    /// nothing was done: an offline import run again is a no-op while its rollback point
+    /// exists.
+    pub already_imported: bool,
 }
 
 impl ImportReport {
@@ -162,6 +168,7 @@ impl ImportReport {
             "records_per_second": self.rate,
             "verification": v,
             "import_id": self.import_id,
+            "already_imported": self.already_imported,
         })
     }
 }
@@ -240,15 +247,24 @@ fn copy_file(from: &Path, to: &Path) -> Result<()> {
 }
 
 fn file_digest(p: &Path) -> Result<String> {
-    let b = fs::read(p).map_err(io("read", p))?;
-    Ok(blake3::hash(&b).to_hex().to_string())
+    let mut h = blake3::Hasher::new();
+    let f = fs::File::open(p).map_err(io("open", p))?;
+    h.update_reader(f).map_err(io("read", p))?;
+    Ok(h.finalize().to_hex().to_string())
 }
 
-/// Imports `source` into the store at `store` (created if missing), offline: nothing else
-/// may have the store open. Resumes a previous interrupted import of the same source from
-/// its last checkpoint (refusing a tampered checkpoint or a changed source), commits
-/// atomically, verifies, and returns the report. `bootstrap` runs on the staged engine just
-/// before the commit (e.g. concept formation, [`bootstrap_concepts`]).
+/// Imports `source` into the store at `store` (created if missing), offline: the import holds
+/// the store's writer lock from start to end, so nothing else writes the store meanwhile (a
+/// second writer gets [`StoreError::Locked`], and so does this import if another writer has
+/// the store open). Resumes a previous interrupted import of the same source from its last
+/// checkpoint (refusing a tampered checkpoint or a changed source), commits atomically,
+/// verifies, and returns the report. `bootstrap` runs on the staged engine just before the
+/// commit (e.g. concept formation, [`bootstrap_concepts`]).
+///
+/// **Idempotent.** Running the same import again after it finished is a no-op that returns
+/// the recorded report ([`ImportReport::already_imported`]) while its rollback point exists;
+/// after a kill at any point it resumes exactly (before the commit) or finishes the commit's
+/// last steps (after it) — never importing a record twice.
 ///
 /// With a bootstrap, the imported records are verified on the staged engine just before it
 /// runs (digests, counts, spot checks: a bootstrap may move, re-count or add concepts), and
@@ -263,7 +279,22 @@ pub fn import(
     let started = Instant::now();
     let format = format_of(source, opts)?;
     let work = Work::new(store);
+    if !persist::exists(store) && !work.dir.exists() {
+        let cfg = match &opts.config {
+            Some(c) => c.clone(),
+            None => Config::new(data_dim(source, format)?),
+        };
+        drop(DurableEngram::create(store, cfg, StoreOptions::default())?);
+    }
+    let lock = StoreLock::acquire(store, None)?;
+    if work.intent().exists() {
+        // A commit was interrupted: finish it (doing its rename if that had not happened).
+        return finish_interrupted_commit(source, store, &work, format, lock, started);
+    }
     if work.committed().exists() {
+        if let Some(done) = already_imported(source, &work, started)? {
+            return Ok(done);
+        }
         // A new import drops the previous import's rollback point.
         fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
     }
@@ -273,7 +304,7 @@ pub fn import(
         ..ImportReport::default()
     };
     let stage_opts = StoreOptions::default().sync(SyncPolicy::Never);
-    let (ckpt, mut stage) = if work.checkpoint().exists() {
+    let (ckpt, mut stage, lock) = if work.checkpoint().exists() {
         let c = ImportCheckpoint::load(&work.checkpoint())?;
         let refuse = |reason: String| StoreError::Refused {
             path: source.to_path_buf(),
@@ -314,29 +345,24 @@ pub fn import(
             .map_err(io("open", &wal))?;
         f.set_len(c.stage_wal_len).map_err(io("truncate", &wal))?;
         f.sync_all().map_err(io("fsync", &wal))?;
+        // The stage's seal vouches for the length just cut on purpose.
+        remove_if_exists(&work.stage().join(SEAL_FILE))?;
         let stage = DurableEngram::open(&work.stage(), stage_opts)?;
         report.resumed_after = Some(c.consumed_records);
         log::info!("resuming after record {}", c.consumed_records);
-        (c, stage)
+        (c, stage, lock)
     } else {
         if work.dir.exists() {
             fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
         }
-        if !persist::exists(store) {
-            let cfg = match &opts.config {
-                Some(c) => c.clone(),
-                None => Config::new(data_dim(source, format)?),
-            };
-            drop(DurableEngram::create(store, cfg, StoreOptions::default())?);
-        }
         // Recover the store first (so the staged copy is clean), then copy it twice.
-        let live = DurableEngram::open(store, StoreOptions::default())?;
+        let live = DurableEngram::open_under(store, StoreOptions::default(), lock)?;
         let (pre_episodes, pre_concepts, pre_generation) = (
             live.len() as u64,
             live.graph().concept_count() as u64,
             live.generation(),
         );
-        drop(live);
+        let lock = live.into_lock()?;
         fs::create_dir_all(work.pre()).map_err(io("create", &work.pre()))?;
         fs::create_dir_all(work.stage()).map_err(io("create", &work.stage()))?;
         for f in [SNAPSHOT_FILE, WAL_FILE] {
@@ -359,7 +385,7 @@ pub fn import(
             ..ImportCheckpoint::default()
         };
         c.save(&work.checkpoint())?;
-        (c, stage)
+        (c, stage, lock)
     };
 
     let start = Position {
@@ -404,8 +430,11 @@ pub fn import(
         return Ok(report);
     }
 
-    // Commit: bootstrap, fold the stage into one snapshot of the next generation, check the
-    // store was not touched meanwhile, and rename the snapshot into place.
+    // Commit. The staged engine (after the bootstrap) is written as the store's snapshot of
+    // the next generation, so the store's log is stale (folded in) from the moment the
+    // snapshot is renamed into place: that rename is the commit point. The checkpoint is
+    // saved first (a kill from here on finds the source fully consumed), then an intent
+    // naming both snapshots, so a re-run tells a commit that happened from one that did not.
     let pre_bootstrap = match bootstrap {
         Some(f) => {
             let (checked, failures) = spot_check(source, format, &run.spots, stage.engine())?;
@@ -415,10 +444,27 @@ pub fn import(
         }
         None => None,
     };
-    stage.checkpoint()?;
+    stage.sync()?;
+    run.ckpt.stage_wal_len = stage.wal_bytes();
+    run.ckpt.save(&cpath)?;
+    let next_generation =
+        run.ckpt.pre_generation.checked_add(1).ok_or_else(|| {
+            StoreError::Other("the store's generation counter is exhausted".into())
+        })?;
+    let staged = work.staged_snapshot();
+    persist::snapshot::write(
+        stage.engine(),
+        &staged,
+        next_generation,
+        persist::new_log_id(),
+    )?;
     drop(stage);
-    for f in [SNAPSHOT_FILE, WAL_FILE] {
-        if file_digest(&store.join(f))? != file_digest(&work.pre().join(f))? {
+    let pre_files = [
+        file_digest(&work.pre().join(SNAPSHOT_FILE))?,
+        file_digest(&work.pre().join(WAL_FILE))?,
+    ];
+    for (f, pre) in [SNAPSHOT_FILE, WAL_FILE].iter().zip(&pre_files) {
+        if &file_digest(&store.join(f))? != pre {
             return Err(StoreError::Refused {
                 path: store.to_path_buf(),
                 reason: "the store was written to during an offline import; discard the import \
@@ -428,41 +474,188 @@ pub fn import(
             .into());
         }
     }
-    let staged = work.stage().join(SNAPSHOT_FILE);
-    fs::rename(&staged, store.join(SNAPSHOT_FILE)).map_err(io("commit (rename)", &staged))?;
-    sync_dir(store)?;
-    // Opening discards the store's now stale log and starts a fresh one.
-    let live = DurableEngram::open(store, StoreOptions::default())?;
-    report.committed = true;
-    report.verification = Some(match pre_bootstrap {
-        None => {
-            let (checked, failures) = spot_check(source, format, &run.spots, &live)?;
-            verify_store(&live, &run.ckpt, checked, failures, true)
-        }
-        Some((pre, concepts)) => {
-            let post = verify_store(&live, &run.ckpt, 0, Vec::new(), true);
-            let ok = pre.ok
-                && post.episode_digest == run.ckpt.episode_chain
-                && post.store_episodes == post.expected_episodes
-                && post.store_concepts == concepts;
-            Verification {
-                ok,
-                store_episodes: post.store_episodes,
-                store_concepts: post.store_concepts,
-                episode_digest: post.episode_digest,
-                ..pre
-            }
-        }
+    let intent = json!({
+        "staged_snapshot_blake3": file_digest(&staged)?,
+        "pre_snapshot_blake3": pre_files[0],
+        "pre_wal_blake3": pre_files[1],
     });
-    drop(live);
-    let _ = fs::remove_dir_all(work.stage());
-    let _ = fs::remove_file(work.checkpoint());
-    let text = report.to_json().to_string();
-    atomic_write(&work.committed(), |w| {
-        std::io::Write::write_all(w, text.as_bytes())
+    atomic_write(&work.intent(), |w| {
+        std::io::Write::write_all(w, intent.to_string().as_bytes())
     })?;
+    crash::point("import:rename-snapshot");
+    fs::rename(&staged, store.join(SNAPSHOT_FILE)).map_err(io("commit (rename)", &staged))?;
+    crash::point("import:renamed-snapshot");
+    sync_dir(store)?;
+    let spots = run.spots;
+    let ckpt = run.ckpt;
+    finish_commit(store, &work, lock, &ckpt, report, started, |live| {
+        Ok(match pre_bootstrap {
+            None => {
+                let (checked, failures) = spot_check(source, format, &spots, live)?;
+                verify_store(live, &ckpt, checked, failures, true)
+            }
+            Some((pre, concepts)) => {
+                let post = verify_store(live, &ckpt, 0, Vec::new(), true);
+                let ok = pre.ok
+                    && post.episode_digest == ckpt.episode_chain
+                    && post.store_episodes == post.expected_episodes
+                    && post.store_concepts == concepts;
+                Verification {
+                    ok,
+                    store_episodes: post.store_episodes,
+                    store_concepts: post.store_concepts,
+                    episode_digest: post.episode_digest,
+                    ..pre
+                }
+            }
+        })
+    })
+}
+
+/// The last steps of a commit whose snapshot is in place: open the store (its stale log is
+/// replaced), verify it, then record the commit (`committed.json`, the rollback point) before
+/// removing the stage, the checkpoint and the intent — so a kill anywhere here leaves either
+/// the intent (a re-run finishes) or the record (a re-run is a no-op).
+fn finish_commit(
+    store: &Path,
+    work: &Work,
+    lock: StoreLock,
+    ckpt: &ImportCheckpoint,
+    mut report: ImportReport,
+    started: Instant,
+    verify_live: impl FnOnce(&Engram) -> Result<Verification>,
+) -> Result<ImportReport> {
+    let live = DurableEngram::open_under(store, StoreOptions::default(), lock)?;
+    report.committed = true;
+    report.verification = Some(verify_live(&live)?);
+    drop(live);
+    let mut record = report.to_json();
+    record["source_size"] = json!(ckpt.source_size);
+    record["source_blake3"] = json!(ckpt.prefix_blake3);
+    crash::point("import:record-commit");
+    atomic_write(&work.committed(), |w| {
+        std::io::Write::write_all(w, record.to_string().as_bytes())
+    })?;
+    crash::point("import:clean-up");
+    remove_if_exists(&work.checkpoint())?;
+    if work.stage().exists() {
+        fs::remove_dir_all(work.stage()).map_err(io("remove", &work.stage()))?;
+    }
+    remove_if_exists(&work.intent())?;
+    sync_dir(&work.dir)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A re-run after a kill during a commit: if the staged snapshot is still there the rename
+/// did not happen (it is done now, if the store is still as the import left it); if it is
+/// gone, the rename happened. Either way the commit is then finished and verified against
+/// the checkpoint (no spot checks: the run that sampled them is gone).
+fn finish_interrupted_commit(
+    source: &Path,
+    store: &Path,
+    work: &Work,
+    format: SourceFormat,
+    lock: StoreLock,
+    started: Instant,
+) -> Result<ImportReport> {
+    let intent = read_json(&work.intent())?;
+    let ckpt = ImportCheckpoint::load(&work.checkpoint())?;
+    let field = |k: &str| intent[k].as_str().unwrap_or_default().to_string();
+    let refuse = |reason: &str| StoreError::Refused {
+        path: work.dir.clone(),
+        reason: reason.into(),
+    };
+    let staged = work.staged_snapshot();
+    if staged.exists() {
+        if file_digest(&staged)? != field("staged_snapshot_blake3") {
+            return Err(refuse(
+                "the staged snapshot of an interrupted commit changed; discard the import",
+            )
+            .into());
+        }
+        if file_digest(&store.join(SNAPSHOT_FILE))? != field("pre_snapshot_blake3")
+            || file_digest(&store.join(WAL_FILE))? != field("pre_wal_blake3")
+        {
+            return Err(refuse(
+                "the store was written to after the commit was interrupted; discard the import \
+                 and import again",
+            )
+            .into());
+        }
+        crash::point("import:rename-snapshot");
+        fs::rename(&staged, store.join(SNAPSHOT_FILE)).map_err(io("commit (rename)", &staged))?;
+        sync_dir(store)?;
+        log::info!("finished the interrupted commit of {}", source.display());
+    } else {
+        log::info!(
+            "the import of {} was already committed; finishing its last steps",
+            source.display()
+        );
+    }
+    let mut report = ImportReport {
+        source: source.to_path_buf(),
+        format: format.name().into(),
+        resumed_after: Some(ckpt.consumed_records),
+        ..ImportReport::default()
+    };
+    fill(&mut report, &ckpt, started, 0);
+    finish_commit(store, work, lock, &ckpt, report, started, |live| {
+        Ok(verify_store(live, &ckpt, 0, Vec::new(), true))
+    })
+}
+
+/// The recorded report when `source` is the one the last committed import read, unchanged
+/// (size and BLAKE3 of the whole file): the import is not done again.
+fn already_imported(source: &Path, work: &Work, started: Instant) -> Result<Option<ImportReport>> {
+    let record = read_json(&work.committed())?;
+    let size = fs::metadata(source).map_err(io("stat", source))?.len();
+    if record["source_size"].as_u64() != Some(size) {
+        return Ok(None);
+    }
+    let (_, h) = hash_prefix(source, size)?;
+    if record["source_blake3"].as_str() != Some(h.as_str()) {
+        return Ok(None);
+    }
+    let n = |k: &str| record[k].as_u64().unwrap_or(0);
+    log::info!(
+        "{} was already imported into this store (remove {} to import it again)",
+        source.display(),
+        work.dir.display()
+    );
+    Ok(Some(ImportReport {
+        source: source.to_path_buf(),
+        format: record["format"].as_str().unwrap_or_default().into(),
+        records_read: n("records_read"),
+        episodes: n("episodes"),
+        concepts: n("concepts"),
+        skipped: n("skipped"),
+        completed: true,
+        committed: true,
+        already_imported: true,
+        seconds: started.elapsed().as_secs_f64(),
+        ..ImportReport::default()
+    }))
+}
+
+fn read_json(p: &Path) -> Result<serde_json::Value> {
+    let b = fs::read(p).map_err(io("read", p))?;
+    serde_json::from_slice(&b).map_err(|e| {
+        StoreError::Corrupt {
+            path: p.to_path_buf(),
+            section: "json".into(),
+            offset: 0,
+            detail: e.to_string(),
+        }
+        .into()
+    })
+}
+
+fn remove_if_exists(p: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", p)(e)),
+        _ => Ok(()),
+    }
 }
 
 fn fill(report: &mut ImportReport, c: &ImportCheckpoint, started: Instant, this_run: u64) {
@@ -527,26 +720,45 @@ fn verify_store(
 }
 
 /// Discards an uncommitted (interrupted) offline import: the store is left exactly as it
-/// was. Refused after a commit (use [`rollback`]).
+/// was. Refused after a commit (use [`rollback`]) — also when a kill interrupted the commit
+/// after its rename: then the commit's record is completed first, so the rollback point is
+/// kept and [`rollback`] works.
 pub fn discard(store: &Path) -> Result<()> {
     let work = Work::new(store);
+    if !work.dir.exists() {
+        return Ok(());
+    }
+    let lock = StoreLock::acquire(store, None)?;
+    let committed = || StoreError::Refused {
+        path: work.dir.clone(),
+        reason: "the import was committed; use rollback to undo it".into(),
+    };
     if work.committed().exists() {
-        return Err(StoreError::Refused {
-            path: work.dir.clone(),
-            reason: "the import was committed; use rollback to undo it".into(),
-        }
-        .into());
+        return Err(committed().into());
     }
-    if work.dir.exists() {
-        fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
-        sync_dir(store)?;
+    if work.intent().exists() && !work.staged_snapshot().exists() {
+        let ckpt = ImportCheckpoint::load(&work.checkpoint())?;
+        let source = PathBuf::from(&ckpt.source);
+        let mut report = ImportReport {
+            source: source.clone(),
+            format: ckpt.format.clone(),
+            ..ImportReport::default()
+        };
+        fill(&mut report, &ckpt, Instant::now(), 0);
+        finish_commit(store, &work, lock, &ckpt, report, Instant::now(), |live| {
+            Ok(verify_store(live, &ckpt, 0, Vec::new(), true))
+        })?;
+        return Err(committed().into());
     }
+    fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+    sync_dir(store)?;
     Ok(())
 }
 
 /// Rolls a committed offline import back: the store's files become byte for byte those
-/// before the import. Each file is replaced atomically, the log first: a crash in between
-/// leaves the imported store, and running rollback again finishes the job.
+/// before the import (writes made to the store after the import are undone with it). Each
+/// file is replaced atomically, the log first: a crash in between leaves the imported store,
+/// and running rollback again finishes the job. Takes the store's writer lock.
 pub fn rollback(store: &Path) -> Result<()> {
     let work = Work::new(store);
     if !work.committed().exists() {
@@ -557,9 +769,12 @@ pub fn rollback(store: &Path) -> Result<()> {
         }
         .into());
     }
+    let _lock = StoreLock::acquire(store, None)?;
     for f in [WAL_FILE, SNAPSHOT_FILE] {
         copy_file(&work.pre().join(f), &store.join(f))?;
     }
+    // The seal vouched for the imported store's log.
+    remove_if_exists(&store.join(SEAL_FILE))?;
     fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
     sync_dir(store)?;
     Ok(())

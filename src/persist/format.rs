@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use crate::error::StoreError;
 use crate::memory::{EpisodeMeta, Payload};
 
-/// The snapshot format version this build writes (it also reads version 1, see
+/// The snapshot format version this build writes (it also reads versions 1 to 3, see
 /// [`super::snapshot`]).
-pub const SNAPSHOT_VERSION: u32 = 3;
-/// The log format version this build writes and reads.
-pub const WAL_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 4;
+/// The log format version this build writes (it also reads version 1, see [`super::wal`]).
+pub const WAL_VERSION: u32 = 2;
 /// Magic bytes opening a snapshot file.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"ENGRAMSN";
 /// Magic bytes opening a log file.
@@ -81,9 +81,12 @@ pub fn atomic_write(
             write(&mut w).map_err(io("write", &tmp))?;
             w.flush().map_err(io("write", &tmp))?;
         }
+        super::crash::file_point("fsync", &tmp);
         f.sync_all().map_err(io("fsync", &tmp))?;
         drop(f);
+        super::crash::file_point("rename", path);
         fs::rename(&tmp, path).map_err(io("rename into place", path))?;
+        super::crash::file_point("renamed", path);
         if let Some(dir) = path.parent() {
             sync_dir(dir)?;
         }

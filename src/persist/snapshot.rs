@@ -1,7 +1,8 @@
 //! The snapshot file: the whole engine at one generation, in checksummed sections.
 //!
 //! ```text
-//! file    = magic "ENGRAMSN" | version u32 | section*9   (v2: section*8, no IMPT; v1: *7, no CONS)
+//! file    = magic "ENGRAMSN" | version u32 | section*10  (v3: *9, no WLOG; v2: *8, no IMPT;
+//!           v1: *7, no CONS)
 //! section = tag [u8; 4] | len u64 | payload (len bytes) | crc32c u32 (of tag, len, payload)
 //! HEAD    dim u32, precision u8, backend u8, vec kind u8 (0 f32, 1 f16), chunk bytes u64,
 //!         generation, next episode, next concept, cycle, episodes, concepts, bindings, links (u64)
@@ -18,13 +19,18 @@
 //!         consolidation configuration (see `encode_consolidation`)
 //! IMPT    (v3) the import ledgers (see [`crate::ledger`]): count u64, then per import its id,
 //!         progress, episode runs and concept ids
-//! END     the number of sections before it (u32: 8 in v3, 7 in v2, 6 in v1); nothing may follow
+//! WLOG    (v4) the log this snapshot is followed by: its id u64 (random, new at every
+//!         checkpoint; the log's header carries the same id, so a log of another store or
+//!         checkpoint is refused)
+//! END     the number of sections before it (u32: 9 in v4, 8 in v3, 7 in v2, 6 in v1);
+//!         nothing may follow
 //! ```
 //!
 //! Version 1 snapshots (no CONS) are still read: the consolidation state starts fresh and
 //! the configuration is the default (a warning is logged when the v1 store had run cycles).
-//! Version 2 snapshots (no IMPT) are read with no import ledgers. The next checkpoint writes
-//! version 3.
+//! Version 2 snapshots (no IMPT) are read with no import ledgers; snapshots before version 4
+//! name no log id (any log of the right generation is accepted). The next checkpoint writes
+//! version 4.
 //!
 //! Only live episodes are written, so a snapshot is also a compaction: rows are renumbered,
 //! ids never change.
@@ -52,6 +58,7 @@ const BIND: [u8; 4] = *b"BIND";
 const LINK: [u8; 4] = *b"LINK";
 const CONS: [u8; 4] = *b"CONS";
 const IMPT: [u8; 4] = *b"IMPT";
+const WLOG: [u8; 4] = *b"WLOG";
 const END: [u8; 4] = *b"END_";
 
 /// Bytes of floats read or written at a time for the embedding section.
@@ -85,9 +92,15 @@ fn section(w: &mut impl Write, tag: [u8; 4], payload: &[u8]) -> std::io::Result<
     w.write_all(&c.to_le_bytes())
 }
 
-/// Writes the engine as a snapshot of `generation` to `path` atomically (temporary file,
-/// fsync, rename, directory fsync). Returns the bytes written.
-pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, StoreError> {
+/// Writes the engine as a snapshot of `generation`, to be followed by the log with id
+/// `log_id`, to `path` atomically (temporary file, fsync, rename, directory fsync). Returns
+/// the bytes written.
+pub fn write(
+    engine: &Engram,
+    path: &Path,
+    generation: u64,
+    log_id: u64,
+) -> Result<u64, StoreError> {
     let g = &engine.graph;
     let dim = engine.dim();
     let cfg = &engine.config;
@@ -185,7 +198,8 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
         section(w, LINK, &links.buf)?;
         section(w, CONS, &cons.buf)?;
         section(w, IMPT, &impt.buf)?;
-        section(w, END, &8u32.to_le_bytes())?;
+        section(w, WLOG, &log_id.to_le_bytes())?;
+        section(w, END, &9u32.to_le_bytes())?;
         total = 12
             + [
                 head.buf.len(),
@@ -194,7 +208,7 @@ pub fn write(engine: &Engram, path: &Path, generation: u64) -> Result<u64, Store
                 bind.buf.len(),
             ]
             .iter()
-            .chain([links.buf.len(), cons.buf.len(), impt.buf.len(), 4].iter())
+            .chain([links.buf.len(), cons.buf.len(), impt.buf.len(), 8, 4].iter())
             .map(|&l| l as u64 + 16)
             .sum::<u64>()
             + 16
@@ -269,6 +283,8 @@ pub struct SnapshotInfo {
     pub generation: u64,
     /// The file's size in bytes.
     pub bytes: u64,
+    /// The id of the log that follows it (`None` before format version 4).
+    pub log_id: Option<u64>,
 }
 
 /// Reads sections from a snapshot file, checking each checksum.
@@ -700,6 +716,19 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         sections
     };
 
+    // WLOG (v4)
+    let (sections, log_id) = if version >= 4 {
+        let (woff, wlog) = s.small(WLOG)?;
+        let mut d = Dec::new(&wlog);
+        let id = d
+            .u64()
+            .and_then(|id| d.finish().map(|_| id))
+            .map_err(bad("WLOG", woff))?;
+        (sections + 1, Some(id))
+    } else {
+        (sections, None)
+    };
+
     // END
     let (eoff, end) = s.small(END)?;
     if end != sections.to_le_bytes() {
@@ -722,6 +751,7 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         SnapshotInfo {
             generation,
             bytes: size,
+            log_id,
         },
     ))
 }

@@ -1,13 +1,31 @@
 //! The write-ahead log: every change since the last snapshot, one checksummed record each.
 //!
 //! ```text
-//! file   = magic "ENGRAMWL" | version u32 | generation u64 | dim u32 | crc32c u32 | record*
-//! record = len u32 | crc32c(len) u32 | crc32c(payload) u32 | payload (len bytes)
+//! file   = magic "ENGRAMWL" | version u32 (2) | generation u64 | dim u32 | log id u64
+//!          | crc32c u32 (of the 32 bytes before it) | record*
+//! record = len u32 | crc32c(payload) u32 | check u32 | payload (len bytes)
+//! check  = masked crc32c of (len, crc32c(payload)) — see [`header_check`]
 //! ```
 //!
-//! The length has its own checksum, so a flipped length byte is told apart from a record cut
-//! short by a crash. The log's generation must equal the snapshot's (or be one less: a
-//! checkpoint was interrupted after the new snapshot was in place, and the log is stale).
+//! The header check makes a record header self-validating: a flipped length, an erased
+//! (0xFF) or zeroed sector is told apart from a record cut short by a crash. The log's
+//! generation must equal the snapshot's (or be one less: a checkpoint was interrupted after
+//! the new snapshot was in place, and the log is stale), and its id must be the one the
+//! snapshot's checkpoint gave it, so a log from another store or checkpoint is refused.
+//!
+//! **Torn tail or corruption.** Only an incomplete record at the physical end of the file — a
+//! header cut short, a valid header whose payload runs past the end with no valid record
+//! anywhere after it, or zeros from a record boundary to the end (a file extended by a crash
+//! before its data was written) — is a torn tail: bytes a crash cut off before they were
+//! acknowledged. (A torn tail shorter than the length sealed at the last clean close is
+//! corruption all the same, see [`super::seal`].)
+//! A complete record whose checksum fails, a header that fails its check, or damage followed
+//! by more valid records is [`StoreError::Corrupt`] with the file and offset; nothing is
+//! truncated then unless the caller asks for a repair.
+//!
+//! Version 1 logs (`len | crc32c(len) | crc32c(payload)` record headers, a 28-byte file
+//! header without an id) are still read; a writer that opens one checkpoints at once, so the
+//! store continues with a version 2 log.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -20,8 +38,10 @@ use std::time::Duration;
 use super::format::{atomic_write, corrupt, crc, io, WAL_MAGIC, WAL_VERSION};
 use crate::error::StoreError;
 
-/// Bytes of the log header.
-pub const HEADER_BYTES: u64 = 28;
+/// Bytes of the log header (version 2).
+pub const HEADER_BYTES: u64 = 36;
+/// Bytes of a version 1 log header.
+pub const V1_HEADER_BYTES: u64 = 28;
 /// Bytes of a record header.
 pub const RECORD_HEADER_BYTES: u64 = 12;
 
@@ -50,6 +70,7 @@ pub struct Wal {
     path: PathBuf,
     len: u64,
     generation: u64,
+    log_id: u64,
     sync: SyncPolicy,
     unsynced: bool,
     buf: Vec<u8>,
@@ -122,36 +143,61 @@ impl Drop for Syncer {
     }
 }
 
-fn header(generation: u64, dim: u32) -> [u8; HEADER_BYTES as usize] {
+fn header(generation: u64, dim: u32, log_id: u64) -> [u8; HEADER_BYTES as usize] {
     let mut h = [0u8; HEADER_BYTES as usize];
     h[..8].copy_from_slice(&WAL_MAGIC);
     h[8..12].copy_from_slice(&WAL_VERSION.to_le_bytes());
     h[12..20].copy_from_slice(&generation.to_le_bytes());
     h[20..24].copy_from_slice(&dim.to_le_bytes());
-    let c = crc(0, &h[..24]);
-    h[24..].copy_from_slice(&c.to_le_bytes());
+    h[24..32].copy_from_slice(&log_id.to_le_bytes());
+    let c = crc(0, &h[..32]);
+    h[32..].copy_from_slice(&c.to_le_bytes());
+    h
+}
+
+/// The checksum guarding a record header: CRC-32C of the length and the payload checksum,
+/// masked (rotated and offset, as LevelDB does) so that runs of 0x00 or 0xFF bytes — what
+/// an erased or zeroed sector reads as — never form a valid header.
+pub fn header_check(len: u32, payload_crc: u32) -> u32 {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&len.to_le_bytes());
+    b[4..].copy_from_slice(&payload_crc.to_le_bytes());
+    let c = crc(0, &b);
+    c.rotate_right(15).wrapping_add(0xa282_ead8)
+}
+
+/// Encodes a record header for a payload of `len` bytes with checksum `payload_crc`.
+pub fn record_header(len: u32, payload_crc: u32) -> [u8; RECORD_HEADER_BYTES as usize] {
+    let mut h = [0u8; RECORD_HEADER_BYTES as usize];
+    h[..4].copy_from_slice(&len.to_le_bytes());
+    h[4..8].copy_from_slice(&payload_crc.to_le_bytes());
+    h[8..].copy_from_slice(&header_check(len, payload_crc).to_le_bytes());
     h
 }
 
 impl Wal {
-    /// Replaces the log at `path` with an empty one of `generation` (atomically).
+    /// Replaces the log at `path` with an empty one of `generation` and id `log_id`
+    /// (atomically).
     pub fn create(
         path: &Path,
         generation: u64,
+        log_id: u64,
         dim: usize,
         sync: SyncPolicy,
     ) -> Result<Self, StoreError> {
-        let h = header(generation, dim as u32);
+        let h = header(generation, dim as u32, log_id);
         atomic_write(path, |w| w.write_all(&h))?;
-        Self::open_at(path, HEADER_BYTES, generation, sync)
+        Self::open_at(path, HEADER_BYTES, generation, log_id, sync)
     }
 
-    /// Opens an existing log for appending after byte `len` (the end of its last good
-    /// record); anything after it (a torn tail) is cut off first.
+    /// Opens an existing version 2 log for appending after byte `len` (the end of its last
+    /// good record); anything after it (a torn tail, checked as such by [`WalReader`]) is cut
+    /// off first.
     pub fn open_at(
         path: &Path,
         len: u64,
         generation: u64,
+        log_id: u64,
         sync: SyncPolicy,
     ) -> Result<Self, StoreError> {
         let mut file = OpenOptions::new()
@@ -170,6 +216,7 @@ impl Wal {
             path: path.to_path_buf(),
             len,
             generation,
+            log_id,
             sync: SyncPolicy::Never,
             unsynced: false,
             buf: Vec::new(),
@@ -192,6 +239,11 @@ impl Wal {
     /// The generation of the snapshot this log follows.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The id the checkpoint gave this log (recorded in the snapshot).
+    pub fn log_id(&self) -> u64 {
+        self.log_id
     }
 
     /// The sync policy.
@@ -228,11 +280,8 @@ impl Wal {
                 "a log record of {plen} bytes exceeds 4 GiB: write smaller batches"
             )));
         };
-        let lb = plen32.to_le_bytes();
         let pc = crc(0, &buf[RECORD_HEADER_BYTES as usize..]);
-        buf[..4].copy_from_slice(&lb);
-        buf[4..8].copy_from_slice(&crc(0, &lb).to_le_bytes());
-        buf[8..12].copy_from_slice(&pc.to_le_bytes());
+        buf[..RECORD_HEADER_BYTES as usize].copy_from_slice(&record_header(plen32, pc));
         let r = self.file.write_all(&buf);
         let n = buf.len() as u64;
         self.buf = buf;
@@ -263,6 +312,7 @@ impl Wal {
             if let Some(s) = &self.syncer {
                 s.shared.dirty.store(false, Ordering::Release);
             }
+            super::crash::file_point("fsync", &self.path);
             self.file.sync_data().map_err(io("fsync", &self.path))?;
             self.unsynced = false;
         }
@@ -279,16 +329,24 @@ pub struct Tail {
     pub dropped_bytes: u64,
 }
 
-/// Reads a log record by record.
+/// Bytes scanned at a time when looking for valid records after a record that runs past the
+/// end of the log.
+const SCAN_WINDOW: usize = 1 << 20;
+
+/// Reads a log record by record. It only reads: it never changes the file.
 pub struct WalReader<'p> {
     r: BufReader<File>,
     path: &'p Path,
     size: u64,
     offset: u64,
+    /// The log's format version (1 or 2).
+    pub version: u32,
     /// The log's generation.
     pub generation: u64,
     /// The log's dimension.
     pub dim: usize,
+    /// The id its checkpoint gave the log (`None` for a version 1 log, which has none).
+    pub log_id: Option<u64>,
     tail: Option<Tail>,
 }
 
@@ -298,8 +356,7 @@ impl<'p> WalReader<'p> {
         let f = File::open(path).map_err(io("open", path))?;
         let size = f.metadata().map_err(io("stat", path))?.len();
         let mut r = BufReader::with_capacity(1 << 20, f);
-        let mut h = [0u8; HEADER_BYTES as usize];
-        if size < HEADER_BYTES {
+        if size < V1_HEADER_BYTES {
             return Err(corrupt(
                 path,
                 "log header",
@@ -307,7 +364,9 @@ impl<'p> WalReader<'p> {
                 "the log is shorter than its header",
             ));
         }
-        r.read_exact(&mut h).map_err(io("read", path))?;
+        let mut h = [0u8; HEADER_BYTES as usize];
+        r.read_exact(&mut h[..V1_HEADER_BYTES as usize])
+            .map_err(io("read", path))?;
         if h[..8] != WAL_MAGIC {
             return Err(corrupt(
                 path,
@@ -317,27 +376,64 @@ impl<'p> WalReader<'p> {
             ));
         }
         let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        if version != WAL_VERSION {
-            return Err(StoreError::Version {
-                path: path.to_path_buf(),
-                found: version,
-                supported: WAL_VERSION.to_string(),
-            });
-        }
-        if crc(0, &h[..24]).to_le_bytes() != h[24..28] {
-            return Err(corrupt(path, "log header", 0, "checksum mismatch"));
-        }
-        let mut g = [0u8; 8];
-        g.copy_from_slice(&h[12..20]);
+        let le64 = |b: &[u8]| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_le_bytes(a)
+        };
+        let (header_len, log_id) = match version {
+            1 => {
+                if crc(0, &h[..24]).to_le_bytes() != h[24..28] {
+                    return Err(corrupt(path, "log header", 0, "checksum mismatch"));
+                }
+                (V1_HEADER_BYTES, None)
+            }
+            WAL_VERSION => {
+                if size < HEADER_BYTES {
+                    return Err(corrupt(
+                        path,
+                        "log header",
+                        0,
+                        "the log is shorter than its header",
+                    ));
+                }
+                r.read_exact(&mut h[V1_HEADER_BYTES as usize..])
+                    .map_err(io("read", path))?;
+                if crc(0, &h[..32]).to_le_bytes() != h[32..36] {
+                    return Err(corrupt(path, "log header", 0, "checksum mismatch"));
+                }
+                (HEADER_BYTES, Some(le64(&h[24..32])))
+            }
+            found => {
+                return Err(StoreError::Version {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: format!("1 and {WAL_VERSION}"),
+                })
+            }
+        };
         Ok(Self {
             r,
             path,
             size,
-            offset: HEADER_BYTES,
-            generation: u64::from_le_bytes(g),
+            offset: header_len,
+            version,
+            generation: le64(&h[12..20]),
             dim: u32::from_le_bytes([h[20], h[21], h[22], h[23]]) as usize,
+            log_id,
             tail: None,
         })
+    }
+
+    /// The log's size when it was opened (a writer may append meanwhile; the reader stops at
+    /// this size).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The offset of the next record to read: after an error, where the damage begins.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// How the log ended (after [`WalReader::next_record`] returned `None`).
@@ -356,54 +452,119 @@ impl<'p> WalReader<'p> {
         None
     }
 
+    /// The length and payload checksum a record header gives, if its check passes.
+    fn parse_header(version: u32, h: &[u8]) -> Option<(u64, u32)> {
+        let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let len = w(0);
+        if version == 1 {
+            (crc(0, &h[..4]) == w(4)).then_some((u64::from(len), w(8)))
+        } else {
+            (header_check(len, w(4)) == w(8)).then_some((u64::from(len), w(4)))
+        }
+    }
+
+    /// The offset of the first complete, valid record that starts at or after `from`, if
+    /// any: evidence that the bytes before it are damage, not a torn tail.
+    fn find_valid_record(&self, from: u64) -> Result<Option<u64>, StoreError> {
+        let mut f = File::open(self.path).map_err(io("open", self.path))?;
+        let hb = RECORD_HEADER_BYTES as usize;
+        let mut buf = vec![0u8; SCAN_WINDOW + hb];
+        let mut pos = from;
+        while pos + RECORD_HEADER_BYTES <= self.size {
+            let n = (self.size - pos).min(buf.len() as u64) as usize;
+            f.seek(SeekFrom::Start(pos))
+                .map_err(io("seek", self.path))?;
+            f.read_exact(&mut buf[..n]).map_err(io("read", self.path))?;
+            let starts = (n + 1 - hb).min(SCAN_WINDOW);
+            for i in 0..starts {
+                let Some((len, pcrc)) = Self::parse_header(self.version, &buf[i..i + hb]) else {
+                    continue;
+                };
+                let at = pos + i as u64;
+                if len > self.size - at - RECORD_HEADER_BYTES {
+                    continue;
+                }
+                let mut p = File::open(self.path).map_err(io("open", self.path))?;
+                p.seek(SeekFrom::Start(at + RECORD_HEADER_BYTES))
+                    .map_err(io("seek", self.path))?;
+                let mut payload = vec![0u8; len as usize];
+                p.read_exact(&mut payload).map_err(io("read", self.path))?;
+                if crc(0, &payload) == pcrc {
+                    return Ok(Some(at));
+                }
+            }
+            pos += starts as u64;
+        }
+        Ok(None)
+    }
+
+    /// Whether every byte from the read position to the end of the file is zero.
+    fn rest_is_zero(&mut self) -> Result<bool, StoreError> {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = self.r.read(&mut buf).map_err(io("read", self.path))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+        }
+    }
+
     /// The next record as (offset, payload); `None` at the end of the log or at a torn
-    /// tail (see [`WalReader::tail`]). A damaged record that is not the last is an error.
+    /// tail (see [`WalReader::tail`] and the module documentation). Any other damage is a
+    /// [`StoreError::Corrupt`] naming the record's offset.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let rest = self.size - self.offset;
         if rest == 0 {
             return Ok(None);
         }
         if rest < RECORD_HEADER_BYTES {
+            // A header cut short by a crash.
             return Ok(self.torn());
         }
         let mut h = [0u8; RECORD_HEADER_BYTES as usize];
         self.r.read_exact(&mut h).map_err(io("read", self.path))?;
-        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as u64;
-        if crc(0, &h[..4]).to_le_bytes() != h[4..8] {
-            // A header cut by a crash at the end of the file is zeros or a prefix of a real
-            // one; anything else is damage.
-            let mut rest_bytes = Vec::new();
-            self.r
-                .read_to_end(&mut rest_bytes)
-                .map_err(io("read", self.path))?;
-            if h.iter().chain(&rest_bytes).all(|&b| b == 0) {
+        let Some((len, pcrc)) = Self::parse_header(self.version, &h) else {
+            if h.iter().all(|&b| b == 0) && self.rest_is_zero()? {
+                // Zeros from a record boundary to the end: what a file system leaves when a
+                // crash extended the file before the data reached the disk.
                 return Ok(self.torn());
             }
             return Err(corrupt(
                 self.path,
                 "log record header",
                 self.offset,
-                "length checksum mismatch",
+                "header checksum mismatch (a damaged record, not a torn tail)",
             ));
-        }
+        };
         if len > rest - RECORD_HEADER_BYTES {
-            // Cut short by a crash: the record runs past the end of the file.
+            // Runs past the end of the file: cut short by a crash — unless valid records
+            // follow, which a crash cannot have written after it.
+            if let Some(at) = self.find_valid_record(self.offset + 1)? {
+                return Err(corrupt(
+                    self.path,
+                    "log record header",
+                    self.offset,
+                    format!(
+                        "a record of {len} bytes runs past the end of the log, yet a valid \
+                         record follows at offset {at}: the length is damaged"
+                    ),
+                ));
+            }
             return Ok(self.torn());
         }
         let mut payload = vec![0u8; len as usize];
         self.r
             .read_exact(&mut payload)
             .map_err(io("read", self.path))?;
-        if crc(0, &payload).to_le_bytes() != h[8..12] {
-            if self.offset + RECORD_HEADER_BYTES + len == self.size {
-                // The last record, damaged in place by a crash mid-write.
-                return Ok(self.torn());
-            }
+        if crc(0, &payload) != pcrc {
             return Err(corrupt(
                 self.path,
                 "log record",
                 self.offset,
-                "checksum mismatch",
+                "payload checksum mismatch (a complete record is damaged)",
             ));
         }
         let at = self.offset;

@@ -1,0 +1,180 @@
+//! [`repair`]: the explicit way past a damaged log, keeping what can be kept and saving
+//! what is dropped.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::{io, sync_dir, SNAPSHOT_FILE, WAL_FILE};
+use super::lock::StoreLock;
+use super::recovery;
+use super::seal::{Seal, SEAL_FILE};
+use super::snapshot;
+use super::wal::{SyncPolicy, Wal, WalReader};
+use crate::error::{Result, StoreError};
+
+/// What [`repair`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RepairReport {
+    /// Whether the store needed nothing (the log replays to its end, a torn tail aside).
+    pub clean: bool,
+    /// What was wrong, in words (`None` when clean).
+    pub problem: Option<String>,
+    /// Log records kept (replayed without error).
+    pub records_kept: u64,
+    /// The log's length after the repair.
+    pub log_bytes: u64,
+    /// Bytes removed from the log (a damaged record and everything after it, or the whole
+    /// unusable log).
+    pub dropped_bytes: u64,
+    /// Where the removed bytes were saved (in the store's directory).
+    pub saved_to: Option<PathBuf>,
+    /// Whether the log was missing or unusable and an empty one was started.
+    pub new_log: bool,
+}
+
+/// Repairs the store in `dir` so that it opens again, losing as little as possible: takes
+/// the writer's lock, keeps the snapshot and the longest prefix of the log that replays
+/// cleanly, saves every byte it removes from the log to a file `wal.log.dropped-*` beside it,
+/// and reseals the log. A missing or unusable log (bad header, another store's log) is
+/// replaced by an empty one (the old one is saved). A damaged snapshot cannot be repaired
+/// here: that is an error, and nothing is changed.
+///
+/// This is the only operation that removes acknowledged records, and only when asked: what
+/// the report says was dropped is what the store lost.
+pub fn repair(dir: &Path) -> Result<RepairReport> {
+    let _lock = StoreLock::acquire(dir, None)?;
+    let snap_path = dir.join(SNAPSHOT_FILE);
+    let wal_path = dir.join(WAL_FILE);
+    let (mut engine, info) = snapshot::read(&snap_path)?;
+    let mut report = RepairReport::default();
+    let new_log = |report: &mut RepairReport, problem: String| -> Result<()> {
+        report.problem = Some(problem);
+        report.new_log = true;
+        if wal_path.exists() {
+            let side = side_path(dir, 0);
+            report.dropped_bytes = fs::metadata(&wal_path)
+                .map_err(io("stat", &wal_path))?
+                .len();
+            fs::rename(&wal_path, &side).map_err(io("save the old log as", &side))?;
+            report.saved_to = Some(side);
+        }
+        let id = info.log_id.unwrap_or(1);
+        let w = Wal::create(
+            &wal_path,
+            info.generation,
+            id,
+            engine.dim(),
+            SyncPolicy::Never,
+        )?;
+        report.log_bytes = w.len();
+        reseal(dir, info.generation, id, w.len())
+    };
+    if !wal_path.exists() {
+        new_log(&mut report, "the log was missing".into())?;
+        return Ok(report);
+    }
+    let mut r = match WalReader::open(&wal_path) {
+        Ok(r) => r,
+        Err(e) => {
+            new_log(&mut report, format!("the log is unusable: {e}"))?;
+            return Ok(report);
+        }
+    };
+    let stale = r.generation.checked_add(1) == Some(info.generation);
+    let foreign = r.dim != engine.dim()
+        || (!stale && r.generation != info.generation)
+        || (!stale && info.log_id.is_some() && r.log_id != info.log_id);
+    if foreign {
+        drop(r);
+        new_log(
+            &mut report,
+            "the log does not belong to this snapshot (dimension, generation or id)".into(),
+        )?;
+        return Ok(report);
+    }
+    if stale {
+        // Opening discards it as already folded into the snapshot.
+        report.clean = true;
+        report.log_bytes = r.size();
+        return Ok(report);
+    }
+    let damage = loop {
+        let at = r.offset();
+        match r.next_record() {
+            Ok(Some((off, rec))) => match recovery::apply(&mut engine, &rec) {
+                Ok(()) => report.records_kept += 1,
+                Err(d) => break Some((off, format!("record at offset {off}: {d}"))),
+            },
+            Ok(None) => break None,
+            Err(e) => break Some((at, e.to_string())),
+        }
+    };
+    let size = r.size();
+    let log_id = r.log_id;
+    drop(r);
+    let Some((good_len, problem)) = damage else {
+        report.clean = true;
+        report.log_bytes = size;
+        return Ok(report);
+    };
+    // Save what is removed, then cut the log.
+    let side = side_path(dir, good_len);
+    let mut src = File::open(&wal_path).map_err(io("open", &wal_path))?;
+    src.seek(SeekFrom::Start(good_len))
+        .map_err(io("seek", &wal_path))?;
+    {
+        let mut out = File::create(&side).map_err(io("create", &side))?;
+        std::io::copy(&mut (&mut src).take(size - good_len), &mut out)
+            .map_err(io("save dropped bytes to", &side))?;
+        out.flush().map_err(io("write", &side))?;
+        out.sync_all().map_err(io("fsync", &side))?;
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&wal_path)
+        .map_err(io("open", &wal_path))?;
+    f.set_len(good_len).map_err(io("truncate", &wal_path))?;
+    f.sync_all().map_err(io("fsync", &wal_path))?;
+    sync_dir(dir)?;
+    report.problem = Some(problem);
+    report.dropped_bytes = size - good_len;
+    report.log_bytes = good_len;
+    report.saved_to = Some(side);
+    match log_id {
+        Some(id) => reseal(dir, info.generation, id, good_len)?,
+        None => remove_seal(dir)?,
+    }
+    Ok(report)
+}
+
+/// A free name for the bytes dropped from offset `at`.
+fn side_path(dir: &Path, at: u64) -> PathBuf {
+    let base = format!("{WAL_FILE}.dropped-at-{at}");
+    let mut p = dir.join(&base);
+    let mut n = 1;
+    while p.exists() {
+        p = dir.join(format!("{base}.{n}"));
+        n += 1;
+    }
+    p
+}
+
+fn reseal(dir: &Path, generation: u64, log_id: u64, len: u64) -> Result<()> {
+    Seal {
+        generation,
+        log_id,
+        len,
+    }
+    .write(dir)?;
+    Ok(())
+}
+
+fn remove_seal(dir: &Path) -> Result<(), StoreError> {
+    let p = dir.join(SEAL_FILE);
+    if p.exists() {
+        fs::remove_file(&p).map_err(io("remove", &p))?;
+    }
+    Ok(())
+}
