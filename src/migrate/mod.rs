@@ -369,6 +369,10 @@ pub fn import(
             copy_file(&store.join(f), &work.pre().join(f))?;
             copy_file(&store.join(f), &work.stage().join(f))?;
         }
+        // The rollback point keeps the log's seal too (the stage's log will outgrow it).
+        if store.join(SEAL_FILE).exists() {
+            copy_file(&store.join(SEAL_FILE), &work.pre().join(SEAL_FILE))?;
+        }
         let stage = DurableEngram::open(&work.stage(), stage_opts)?;
         let zero = verify::hex(&verify::CHAIN_START);
         let c = ImportCheckpoint {
@@ -770,11 +774,14 @@ pub fn rollback(store: &Path) -> Result<()> {
         .into());
     }
     let _lock = StoreLock::acquire(store, None)?;
+    // The seal first: the one in place vouches for the imported store's log.
+    match work.pre().join(SEAL_FILE) {
+        p if p.exists() => copy_file(&p, &store.join(SEAL_FILE))?,
+        _ => remove_if_exists(&store.join(SEAL_FILE))?,
+    }
     for f in [WAL_FILE, SNAPSHOT_FILE] {
         copy_file(&work.pre().join(f), &store.join(f))?;
     }
-    // The seal vouched for the imported store's log.
-    remove_if_exists(&store.join(SEAL_FILE))?;
     fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
     sync_dir(store)?;
     Ok(())
