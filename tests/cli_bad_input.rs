@@ -244,7 +244,7 @@ fn synth_refuses_one_path_for_rows_and_labels() {
 fn structured_npy(path: &Path) {
     let dict = "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (3,), }";
     let mut header = dict.to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
