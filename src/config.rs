@@ -217,3 +217,41 @@ impl Config {
         })
     }
 }
+
+/// The backend is a property of the running process, not of the data: an engine built or
+/// opened with one choice can be moved to another.
+impl crate::engine::Engram {
+    /// Runs this engine's numeric work on `choice` from now on (`Auto` still honours
+    /// `ENGRAM_BACKEND`). The choice is selected as [`Engram::new`](crate::Engram::new) does
+    /// (an error, and no change, if it cannot be had, e.g. `Gpu` without an adapter); the
+    /// resident GPU copies are dropped (rebuilt on the next GPU call), and a previous GPU
+    /// failure is forgotten. The configuration's [`Config::backend_choice`] becomes `choice`.
+    /// Stored data is not touched. Returns the selection made (backend and reason).
+    pub fn set_backend(
+        &mut self,
+        choice: BackendChoice,
+    ) -> crate::error::Result<&crate::compute::Selection> {
+        let selection = crate::compute::select(choice)?;
+        self.selection = selection;
+        self.config = self.config.clone().backend(choice);
+        self.gpu = std::sync::Mutex::new(Default::default());
+        self.gpu_failed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        *self.spread_graph.lock() = None;
+        Ok(&self.selection)
+    }
+}
+
+impl crate::persist::DurableEngram {
+    /// Runs the store's engine on `choice` from now on ([`Engram::set_backend`]); nothing is
+    /// written to the store. A store opens whatever backend it was last used with, and each
+    /// process chooses its own.
+    ///
+    /// [`Engram::set_backend`]: crate::Engram::set_backend
+    pub fn set_backend(
+        &mut self,
+        choice: BackendChoice,
+    ) -> crate::error::Result<&crate::compute::Selection> {
+        self.engine_mut_unlogged().set_backend(choice)
+    }
+}

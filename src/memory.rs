@@ -49,6 +49,41 @@ impl From<Vec<u8>> for Payload {
     }
 }
 
+impl Payload {
+    /// The payload of an imported legacy record that carried an `id` (and maybe `content`):
+    /// the text `{"legacy_id": id, "content": content}` (JSON; `content` left out when
+    /// absent), so neither field is lost. A record with only `content` keeps it as plain
+    /// [`Payload::Text`].
+    pub fn legacy(id: &str, content: Option<&str>) -> Self {
+        let mut o = serde_json::Map::new();
+        o.insert("legacy_id".into(), serde_json::Value::from(id));
+        if let Some(c) = content {
+            o.insert("content".into(), serde_json::Value::from(c));
+        }
+        Payload::Text(serde_json::Value::Object(o).to_string())
+    }
+
+    /// The legacy id and content of a payload made by [`Payload::legacy`]; `None` for any
+    /// other payload.
+    pub fn as_legacy(&self) -> Option<(String, Option<String>)> {
+        let Payload::Text(t) = self else { return None };
+        if !t.starts_with('{') || !t.contains("\"legacy_id\"") {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(t).ok()?;
+        let o = v.as_object()?;
+        if o.keys().any(|k| k != "legacy_id" && k != "content") {
+            return None;
+        }
+        let id = o.get("legacy_id")?.as_str()?.to_owned();
+        let content = match o.get("content") {
+            None => None,
+            Some(c) => Some(c.as_str()?.to_owned()),
+        };
+        Some((id, content))
+    }
+}
+
 /// What the caller says about an episode when storing it.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -175,7 +175,7 @@ fn classification_follows_kind_then_rule() {
             r#"{"embedding": [1, 1], "kind": "Episode", "count": 4}"#,
             r#"{"embedding": [0, 1], "members": 3}"#,
             r#"{"embedding": [2, 1], "summary": true}"#,
-            r#"{"embedding": [1, 2], "content": "Summary: the trip"}"#,
+            r#"{"embedding": [1, 2], "kind": "concept"}"#,
             r#"{"embedding": [3, 1], "content": "a plain memory"}"#,
             r#"{"embedding": [1, 3]}"#,
         ]
@@ -185,6 +185,19 @@ fn classification_follows_kind_then_rule() {
     let store = t.path().join("s");
     let r = migrate::import(&src, &store, &opts(), None).unwrap();
     assert_eq!((r.episodes, r.concepts), (3, 4), "{r:?}");
+    // A summary by its content is a concept, which cannot keep the content: refused.
+    let summary = t.path().join("summary.jsonl");
+    std::fs::write(
+        &summary,
+        r#"{"embedding": [1, 2], "content": "Summary: the trip"}"#,
+    )
+    .unwrap();
+    let e = migrate::import(&summary, &t.path().join("s3"), &opts(), None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("concept record cannot keep its `content`"),
+        "{e}"
+    );
     let s = open(&store);
     assert_eq!(s.concept(ConceptId(1)).unwrap().members, 3);
     let bad = t.path().join("b.jsonl");
@@ -418,7 +431,7 @@ fn clustered_jsonl(path: &Path) {
         if i == 10 || i == 20 {
             writeln!(
                 f,
-                "{{\"embedding\": [{}], \"count\": 50, \"content\": \"Summary: legacy\"}}",
+                "{{\"embedding\": [{}], \"count\": 50, \"summary\": true}}",
                 emb.join(",")
             )
             .unwrap();

@@ -12,7 +12,9 @@ pub use util::vec_for;
 pub const DIM: usize = 16;
 
 /// A JSON Lines file of `n` memories; every 10th is a concept by rule (a `count` field),
-/// every 25th has an explicit kind; `bad` lines (1-based) are malformed.
+/// every 25th has an explicit kind; `bad` lines (1-based) are malformed. Episodes carry an
+/// `id` and a `content` (both kept in the payload); concepts carry neither (a concept cannot
+/// keep them, and such a record is refused).
 pub fn jsonl(path: &Path, n: u64, bad: &[u64]) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for line in 1..=n {
@@ -31,9 +33,15 @@ pub fn jsonl(path: &Path, n: u64, bad: &[u64]) {
         } else {
             String::new()
         };
+        let concept = line % 50 == 0 || (line % 10 == 0 && line % 25 != 0);
+        let text = if concept {
+            String::new()
+        } else {
+            format!("\"id\": \"m{line}\", \"content\": \"memory {line}\", ")
+        };
         writeln!(
             f,
-            "{{\"id\": \"m{line}\", \"content\": \"memory {line}\", \"embedding\": [{}], \"timestamp\": {line}, \"confidence\": 0.5{extra}}}",
+            "{{{text}\"embedding\": [{}], \"timestamp\": {line}, \"confidence\": 0.5{extra}}}",
             emb.join(",")
         )
         .unwrap();

@@ -99,7 +99,8 @@ impl Engram {
     }
 
     /// Replaces the consolidation thresholds of this engine (checked first). A durable store's
-    /// snapshot does not keep them, so a tool that opens a store sets them before a cycle.
+    /// snapshot keeps them (from format version 2), so a reopened store cycles with the
+    /// thresholds it was given; set them only to change them.
     ///
     /// # Errors
     /// [`crate::ConfigError::OutOfRange`] naming the first field out of range; nothing is

@@ -436,13 +436,18 @@ impl Run {
     }
 }
 
-/// The metadata an episode gets from a legacy record.
+/// The metadata an episode gets from a legacy record. Nothing of the record is dropped: the
+/// content becomes the payload, and a legacy `id` goes into it too ([`Payload::legacy`]).
 pub(crate) fn meta_of(r: &LegacyRecord) -> EpisodeMeta {
+    let payload = match (&r.id, &r.content) {
+        (Some(id), content) => Some(Payload::legacy(id, content.as_deref())),
+        (None, content) => content.clone().map(Payload::Text),
+    };
     EpisodeMeta {
         timestamp: r.timestamp,
         confidence: r.confidence,
         stream: r.stream,
-        payload: r.content.clone().map(Payload::Text),
+        payload,
     }
 }
 

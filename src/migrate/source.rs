@@ -9,6 +9,23 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::persist::format::io;
 
+/// The longest JSON Lines line an import reads by default: 64 MiB. A longer line (a file
+/// that is one endless line, `/dev/zero`, a corrupt dump) stops the import with
+/// [`StoreError::BadRecord`] ("line N longer than L bytes") after reading at most this many
+/// bytes of it, so memory stays bounded. Set `ENGRAM_MAX_LINE_BYTES` to change the limit for
+/// a process, or [`SourceReader::max_line_bytes`] for one reader.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// The line limit of new readers: `ENGRAM_MAX_LINE_BYTES` if it holds a whole number ≥ 1,
+/// otherwise [`MAX_LINE_BYTES`].
+pub fn default_max_line_bytes() -> usize {
+    std::env::var("ENGRAM_MAX_LINE_BYTES")
+        .ok()
+        .and_then(|v| v.trim().replace('_', "").parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(MAX_LINE_BYTES)
+}
+
 /// The format of an import source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceFormat {
@@ -48,9 +65,10 @@ impl SourceFormat {
 pub struct LegacyRecord {
     /// The 1-based line (JSON Lines) or record number.
     pub line: u64,
-    /// The legacy id, if given.
+    /// The legacy id, if given (a number or any other non-string as its JSON text). An
+    /// episode keeps it in its payload ([`crate::Payload::legacy`]).
     pub id: Option<String>,
-    /// The text content, if given (kept as the episode's payload).
+    /// The text content, if given (kept in the episode's payload).
     pub content: Option<String>,
     /// The embedding.
     pub embedding: Vec<f32>,
@@ -109,6 +127,7 @@ pub struct SourceReader {
     pos: Position,
     size: u64,
     line_buf: Vec<u8>,
+    max_line: usize,
 }
 
 fn dim_error(path: &Path, detail: impl Into<String>) -> StoreError {
@@ -152,6 +171,13 @@ impl SourceReader {
             }
             SourceFormat::Npy => {
                 let npy = npyz::NpyFile::new(r).map_err(io("read .npy header of", path))?;
+                let descr = npy.dtype().descr();
+                if descr.trim_matches('\'') != "<f4" {
+                    return Err(dim_error(
+                        path,
+                        format!("expected a 2-D little-endian float32 .npy, found dtype {descr}"),
+                    ));
+                }
                 let shape = npy.shape().to_vec();
                 if shape.len() != 2 || npy.order() != npyz::Order::C {
                     return Err(dim_error(
@@ -182,7 +208,15 @@ impl SourceReader {
             pos,
             size,
             line_buf: Vec::new(),
+            max_line: default_max_line_bytes(),
         })
+    }
+
+    /// Sets the longest JSON Lines line this reader accepts, in bytes (newline included; at
+    /// least 1). See [`MAX_LINE_BYTES`].
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line = bytes.max(1);
+        self
     }
 
     /// The source's size in bytes.
@@ -209,9 +243,18 @@ impl SourceReader {
         match &mut self.kind {
             Kind::Lines(r) => loop {
                 self.line_buf.clear();
-                let n = r
-                    .read_until(b'\n', &mut self.line_buf)
-                    .map_err(io("read", &path))?;
+                let line = self.pos.records + 1;
+                let n = read_line_bounded(r, &mut self.line_buf, self.max_line)
+                    .map_err(io("read", &path))?
+                    .ok_or_else(|| StoreError::BadRecord {
+                        path: path.clone(),
+                        line,
+                        detail: format!(
+                            "line {line} longer than {} bytes (the JSON Lines line limit; \
+                             ENGRAM_MAX_LINE_BYTES changes it)",
+                            self.max_line
+                        ),
+                    })?;
                 if n == 0 {
                     return Ok(None);
                 }
@@ -285,6 +328,38 @@ impl SourceReader {
                 self.pos.offset += 4 + *dim as u64 * 4;
                 Ok(Some(matrix_item(v, line)))
             }
+        }
+    }
+}
+
+/// Reads one line (up to and including `\n`) into `buf`, holding at most `max` bytes:
+/// `Ok(Some(bytes read))` (0 at the end), or `Ok(None)` once the line is longer than `max`
+/// (the rest of it is not read).
+fn read_line_bounded(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<usize>> {
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(Some(buf.len()));
+        }
+        let (take, done) = match avail.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        if buf.len() + take > max {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&avail[..take]);
+        r.consume(take);
+        if done {
+            return Ok(Some(buf.len()));
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
 use serde_json::json;
 
-use super::format::io;
+use super::format::{io, sync_dir, tmp_path};
 use crate::engine::Engram;
 use crate::error::Result;
 use crate::memory::{ConceptState, Payload};
@@ -22,75 +22,131 @@ pub struct ExportReport {
     pub concepts: u64,
 }
 
-fn npy(path: &Path, rows: u64, dim: usize, data: impl Iterator<Item = f32>) -> Result<()> {
-    let f = File::create(path).map_err(io("create", path))?;
-    let mut w = npyz::WriteOptions::new()
+/// The export's files, written under temporary names ([`tmp_path`]) and renamed into place
+/// together only once every one is complete and fsynced; dropped before that, it removes the
+/// temporary files, so a failed export (a full disk) leaves the output directory as it was.
+struct Staged {
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// Writes `path`'s temporary file with `write` (which may fail with an engine error or,
+    /// for the file, an I/O error), then fsyncs it.
+    fn write(
+        &mut self,
+        path: PathBuf,
+        write: impl FnOnce(&mut BufWriter<&File>, &Path) -> Result<()>,
+    ) -> Result<()> {
+        let tmp = tmp_path(&path);
+        self.files.push((tmp.clone(), path));
+        let f = File::create(&tmp).map_err(io("create", &tmp))?;
+        {
+            let mut w = BufWriter::with_capacity(1 << 20, &f);
+            write(&mut w, &tmp)?;
+            w.flush().map_err(io("write", &tmp))?;
+        }
+        f.sync_all().map_err(io("fsync", &tmp))?;
+        Ok(())
+    }
+
+    /// Renames every file into place and fsyncs the directory.
+    fn commit(mut self, dir: &Path) -> Result<()> {
+        for (tmp, path) in std::mem::take(&mut self.files) {
+            if let Err(e) = fs::rename(&tmp, &path) {
+                let _ = fs::remove_file(&tmp);
+                return Err(io("rename into place", &path)(e).into());
+            }
+        }
+        sync_dir(dir)?;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+fn npy(w: &mut BufWriter<&File>, rows: u64, dim: usize, data: &[f32]) -> std::io::Result<()> {
+    let mut n = npyz::WriteOptions::new()
         .default_dtype()
         .shape(&[rows, dim as u64])
-        .writer(BufWriter::new(f))
-        .begin_nd()
-        .map_err(io("write", path))?;
-    w.extend(data).map_err(io("write", path))?;
-    w.finish().map_err(io("write", path))?;
-    Ok(())
+        .writer(w)
+        .begin_nd()?;
+    n.extend(data.iter().copied())?;
+    n.finish()
 }
 
 /// Writes `episodes.npy` + `episodes.jsonl` and `concepts.npy` + `concepts.jsonl` into `out`
 /// (created if missing). Rows of each `.npy` follow the lines of its `.jsonl`.
+///
+/// An episode imported from a legacy record with an `id` ([`Payload::legacy`]) also gets its
+/// `legacy_id` and `content` back as fields of its line.
+///
+/// The four files are written under temporary names and renamed into place only when all
+/// are complete: an export that fails (a full disk) leaves `out` as it was.
 pub fn export(e: &Engram, out: &Path) -> Result<ExportReport> {
     fs::create_dir_all(out).map_err(io("create", out))?;
     let dim = e.dim();
     let g = e.graph();
     let n = g.episode_count() as u64;
+    let mut staged = Staged { files: Vec::new() };
     let mut vecs = Vec::with_capacity(n as usize * dim);
-    let p = out.join("episodes.jsonl");
-    let mut w = BufWriter::new(File::create(&p).map_err(io("create", &p))?);
-    for (_, id, node) in g.episodes() {
-        vecs.extend(e.embedding(id)?);
-        let payload = match node.payload() {
-            None => json!(null),
-            Some(Payload::Text(t)) => json!({ "text": t }),
-            Some(Payload::Bytes(b)) => json!({ "bytes": b }),
-        };
-        let line = json!({
-            "id": id.0, "timestamp": node.timestamp, "stream": node.stream,
-            "strength": node.strength, "confidence": node.confidence,
-            "rehearsals": node.rehearsals, "last_access": node.last_access,
-            "payload": payload,
-            "bindings": node.bindings().iter().map(|(c, s)| json!([c.0, s])).collect::<Vec<_>>(),
-        });
-        writeln!(w, "{line}").map_err(io("write", &p))?;
-    }
-    w.flush().map_err(io("write", &p))?;
-    npy(&out.join("episodes.npy"), n, dim, vecs.into_iter())?;
+    staged.write(out.join("episodes.jsonl"), |w, p| {
+        for (_, id, node) in g.episodes() {
+            vecs.extend(e.embedding(id)?);
+            let payload = match node.payload() {
+                None => json!(null),
+                Some(Payload::Text(t)) => json!({ "text": t }),
+                Some(Payload::Bytes(b)) => json!({ "bytes": b }),
+            };
+            let mut line = json!({
+                "id": id.0, "timestamp": node.timestamp, "stream": node.stream,
+                "strength": node.strength, "confidence": node.confidence,
+                "rehearsals": node.rehearsals, "last_access": node.last_access,
+                "payload": payload,
+                "bindings": node.bindings().iter().map(|(c, s)| json!([c.0, s])).collect::<Vec<_>>(),
+            });
+            if let Some((legacy_id, content)) = node.payload().and_then(Payload::as_legacy) {
+                line["legacy_id"] = json!(legacy_id);
+                line["content"] = json!(content);
+            }
+            writeln!(w, "{line}").map_err(io("write", p))?;
+        }
+        Ok(())
+    })?;
+    staged.write(out.join("episodes.npy"), |w, p| {
+        npy(w, n, dim, &vecs).map_err(|e| io("write", p)(e).into())
+    })?;
 
     let ids = g.concept_ids();
     let mut vecs = Vec::with_capacity(ids.len() * dim);
-    let p = out.join("concepts.jsonl");
-    let mut w = BufWriter::new(File::create(&p).map_err(io("create", &p))?);
-    for id in &ids {
-        let c = e.concept(*id)?;
-        vecs.extend(e.centroid(*id)?);
-        let links: Vec<_> = g
-            .concept_node(*id)
-            .map(|n| n.links().iter().map(|(o, w)| json!([o.0, w])).collect())
-            .unwrap_or_default();
-        let line = json!({
-            "id": id.0, "coherence": c.coherence, "members": c.members,
-            "strength": c.strength,
-            "state": match c.state { ConceptState::Proto => "proto", ConceptState::Promoted => "promoted" },
-            "confirmations": c.confirmations, "formed_cycle": c.formed_cycle,
-            "updated_cycle": c.updated_cycle, "links": links,
-        });
-        writeln!(w, "{line}").map_err(io("write", &p))?;
-    }
-    w.flush().map_err(io("write", &p))?;
-    npy(
-        &out.join("concepts.npy"),
-        ids.len() as u64,
-        dim,
-        vecs.into_iter(),
-    )?;
+    staged.write(out.join("concepts.jsonl"), |w, p| {
+        for id in &ids {
+            let c = e.concept(*id)?;
+            vecs.extend(e.centroid(*id)?);
+            let links: Vec<_> = g
+                .concept_node(*id)
+                .map(|n| n.links().iter().map(|(o, w)| json!([o.0, w])).collect())
+                .unwrap_or_default();
+            let line = json!({
+                "id": id.0, "coherence": c.coherence, "members": c.members,
+                "strength": c.strength,
+                "state": match c.state { ConceptState::Proto => "proto", ConceptState::Promoted => "promoted" },
+                "confirmations": c.confirmations, "formed_cycle": c.formed_cycle,
+                "updated_cycle": c.updated_cycle, "links": links,
+            });
+            writeln!(w, "{line}").map_err(io("write", p))?;
+        }
+        Ok(())
+    })?;
+    staged.write(out.join("concepts.npy"), |w, p| {
+        npy(w, ids.len() as u64, dim, &vecs).map_err(|e| io("write", p)(e).into())
+    })?;
+    staged.commit(out)?;
     Ok(ExportReport {
         episodes: n,
         concepts: ids.len() as u64,

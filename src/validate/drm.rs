@@ -29,7 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
-use crate::config::{BackendChoice, Config};
+use crate::config::Config;
 use crate::consolidation::{ClusterCount, ConsolidationConfig};
 use crate::engine::Engram;
 use crate::memory::EpisodeMeta;
@@ -99,7 +99,7 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
     let lex = Lexicon::load(&p.lexicon_dir, dim)?;
     let mut mem = Engram::new(
         Config::new(dim)
-            .backend(BackendChoice::Cpu)
+            .backend(super::backend())
             .consolidation(drm_consolidation(p.seed)),
     )?;
     // 1. Study.

@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{correlation, r3, random_unit, ExperimentResult, ValidateError};
-use crate::config::{BackendChoice, Config};
+use crate::config::Config;
 use crate::engine::Engram;
 use crate::memory::{EpisodeId, EpisodeMeta};
 
@@ -39,7 +39,7 @@ pub fn measure(seed: u64) -> Result<FanFigures, ValidateError> {
     let dim = 256;
     let groups = 4;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xFA11);
-    let mut mem = Engram::new(Config::new(dim).backend(BackendChoice::Cpu))?;
+    let mut mem = Engram::new(Config::new(dim).backend(super::backend()))?;
     // (fan, cue, fact id)
     let mut probes: Vec<(usize, Vec<f32>, EpisodeId)> = Vec::new();
     let mut stream = 0u64;

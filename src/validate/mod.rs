@@ -27,6 +27,33 @@ pub mod retention;
 pub mod semantic_ann;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::config::BackendChoice;
+
+/// The backend of every experiment's engine: [`BackendChoice::Cpu`] (the reference path)
+/// unless [`set_backend`] chose another.
+static BACKEND: AtomicU8 = AtomicU8::new(1);
+
+/// Runs the experiments of this process on `choice` (default [`BackendChoice::Cpu`]; `engram
+/// validate --backend` sets it).
+pub fn set_backend(choice: BackendChoice) {
+    let code = match choice {
+        BackendChoice::Auto => 0,
+        BackendChoice::Cpu => 1,
+        BackendChoice::Gpu => 2,
+    };
+    BACKEND.store(code, Ordering::Relaxed);
+}
+
+/// The backend the experiments run on (see [`set_backend`]).
+pub fn backend() -> BackendChoice {
+    match BACKEND.load(Ordering::Relaxed) {
+        0 => BackendChoice::Auto,
+        2 => BackendChoice::Gpu,
+        _ => BackendChoice::Cpu,
+    }
+}
 
 pub use data::{default_data_dir, DrmData, DrmList, Lexicon, WORD_DIM};
 

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{normalize, r3, random_unit, ExperimentResult, ValidateError};
-use crate::config::{BackendChoice, Config};
+use crate::config::Config;
 use crate::consolidation::{ClusterCount, ConsolidationConfig};
 use crate::engine::Engram;
 use crate::memory::EpisodeMeta;
@@ -57,7 +57,7 @@ pub fn measure(seed: u64) -> Result<PrototypeFigures, ValidateError> {
     };
     let mut mem = Engram::new(
         Config::new(dim)
-            .backend(BackendChoice::Cpu)
+            .backend(super::backend())
             .consolidation(prototype_consolidation(protos, seed)),
     )?;
     let prototypes: Vec<Vec<f32>> = (0..protos).map(|_| random_unit(&mut rng, dim)).collect();

@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{correlation, r3, random_unit, ExperimentResult, ValidateError};
-use crate::config::{BackendChoice, Config};
+use crate::config::Config;
 use crate::engine::Engram;
 use crate::memory::{EpisodeId, EpisodeMeta};
 use crate::recall::{RecallMode, RecallParams};
@@ -65,7 +65,7 @@ fn mean_retention(
 /// Mean retention at each of Ebbinghaus's delays.
 pub fn forgetting_curve(seed: u64) -> Result<(Vec<f64>, Vec<f64>), ValidateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xEB);
-    let mut mem = Engram::new(Config::new(64).backend(BackendChoice::Cpu))?;
+    let mut mem = Engram::new(Config::new(64).backend(super::backend()))?;
     let items = store(&mut mem, 50, &mut rng)?;
     let cfg = mem.config().recall_config().clone();
     let mut ours = Vec::new();
@@ -107,7 +107,7 @@ pub type RetentionStrength = (f64, f64);
 /// Mean retention and strength a week after the last of 4 rehearsals: (massed, spaced).
 pub fn spacing_figures(seed: u64) -> Result<(RetentionStrength, RetentionStrength), ValidateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5BAC);
-    let mut mem = Engram::new(Config::new(64).backend(BackendChoice::Cpu))?;
+    let mut mem = Engram::new(Config::new(64).backend(super::backend()))?;
     let massed = store(&mut mem, 50, &mut rng)?;
     let spaced = store(&mut mem, 50, &mut rng)?;
     let replays = 4u64;

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use super::{r3, ExperimentResult, ValidateError};
-use crate::config::{BackendChoice, Config};
+use crate::config::Config;
 use crate::consolidation::{ClusterCount, ConsolidationConfig};
 use crate::engine::Engram;
 use crate::synth::SynthParams;
@@ -102,7 +102,7 @@ pub fn build(p: &AnnParams) -> Result<(Engram, Vec<f32>, f64), ValidateError> {
         .map_err(crate::cluster::ClusterError::from)?;
     let mut mem = Engram::new(
         Config::new(p.dim)
-            .backend(BackendChoice::Cpu)
+            .backend(super::backend())
             .consolidation(ann_consolidation(p)),
     )?;
     let mut queries = Vec::with_capacity(p.queries * p.dim);

@@ -50,6 +50,14 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
             a.clusters, a.n
         ));
     }
+    // The stream and the engine's copy of it: 8 bytes per component.
+    crate::util::check_rows_fit(
+        a.n,
+        a.dim,
+        8,
+        crate::util::available_memory(),
+        "the memory available",
+    );
     let spec = crate::synth::StreamSpec {
         n: a.n,
         dim: a.dim,
@@ -66,6 +74,11 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         .backend(c.backend)
         .consolidation(ConsolidationConfig::default().seed(c.seed).clusters(count));
     let mut mem = Engram::new(cfg)?;
+    log::info!(
+        "backend: {} ({})",
+        mem.backend().kind(),
+        mem.backend_reason()
+    );
     let dim = a.dim;
     let half = a.n / 2;
 

@@ -20,8 +20,9 @@ pub struct Args {
 
 /// Runs `engram export`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
-    let s = DurableEngram::open(&a.store, StoreOptions::default())
+    let mut s = DurableEngram::open(&a.store, StoreOptions::default())
         .with_context(|| format!("opening {}", a.store.display()))?;
+    crate::util::use_backend(c, &mut s)?;
     let r = engram::persist::export::export(&s, &a.out)
         .with_context(|| format!("exporting to {}", a.out.display()))?;
     if c.json {

@@ -4,8 +4,21 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use engram::migrate::{self, ImportOptions, OnBadRecord};
+use engram::Engram;
 
-use crate::util::{print_json, Common};
+use crate::util::{bounded, clock, positive_rate, print_json, Common};
+
+/// The largest `--batch`: a batch is held in memory (rows and metadata) while written.
+const MAX_BATCH: usize = 1 << 20;
+
+/// Parses `--checkpoint-every`: a whole number ≥ 1.
+fn records(s: &str) -> Result<u64, String> {
+    match s.replace('_', "").parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("`{s}` is not a whole number: {e}")),
+    }
+}
 
 /// Arguments of `engram import`.
 #[derive(Debug, clap::Args)]
@@ -16,14 +29,14 @@ pub struct Args {
     /// The store directory (created if missing).
     #[arg(long)]
     store: PathBuf,
-    /// Records per batch.
-    #[arg(long, default_value_t = 1000)]
+    /// Records per batch (1 to 1,048,576).
+    #[arg(long, value_parser = bounded(MAX_BATCH), default_value = "1000")]
     batch: usize,
-    /// Records between checkpoints.
-    #[arg(long, default_value_t = 10_000)]
+    /// Records between checkpoints (at least 1).
+    #[arg(long, value_parser = records, default_value = "10000")]
     checkpoint_every: u64,
-    /// At most this many records per second.
-    #[arg(long)]
+    /// At most this many records per second (a finite number > 0).
+    #[arg(long, value_parser = positive_rate)]
     rate: Option<f64>,
     /// Skip malformed records (counted and listed) instead of stopping.
     #[arg(long)]
@@ -36,8 +49,9 @@ pub struct Args {
     /// the import.
     #[arg(long)]
     bootstrap_concepts: bool,
-    /// The clock value of the bootstrap cycle (default: the latest episode timestamp).
-    #[arg(long, requires = "bootstrap_concepts")]
+    /// The clock value of the bootstrap cycle (default: the latest episode timestamp; at most
+    /// 2^63 − 1).
+    #[arg(long, value_parser = clock, requires = "bootstrap_concepts")]
     bootstrap_now: Option<u64>,
     /// Undo the last committed import (the store's files return to their pre-import bytes).
     #[arg(long, conflicts_with_all = ["file", "discard"])]
@@ -49,6 +63,10 @@ pub struct Args {
 
 /// Runs `engram import`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
+    // Every engine of this process (the staging store, the bootstrap cycle) runs on it.
+    let selection = engram::compute::select(c.backend)
+        .with_context(|| format!("using the {} backend", c.backend.name()))?;
+    crate::util::log_backend(&selection);
     if a.rollback {
         migrate::rollback(&a.store).context("rollback")?;
         return done(c, "rolled_back", &a.store);
@@ -74,9 +92,15 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         ..ImportOptions::default()
     };
     let mut cycle = None;
-    let hook = a
-        .bootstrap_concepts
-        .then(|| migrate::bootstrap_concepts(a.bootstrap_now, &mut cycle));
+    let backend = c.backend;
+    let hook = a.bootstrap_concepts.then(|| {
+        let cycle = migrate::bootstrap_concepts(a.bootstrap_now, &mut cycle);
+        Box::new(move |e: &mut Engram| {
+            // The staged store opens with the backend it was saved with: use this process's.
+            e.set_backend(backend)?;
+            cycle(e)
+        }) as migrate::Bootstrap<'_>
+    });
     let r = migrate::import(&file, &a.store, &opts, hook)
         .with_context(|| format!("importing {}", file.display()))?;
     let verified = r.verification.as_ref().is_some_and(|v| v.ok);

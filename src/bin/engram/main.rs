@@ -16,7 +16,7 @@ mod synth;
 mod util;
 mod validate;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// engram: a GPU-accelerated dual memory engine (episodes, concepts, bindings).
 #[derive(Debug, Parser)]
@@ -56,7 +56,16 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.common.seed_given = given(&matches, "seed");
+    // The backend is a property of the process: every engine it builds or opens runs on
+    // `--backend` (also engines the library builds inside, e.g. an import's staging store,
+    // whose `Auto` reads ENGRAM_BACKEND). Set before any thread exists. `info` reports what
+    // `auto` itself would take, so it leaves the variable alone.
+    if !matches!(cli.command, Command::Info(_)) {
+        std::env::set_var("ENGRAM_BACKEND", cli.common.backend.name());
+    }
     util::init_logging(&cli.common);
     let c = &cli.common;
     let result = match cli.command {
@@ -73,7 +82,15 @@ fn main() {
         Command::Consolidate(a) => store::consolidate(c, a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", util::error_line(&e));
         std::process::exit(1);
     }
+}
+
+/// Whether a (global) argument was given on the command line, before or after the
+/// subcommand.
+fn given(m: &clap::ArgMatches, id: &str) -> bool {
+    use clap::parser::ValueSource;
+    let here = m.value_source(id) == Some(ValueSource::CommandLine);
+    here || m.subcommand().is_some_and(|(_, sub)| given(sub, id))
 }

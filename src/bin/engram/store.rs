@@ -19,12 +19,11 @@ use std::time::Instant;
 use anyhow::Context;
 use engram::persist::{DurableEngram, StoreOptions};
 use engram::{
-    ClusterCount, ConceptState, ConsolidationConfig, EpisodeId, MemoryNode, RecallHit, RecallMode,
-    RecallParams,
+    ClusterCount, ConceptState, EpisodeId, MemoryNode, RecallHit, RecallMode, RecallParams,
 };
 use serde_json::{json, Value};
 
-use crate::util::{positive, print_json, secs, usage_error, Common};
+use crate::util::{clock, positive, print_json, secs, usage_error, use_backend, Common};
 
 /// Opens the store in `dir`; a directory without a store is a misuse.
 fn open(dir: &Path) -> anyhow::Result<DurableEngram> {
@@ -78,8 +77,9 @@ pub struct SearchArgs {
     /// Concepts probed by the semantic pathway.
     #[arg(long, value_parser = positive, default_value = "8")]
     pub probes: usize,
-    /// The time of the recall (retention is computed for it). Nothing is written to the store.
-    #[arg(long, default_value_t = 0)]
+    /// The time of the recall (retention is computed for it), at most 2^63 − 1. Nothing is
+    /// written to the store.
+    #[arg(long, value_parser = clock, default_value = "0")]
     pub now: u64,
 }
 
@@ -88,6 +88,7 @@ fn read_queries(p: &Path, dim: usize) -> anyhow::Result<Vec<f32>> {
     let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
     let npy = npyz::NpyFile::new(std::io::BufReader::new(f))
         .with_context(|| format!("reading the .npy header of {}", p.display()))?;
+    crate::util::expect_f32(&npy, p)?;
     let shape = npy.shape().to_vec();
     let ok = match shape.as_slice() {
         [d] => *d as usize == dim,
@@ -119,7 +120,8 @@ fn hit_json(h: &RecallHit) -> Value {
 
 /// Runs `engram search`.
 pub fn search(c: &Common, a: SearchArgs) -> anyhow::Result<()> {
-    let s = open(&a.store)?;
+    let mut s = open(&a.store)?;
+    use_backend(c, &mut s)?;
     let dim = s.dim();
     let (queries, cue_episode) = match (&a.query_npy, a.episode) {
         (Some(p), None) => (read_queries(p, dim)?, None),
@@ -189,7 +191,8 @@ pub struct ConceptsArgs {
 
 /// Runs `engram concepts`.
 pub fn concepts(c: &Common, a: ConceptsArgs) -> anyhow::Result<()> {
-    let s = open(&a.store)?;
+    let mut s = open(&a.store)?;
+    use_backend(c, &mut s)?;
     let mut out = Vec::new();
     for cpt in s.concepts() {
         let members = s.members(cpt.id)?;
@@ -249,8 +252,9 @@ pub struct ConsolidateArgs {
     /// The store directory.
     #[arg(long)]
     pub store: PathBuf,
-    /// The clock value of the cycle (the unit of the episodes' timestamps).
-    #[arg(long)]
+    /// The clock value of the cycle (the unit of the episodes' timestamps), at most
+    /// 2^63 − 1.
+    #[arg(long, value_parser = clock)]
     pub now: u64,
     /// Look for exactly this many clusters (default: discover the number).
     #[arg(long, value_parser = positive)]
@@ -259,10 +263,13 @@ pub struct ConsolidateArgs {
 
 /// Runs `engram consolidate`: one cycle, made durable by a checkpoint.
 ///
-/// The store's snapshot does not keep consolidation thresholds: this command uses the defaults
-/// of `ConsolidationConfig` with `--seed` and `--k`.
+/// The cycle runs with the consolidation configuration saved in the store (its snapshot keeps
+/// every threshold); only what was given on the command line replaces a saved value: `--k`
+/// (the cluster count) and `--seed`. The settings used and the overrides are logged, printed
+/// and part of the `--json` document.
 pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
     let mut s = open(&a.store)?;
+    use_backend(c, &mut s)?;
     if let Some(last) = s.last_consolidation() {
         if a.now < last {
             usage_error(format!(
@@ -271,13 +278,37 @@ pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
             ));
         }
     }
-    let count =
-        a.k.map_or(ClusterCount::Discover { max_k: None }, ClusterCount::Fixed);
-    let cfg = ConsolidationConfig::default().seed(c.seed).clusters(count);
+    let saved = s.config().consolidation_config().clone();
+    let mut cfg = saved.clone();
+    let mut overridden = Vec::new();
+    if let Some(k) = a.k {
+        cfg = cfg.clusters(ClusterCount::Fixed(k));
+        overridden.push(format!(
+            "clusters = {k} (saved: {:?})",
+            saved.cluster_count()
+        ));
+    }
+    if c.seed_given {
+        cfg = cfg.seed(c.seed);
+        overridden.push(format!("seed = {} (saved: {})", c.seed, saved.seed_value()));
+    }
+    let settings = format!(
+        "the store's saved consolidation settings (seed {}, clusters {:?})",
+        cfg.seed_value(),
+        cfg.cluster_count()
+    );
+    let overrides = if overridden.is_empty() {
+        "no override".to_string()
+    } else {
+        format!("overridden: {}", overridden.join(", "))
+    };
+    log::info!("consolidate: {settings}; {overrides}");
     let t = Instant::now();
     let report = s
         .mutate_and_checkpoint(|e| {
-            e.set_consolidation_config(cfg)?;
+            if cfg != saved {
+                e.set_consolidation_config(cfg.clone())?;
+            }
             e.consolidate(a.now)
         })
         .context("checkpointing the store")?
@@ -297,10 +328,15 @@ pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
         "bindings_strengthened": report.bindings_strengthened,
         "bindings_pruned": report.bindings_pruned,
         "generation": s.generation(), "secs": elapsed,
+        "settings": {
+            "source": "store", "seed": cfg.seed_value(),
+            "clusters": format!("{:?}", cfg.cluster_count()), "overridden": overridden,
+        },
     });
     if c.json {
         return print_json(&v);
     }
+    println!("settings: {settings}; {overrides}");
     println!(
         "cycle {} at {}: {} new + {} replayed episodes → {} clusters kept; {} concepts created, {} updated, {} promoted, {} removed; {} concepts, {} bindings ({:.2} s, checkpointed)",
         report.cycle,

@@ -156,6 +156,13 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     // The shape of the stream, from the generator or from the file header.
     let (n, dim, clusters, synth) = match &a.input {
         None => {
+            crate::util::check_rows_fit(
+                a.spec.n,
+                a.spec.dim,
+                a.precision.bytes_per_component() as u64 + 1,
+                crate::util::available_memory(),
+                "the memory available",
+            );
             let s = a.spec.synth(c.seed);
             (s.len(), s.dim(), a.spec.clusters, Some(s))
         }
@@ -194,6 +201,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
             .consolidation(consolidation),
     )?;
     let backend = mem.backend().kind();
+    log::info!("backend: {backend} ({})", mem.backend_reason());
     let raw_bytes = (n * dim * a.precision.bytes_per_component()) as u64;
     let mut progress = Progress::new(c, n as u64, "episodes");
     progress.println(&format!(
@@ -335,6 +343,7 @@ fn npy_shape(p: &std::path::Path) -> anyhow::Result<(usize, usize)> {
     let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
     let h = npyz::NpyFile::new(std::io::BufReader::new(f))
         .with_context(|| format!("reading the .npy header of {}", p.display()))?;
+    crate::util::expect_f32(&h, p)?;
     match h.shape() {
         [n, d] if *n >= 1 && *d >= 1 => Ok((*n as usize, *d as usize)),
         s => anyhow::bail!("{} has shape {s:?}; expected (n, dim)", p.display()),

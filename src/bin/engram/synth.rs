@@ -11,7 +11,10 @@ use engram::synth::{Order, Sizes, Synth, SynthParams};
 use npyz::WriterBuilder;
 use serde_json::json;
 
-use crate::util::{positive, print_json, secs, Common, Progress};
+use crate::util::{
+    available_memory, check_rows_fit, free_disk, positive, print_json, secs, usage_error, Common,
+    Progress,
+};
 
 /// The parameters of a synthetic stream, shared by `synth`, `stream` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,14 +89,59 @@ pub fn default_labels_path(out: &Path) -> PathBuf {
     out.with_file_name(format!("{stem}.labels.npy"))
 }
 
+/// The same file, whether or not it exists yet: both paths made absolute, the parent
+/// directory canonicalised (symbolic links resolved) and the file name compared.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return Some(c);
+        }
+        let abs = std::path::absolute(p).ok()?;
+        let name = abs.file_name()?.to_owned();
+        let parent = abs.parent()?;
+        Some(
+            std::fs::canonicalize(parent)
+                .unwrap_or_else(|_| parent.to_path_buf())
+                .join(name),
+        )
+    };
+    match (canon(a), canon(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 /// Runs `engram synth`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
-    let synth = a.spec.synth(c.seed);
-    let (n, dim) = (synth.len(), synth.dim());
+    let (n, dim) = (a.spec.n, a.spec.dim);
+    // The files take n × dim × 4 + n × 4 bytes: refuse what the output's file system cannot
+    // hold (and counts whose size does not even fit in 64 bits).
+    check_rows_fit(
+        n,
+        dim + 1,
+        4,
+        free_disk(&a.out),
+        "the free space on the output's file system",
+    );
+    check_rows_fit(
+        a.chunk_rows.min(n),
+        dim + 1,
+        8,
+        available_memory(),
+        "the memory available (--chunk-rows)",
+    );
     let labels_path = a
         .labels
         .clone()
         .unwrap_or_else(|| default_labels_path(&a.out));
+    if same_file(&a.out, &labels_path) {
+        usage_error(format!(
+            "--labels {} is the same file as --out {}: give two different paths",
+            labels_path.display(),
+            a.out.display()
+        ));
+    }
+    let synth = a.spec.synth(c.seed);
     let t = Instant::now();
     let open = |p: &Path| -> anyhow::Result<BufWriter<File>> {
         let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
@@ -160,6 +208,16 @@ pub fn read_npy_chunks(
         data.display()
     );
     let (n, dim) = (shape[0] as usize, shape[1] as usize);
+    crate::util::expect_f32(&file, data)?;
+    let chunk_bytes = (chunk_rows.min(n) as u64)
+        .checked_mul(dim as u64 * 4)
+        .filter(|&b| available_memory().is_none_or(|m| b <= m));
+    anyhow::ensure!(
+        chunk_bytes.is_some(),
+        "{}: a chunk of {} rows of dimension {dim} does not fit in memory",
+        data.display(),
+        chunk_rows.min(n)
+    );
     let mut rows = file
         .data::<f32>()
         .map_err(|e| anyhow::anyhow!("{}: {e} (expected float32)", data.display()))?;

@@ -16,6 +16,9 @@ pub struct Common {
     /// Seed for everything random.
     #[arg(long, global = true, default_value_t = 42)]
     pub seed: u64,
+    /// Whether `--seed` was given on the command line (not the default).
+    #[arg(skip)]
+    pub seed_given: bool,
     /// Print one JSON document on stdout instead of text (logs stay on stderr).
     #[arg(long, global = true)]
     pub json: bool,
@@ -47,6 +50,125 @@ pub fn precision_name(p: Precision) -> &'static str {
     }
 }
 
+/// The largest clock value a command accepts: 2^63 − 1, so that the engine's clock arithmetic
+/// (differences, half-lives, signed conversions) stays exact and a store is never moved to
+/// a time no real clock reaches (after which every later cycle would be refused as "before
+/// the last cycle"). Nanoseconds since 1970 stay below it until the year 2262.
+pub const MAX_CLOCK: u64 = i64::MAX as u64;
+
+/// Parses a clock value: a whole number in [0, [`MAX_CLOCK`]].
+pub fn clock(s: &str) -> Result<u64, String> {
+    match s.replace('_', "").parse::<u64>() {
+        Ok(v) if v > MAX_CLOCK => Err(format!(
+            "{v} is not a plausible clock value (at most {MAX_CLOCK}, 2^63 − 1)"
+        )),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("`{s}` is not a whole number: {e}")),
+    }
+}
+
+/// Parses a rate: a finite number > 0.
+pub fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number > 0, got {v}")),
+        Err(e) => Err(format!("`{s}` is not a number: {e}")),
+    }
+}
+
+/// Parses a whole number in [1, `max`] (underscores allowed).
+pub fn bounded(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync {
+    move |s: &str| {
+        let v = positive(s)?;
+        if v > max {
+            return Err(format!("must be at most {max}, got {v}"));
+        }
+        Ok(v)
+    }
+}
+
+/// Runs an opened store on the process's backend (`--backend`, or `ENGRAM_BACKEND`) and
+/// logs which one at info level ("backend: cpu (…)").
+pub fn use_backend(c: &Common, s: &mut engram::DurableEngram) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let sel = s
+        .set_backend(c.backend)
+        .with_context(|| format!("using the {} backend", c.backend.name()))?;
+    log_backend(sel);
+    Ok(())
+}
+
+/// Logs a backend selection at info level: "backend: cpu (the CPU was requested)".
+pub fn log_backend(sel: &engram::compute::Selection) {
+    log::info!("backend: {} ({})", sel.backend.kind(), sel.reason);
+}
+
+/// Refuses (exit code 2) `n` rows of `dim` components of `bytes` bytes each when their size
+/// overflows or exceeds `budget` bytes (`what` names the budget in the message).
+pub fn check_rows_fit(n: usize, dim: usize, bytes: u64, budget: Option<u64>, what: &str) {
+    let size = (n as u64)
+        .checked_mul(dim as u64)
+        .and_then(|x| x.checked_mul(bytes));
+    match (size, budget) {
+        (None, _) => usage_error(format!(
+            "--n {n} × --dim {dim} × {bytes} bytes does not fit in 64 bits"
+        )),
+        (Some(sz), Some(b)) if sz > b => usage_error(format!(
+            "--n {n} × --dim {dim} needs {} but {what} is {}",
+            gb(sz),
+            gb(b)
+        )),
+        _ => {}
+    }
+}
+
+/// Refuses a `.npy` whose elements are not little-endian float32 (a structured dtype, f64,
+/// big-endian…) with one clear line naming the dtype found.
+pub fn expect_f32<R: std::io::Read>(
+    npy: &npyz::NpyFile<R>,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let descr = npy.dtype().descr();
+    if descr.trim_matches('\'') != "<f4" {
+        anyhow::bail!(
+            "{}: expected a 2-D little-endian float32 .npy, found dtype {descr}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Memory available to this process in bytes (`MemAvailable` of /proc/meminfo; `None` if
+/// unknown).
+pub fn available_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let l = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    l.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
+}
+
+/// Free bytes (for an unprivileged user) on the file system holding `path` or, when it does
+/// not exist yet, its nearest existing ancestor (`None` if unknown).
+pub fn free_disk(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let abs = std::path::absolute(path).ok()?;
+    let dir = abs.ancestors().find(|p| p.is_dir())?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
+    // right type; statvfs only writes into it.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 /// Parses a whole number ≥ 1 (underscores allowed: `10_000_000`).
 pub fn positive(s: &str) -> Result<usize, String> {
     match s.replace('_', "").parse::<usize>() {
@@ -62,6 +184,29 @@ pub fn usage_error(msg: impl std::fmt::Display) -> ! {
     crate::Cli::command()
         .error(clap::error::ErrorKind::ValueValidation, msg)
         .exit()
+}
+
+/// An error and its causes on one line, joined by ": ", each cause printed once.
+///
+/// The library's error types include their source in their own message (`store: {0}`,
+/// `{op} {path}: {source}`) *and* return it from `source()`, so walking the chain naively
+/// prints every cause two or three times. This printer is the one place that resolves it: a
+/// cause whose message is already part of the line is not repeated, and line breaks inside a
+/// message (e.g. a parser's multi-line report) become spaces.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+        if msg.is_empty() || line.contains(&msg) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&msg);
+    }
+    line
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the level chosen with `-v`.

@@ -28,6 +28,11 @@ pub struct Args {
 
 /// Runs `engram validate`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
+    // Every experiment's engine runs on --backend (the library's default is the CPU).
+    let selection = engram::compute::select(c.backend)
+        .map_err(|e| anyhow::anyhow!("using the {} backend: {e}", c.backend.name()))?;
+    crate::util::log_backend(&selection);
+    engram::validate::set_backend(c.backend);
     let data = default_data_dir();
     let drm_dir = a.drm_dir.unwrap_or_else(|| data.join("drm"));
     let lexicon_dir = a.lexicon_dir.unwrap_or_else(|| {

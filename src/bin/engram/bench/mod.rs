@@ -92,6 +92,16 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
         ));
     }
     let dim = a.dim;
+    if let Some(&largest) = a.sizes.last() {
+        // The rows, their f16 copy and the GPU staging copy: about 12 bytes per component.
+        crate::util::check_rows_fit(
+            largest,
+            dim,
+            12,
+            crate::util::available_memory(),
+            "the memory available",
+        );
+    }
     eprintln!("measuring CPU limits (sequential read, FMA peak, 2048³ GEMM)...");
     let lim = cpu_limits();
     eprintln!(
