@@ -6,6 +6,8 @@
 //!   runs, exactly as a `kill -9`) at the N-th (default first) pass through point `NAME`.
 //! - `ENGRAM_CRASH_TRACE=FILE`: every point passed is appended to `FILE`, one name a line, so
 //!   a test can list the points of an uninterrupted run and then crash at each of them.
+//! - `ENGRAM_PAUSE_AT=NAME:MILLIS`: the process sleeps that long at the first pass through
+//!   `NAME` (so a test can run a second process while the first is mid-write).
 //!
 //! With neither set, a point costs one relaxed atomic load.
 
@@ -17,6 +19,7 @@ use std::sync::OnceLock;
 struct Plan {
     crash_at: Option<(String, u64)>,
     trace: Option<std::path::PathBuf>,
+    pause_at: Option<(String, u64)>,
 }
 
 fn plan() -> &'static Option<Plan> {
@@ -32,7 +35,15 @@ fn plan() -> &'static Option<Plan> {
         let trace = std::env::var_os("ENGRAM_CRASH_TRACE")
             .filter(|s| !s.is_empty())
             .map(Into::into);
-        (crash_at.is_some() || trace.is_some()).then_some(Plan { crash_at, trace })
+        let pause_at = std::env::var("ENGRAM_PAUSE_AT").ok().and_then(|s| {
+            let (name, ms) = s.rsplit_once(':')?;
+            Some((name.to_string(), ms.parse().ok()?))
+        });
+        (crash_at.is_some() || trace.is_some() || pause_at.is_some()).then_some(Plan {
+            crash_at,
+            trace,
+            pause_at,
+        })
     })
 }
 
@@ -49,6 +60,12 @@ pub fn point(name: &str) {
             .open(t)
         {
             let _ = writeln!(f, "{name}");
+        }
+    }
+    if let Some((at, ms)) = &plan.pause_at {
+        static PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if at == name && !PAUSED.swap(true, Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
         }
     }
     if let Some((at, n)) = &plan.crash_at {

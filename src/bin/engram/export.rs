@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use engram::persist::{DurableEngram, StoreOptions};
 
 use crate::util::{print_json, Common};
 
@@ -20,8 +19,7 @@ pub struct Args {
 
 /// Runs `engram export`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
-    let mut s = DurableEngram::open(&a.store, StoreOptions::default())
-        .with_context(|| format!("opening {}", a.store.display()))?;
+    let mut s = crate::store::open_read_only(&a.store)?;
     crate::util::use_backend(c, &mut s)?;
     let r = engram::persist::export::export(&s, &a.out)
         .with_context(|| format!("exporting to {}", a.out.display()))?;

@@ -128,6 +128,14 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
                 b.now
             );
         }
+        if r.already_imported {
+            eprintln!(
+                "{} was already imported into this store: nothing done (remove {}/import to \
+                 import it again)",
+                file.display(),
+                a.store.display()
+            );
+        }
         if let Some(after) = r.resumed_after {
             eprintln!("resumed after record {after}");
         }

@@ -53,6 +53,9 @@ enum Command {
     Concepts(store::ConceptsArgs),
     /// One consolidation cycle on a store, checkpointed.
     Consolidate(store::ConsolidateArgs),
+    /// Make a damaged store open again: keep the longest clean prefix of its log, save what
+    /// is dropped beside it and say how much (the only command that removes stored data).
+    Repair(store::RepairArgs),
 }
 
 fn main() {
@@ -80,6 +83,7 @@ fn main() {
         Command::Search(a) => store::search(c, a),
         Command::Concepts(a) => store::concepts(c, a),
         Command::Consolidate(a) => store::consolidate(c, a),
+        Command::Repair(a) => store::repair(c, a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", util::error_line(&e));

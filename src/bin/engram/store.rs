@@ -25,8 +25,19 @@ use serde_json::{json, Value};
 
 use crate::util::{clock, positive, print_json, secs, usage_error, use_backend, Common};
 
-/// Opens the store in `dir`; a directory without a store is a misuse.
-fn open(dir: &Path) -> anyhow::Result<DurableEngram> {
+/// Opens the store in `dir` read-only (no lock, no byte changed: works on a read-only
+/// directory and beside a writer); a directory without a store is a misuse.
+pub fn open_read_only(dir: &Path) -> anyhow::Result<DurableEngram> {
+    if !engram::persist::exists(dir) {
+        usage_error(format!("no store in {}", dir.display()));
+    }
+    DurableEngram::open_read_only(dir)
+        .with_context(|| format!("opening the store in {} (read-only)", dir.display()))
+}
+
+/// Opens the store in `dir` for writing (its lock held until the command ends); a directory
+/// without a store is a misuse.
+fn open_writable(dir: &Path) -> anyhow::Result<DurableEngram> {
     if !engram::persist::exists(dir) {
         usage_error(format!("no store in {}", dir.display()));
     }
@@ -120,7 +131,7 @@ fn hit_json(h: &RecallHit) -> Value {
 
 /// Runs `engram search`.
 pub fn search(c: &Common, a: SearchArgs) -> anyhow::Result<()> {
-    let mut s = open(&a.store)?;
+    let mut s = open_read_only(&a.store)?;
     use_backend(c, &mut s)?;
     let dim = s.dim();
     let (queries, cue_episode) = match (&a.query_npy, a.episode) {
@@ -191,7 +202,7 @@ pub struct ConceptsArgs {
 
 /// Runs `engram concepts`.
 pub fn concepts(c: &Common, a: ConceptsArgs) -> anyhow::Result<()> {
-    let mut s = open(&a.store)?;
+    let mut s = open_read_only(&a.store)?;
     use_backend(c, &mut s)?;
     let mut out = Vec::new();
     for cpt in s.concepts() {
@@ -268,7 +279,7 @@ pub struct ConsolidateArgs {
 /// (the cluster count) and `--seed`. The settings used and the overrides are logged, printed
 /// and part of the `--json` document.
 pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
-    let mut s = open(&a.store)?;
+    let mut s = open_writable(&a.store)?;
     use_backend(c, &mut s)?;
     if let Some(last) = s.last_consolidation() {
         if a.now < last {
@@ -352,5 +363,54 @@ pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
         s.graph().binding_count(),
         elapsed
     );
+    Ok(())
+}
+
+/// Arguments of `engram repair`.
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    /// The store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+}
+
+/// Runs `engram repair`: keeps the snapshot and the longest prefix of the log that replays
+/// cleanly, saves every byte removed to a file beside the log, and says how much was lost.
+pub fn repair(c: &Common, a: RepairArgs) -> anyhow::Result<()> {
+    if !engram::persist::exists(&a.store) {
+        usage_error(format!("no store in {}", a.store.display()));
+    }
+    let r = engram::persist::repair(&a.store)
+        .with_context(|| format!("repairing the store in {}", a.store.display()))?;
+    let saved = r.saved_to.as_ref().map(|p| p.display().to_string());
+    if c.json {
+        return print_json(&json!({
+            "clean": r.clean,
+            "problem": r.problem,
+            "records_kept": r.records_kept,
+            "log_bytes": r.log_bytes,
+            "dropped_bytes": r.dropped_bytes,
+            "saved_to": saved,
+            "new_log": r.new_log,
+        }));
+    }
+    if r.clean {
+        println!(
+            "the store is sound: {} log records replay cleanly; nothing changed",
+            r.records_kept
+        );
+        return Ok(());
+    }
+    println!("found: {}", r.problem.as_deref().unwrap_or("damage"));
+    println!(
+        "kept {} log records ({} bytes); dropped {} bytes{}",
+        r.records_kept,
+        r.log_bytes,
+        r.dropped_bytes,
+        saved.map(|p| format!(", saved to {p}")).unwrap_or_default()
+    );
+    if r.new_log {
+        println!("started an empty log: the records since the last checkpoint are lost");
+    }
     Ok(())
 }
