@@ -134,7 +134,7 @@ enum Mutation {
     Flip(Index, u8),
     U32(Index, u32),
     U64(Index, u64),
-    /// A u64 field of a chosen section (by its index), at an 8-byte-aligned... or any offset.
+    /// A u64 written at any offset inside a chosen section (by its index) of a snapshot.
     SectionU64(Index, Index, u64),
     Run(Index, usize, u8),
     Truncate(Index),
@@ -346,12 +346,14 @@ fn every_field_position_with_huge_values() {
     }
     for (k, rec) in f.records.iter().enumerate() {
         for at in 0..rec.len() {
-            for v in [u32::MAX, 1 << 28] {
+            let u32s = [u32::MAX, 1 << 28].map(|v| v.to_le_bytes().to_vec());
+            let u64s = [u64::MAX, 1 << 40].map(|v| v.to_le_bytes().to_vec());
+            for v in u32s.iter().chain(&u64s) {
                 let mut r = rec.clone();
-                let end = (at + 4).min(r.len());
-                r[at..end].copy_from_slice(&v.to_le_bytes()[..end - at]);
+                let end = (at + v.len()).min(r.len());
+                r[at..end].copy_from_slice(&v[..end - at]);
                 check_record(&f.bases[k], &r)
-                    .unwrap_or_else(|e| panic!("record {k} at {at}, {v}: {e}"));
+                    .unwrap_or_else(|e| panic!("record {k} at {at}, {v:?}: {e}"));
             }
         }
     }
