@@ -53,9 +53,9 @@ impl Engram {
         let cycle = crate::Error::check_counter("consolidation cycle", self.cycle, 1)?;
         let mut creates = 0u64;
         for cl in &plan.clusters {
-            if !cl
+            if cl
                 .matched
-                .is_some_and(|id| self.graph.concept_node(id).is_some())
+                .is_none_or(|id| self.graph.concept_node(id).is_none())
             {
                 crate::vectors::validate_one(&cl.centroid, dim)?;
                 creates += 1;

@@ -28,6 +28,16 @@
 //!
 //! Only live episodes are written, so a snapshot is also a compaction: rows are renumbered,
 //! ids never change.
+//!
+//! Reading trusts nothing it reads: every count is checked against the bytes of its section
+//! before anything is allocated for it, lengths and products are overflow-checked, ids must
+//! lie below the next-id counters of HEAD (and concepts' cycles not past its cycle count),
+//! import ledgers may only name ids the store handed out, and a generation of `u64::MAX`
+//! (no next one) is refused — all as [`StoreError::Corrupt`]. Two HEAD fields are not data
+//! but properties of the process: the backend is recorded for information only (a store
+//! opens under [`BackendChoice::Auto`], so `ENGRAM_BACKEND` decides), and the arena's chunk
+//! size is the one recorded but never larger than the default chunk, the file's size or one
+//! row, whichever is largest.
 
 use std::fs::File;
 use std::io::{Read, Write};
