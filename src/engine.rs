@@ -261,6 +261,7 @@ impl Engram {
     pub fn remember(&mut self, embedding: &[f32], meta: EpisodeMeta) -> Result<EpisodeId> {
         let inv = validate_one(embedding, self.dim())?;
         check_meta(&meta, 0)?;
+        self.check_episode_ids(1)?;
         self.episodes.push_scaled(embedding, &[inv]);
         Ok(self.push_node(meta))
     }
@@ -294,6 +295,7 @@ impl Engram {
         for (i, m) in metas.iter().enumerate() {
             check_meta(m, i)?;
         }
+        self.check_episode_ids(n as u64)?;
         self.episodes.push_validated(rows)?;
         let mut ids = Vec::with_capacity(n);
         if metas.is_empty() {
@@ -308,9 +310,25 @@ impl Engram {
         Ok(ids)
     }
 
+    /// Checks that `n` more episode ids can be handed out (the next id stays representable),
+    /// else [`crate::Error::CounterOverflow`]. Called before anything changes.
+    pub(crate) fn check_episode_ids(&self, n: u64) -> Result<()> {
+        crate::Error::check_counter("episode id", self.next_episode, n)?;
+        Ok(())
+    }
+
+    /// Checks that `n` more concept ids can be handed out, else
+    /// [`crate::Error::CounterOverflow`]. Called before anything changes.
+    pub(crate) fn check_concept_ids(&self, n: u64) -> Result<()> {
+        crate::Error::check_counter("concept id", self.next_concept, n)?;
+        Ok(())
+    }
+
+    /// Adds an episode node under the next id; the caller checked the id is available
+    /// ([`Engram::check_episode_ids`]), so the counter saturates rather than wraps.
     fn push_node(&mut self, meta: EpisodeMeta) -> EpisodeId {
         let id = EpisodeId(self.next_episode);
-        self.next_episode += 1;
+        self.next_episode = self.next_episode.saturating_add(1);
         self.graph.push_episode(id, meta, 1.0);
         id
     }
@@ -587,7 +605,7 @@ impl Engram {
         mut concept: Concept,
     ) -> Result<ConceptId> {
         let inv = validate_one(centroid, self.dim())?;
-        let id = self.take_concept_id();
+        let id = self.take_concept_id()?;
         concept.id = id;
         let row = self.centroids.push_scaled(centroid, &[inv]);
         self.graph.add_concept(concept, row);
@@ -624,12 +642,14 @@ impl Engram {
         self.episodes.memory_bytes() + self.centroids.memory_bytes()
     }
 
-    /// The id the next concept will get (ids are never reused).
+    /// Hands out the next concept id (ids are never reused), or
+    /// [`crate::Error::CounterOverflow`] with nothing changed when none is left.
     #[allow(dead_code)] // used by concept formation
-    pub(crate) fn take_concept_id(&mut self) -> ConceptId {
+    pub(crate) fn take_concept_id(&mut self) -> Result<ConceptId> {
+        self.check_concept_ids(1)?;
         let id = ConceptId(self.next_concept);
-        self.next_concept += 1;
-        id
+        self.next_concept = self.next_concept.saturating_add(1);
+        Ok(id)
     }
 }
 

@@ -32,6 +32,34 @@ pub enum Error {
     /// A consolidation step could not be applied.
     #[error("consolidation: {0}")]
     Consolidation(#[from] crate::consolidation::ConsolidationError),
+    /// A counter the engine keeps (episode ids, concept ids, consolidation cycles, snapshot
+    /// generations) would pass `u64::MAX`. Ids are never reused, so the operation is refused;
+    /// nothing was changed.
+    #[error(
+        "the {what} counter is exhausted: it is at {value} and {needed} more do not fit in \
+         64 bits; nothing was changed"
+    )]
+    CounterOverflow {
+        /// Which counter: `"episode id"`, `"concept id"`, `"consolidation cycle"` or
+        /// `"snapshot generation"`.
+        what: &'static str,
+        /// Its current value.
+        value: u64,
+        /// How many the operation needed.
+        needed: u64,
+    },
+}
+
+impl Error {
+    /// Checks that `value + needed` fits in a `u64` (the counter `what` can hand out
+    /// `needed` more values and still hold the next one), else [`Error::CounterOverflow`].
+    pub(crate) fn check_counter(what: &'static str, value: u64, needed: u64) -> Result<u64> {
+        value.checked_add(needed).ok_or(Error::CounterOverflow {
+            what,
+            value,
+            needed,
+        })
+    }
 }
 
 /// A configuration value breaks one of its invariants.

@@ -82,6 +82,10 @@ impl Engram {
         for (c, _) in concepts {
             validate_one(c, self.dim())?;
         }
+        // Ids for the whole batch must be available before any is taken (all or nothing).
+        let dim = self.dim();
+        self.check_episode_ids((rows.len() / dim.max(1)) as u64)?;
+        self.check_concept_ids(concepts.len() as u64)?;
         // remember_batch checks every row and meta before it inserts any.
         let first = self.next_episode;
         let episodes = if metas.is_empty() && rows.is_empty() {
@@ -160,11 +164,30 @@ fn text(b: &[u8]) -> Result<String, String> {
 }
 
 fn count(d: &Dec<'_>, n: u64, each: usize) -> Result<usize, String> {
-    let n = usize::try_from(n).map_err(|_| format!("count {n} overflows"))?;
-    if n > d.remaining() / each {
-        return Err(format!("{n} entries do not fit in {} bytes", d.remaining()));
+    d.count(n, each, "ledger entries")
+}
+
+/// Checks decoded ledgers against the engine's counters: every episode run lies below the
+/// next episode id and every concept below the next concept id (a ledger naming ids the
+/// store never handed out is corrupt; a rollback would otherwise walk a run of up to 2^64
+/// ids).
+pub(crate) fn check(ledgers: &Ledgers, next_episode: u64, next_concept: u64) -> Result<(), String> {
+    for (id, l) in ledgers {
+        for &(first, n) in &l.episode_runs {
+            if first.checked_add(n).is_none_or(|end| end > next_episode) {
+                return Err(format!(
+                    "import {id:?}: episode run {first} + {n} passes the next episode id \
+                     {next_episode}"
+                ));
+            }
+        }
+        if let Some(c) = l.concepts.iter().find(|c| c.0 >= next_concept) {
+            return Err(format!(
+                "import {id:?}: concept {c} is not below the next concept id {next_concept}"
+            ));
+        }
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Decodes what [`encode`] wrote.

@@ -28,8 +28,10 @@ impl Engram {
     ///
     /// # Errors
     /// [`ConsolidationError::StalePlan`] if another cycle was applied after the plan was made,
-    /// [`ConsolidationError::DimensionMismatch`] if the plan belongs to another engine.
-    /// Nothing is changed then.
+    /// [`ConsolidationError::DimensionMismatch`] if the plan belongs to another engine,
+    /// [`crate::Error::CounterOverflow`] if the cycle count or the concept ids the cycle needs
+    /// would pass `u64::MAX`, [`crate::Error::Input`] if a new concept's centroid cannot be
+    /// normalised. Nothing is changed then.
     pub fn apply_cycle(&mut self, plan: CyclePlan) -> Result<CycleReport> {
         if plan.cycle != self.cycle {
             return Err(ConsolidationError::StalePlan {
@@ -46,6 +48,20 @@ impl Engram {
             }
             .into());
         }
+        // Every check that can fail runs before the first change: the next cycle number, one
+        // concept id per cluster that creates a concept, and those clusters' centroids.
+        let cycle = crate::Error::check_counter("consolidation cycle", self.cycle, 1)?;
+        let mut creates = 0u64;
+        for cl in &plan.clusters {
+            if cl
+                .matched
+                .is_none_or(|id| self.graph.concept_node(id).is_none())
+            {
+                crate::vectors::validate_one(&cl.centroid, dim)?;
+                creates += 1;
+            }
+        }
+        self.check_concept_ids(creates)?;
         let cfg = self.config.consolidation_config().clone();
         let now = plan.now;
         let mut report = CycleReport {
@@ -58,8 +74,7 @@ impl Engram {
             ..CycleReport::default()
         };
         let t = Instant::now();
-        self.cycle += 1;
-        let cycle = self.cycle;
+        self.cycle = cycle;
         report.cycle = cycle;
 
         // Concepts: update the matched ones in place, create the others.
@@ -88,7 +103,7 @@ impl Engram {
                         let c = &mut n.concept;
                         c.coherence =
                             (w_old * c.coherence + w_new * cl.coherence) / (w_old + w_new);
-                        c.confirmations += 1;
+                        c.confirmations = c.confirmations.saturating_add(1);
                         c.updated_cycle = cycle;
                         c.strength += cfg.confirm_gain * (1.0 - c.strength);
                         if c.state == ConceptState::Proto && c.confirmations >= cfg.promote_after {

@@ -412,13 +412,17 @@ impl Engram {
     ///
     /// # Errors
     /// [`crate::Error::Cluster`] or [`crate::Error::Gpu`] when clustering fails (a GPU failure
-    /// falls back to the CPU instead when [`crate::Config::falls_back_to_cpu`]).
+    /// falls back to the CPU instead when [`crate::Config::falls_back_to_cpu`]);
+    /// [`crate::Error::CounterOverflow`] when the cycle count is at `u64::MAX`.
     pub fn prepare_cycle(&self, now: u64) -> Result<CyclePlan> {
+        // The cycle this plan would be applied as must be representable (checked again, with
+        // the concept ids it needs, by `apply_cycle`).
+        let next_cycle = crate::Error::check_counter("consolidation cycle", self.cycle, 1)?;
         let cfg = self.config.consolidation_config().clone();
         let dim = self.dim();
         let mut timings = PhaseTimings::default();
         let t = Instant::now();
-        let seed = splitmix(cfg.seed ^ splitmix(self.cycle + 1));
+        let seed = splitmix(cfg.seed ^ splitmix(next_cycle));
         let chosen = choose_rows(self, &cfg, seed);
         let n = chosen.rows.len();
         // The gather buffer of the previous cycle, if large enough: fresh pages would cost

@@ -229,6 +229,21 @@ impl<'a> Dec<'a> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
     }
+    /// Checks a count read from the data before anything is allocated for it: `n` items of
+    /// at least `min_each` bytes each must fit in the bytes not yet read (overflow-checked).
+    /// Returns `n` as a `usize`; `what` names the items in the error.
+    pub fn count(&self, n: u64, min_each: usize, what: &str) -> Result<usize, String> {
+        let fits = usize::try_from(n).ok().filter(|&k| {
+            k.checked_mul(min_each.max(1))
+                .is_some_and(|b| b <= self.remaining())
+        });
+        fits.ok_or_else(|| {
+            format!(
+                "{n} {what} of at least {min_each} bytes each do not fit in the {} bytes left",
+                self.remaining()
+            )
+        })
+    }
     /// Length-prefixed bytes.
     pub fn bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.u32()? as usize;

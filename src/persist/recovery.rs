@@ -74,7 +74,7 @@ impl Default for NewConcept {
 pub fn add_concept(engine: &mut Engram, centroid: &[f32], c: NewConcept) -> Result<ConceptId> {
     let inv = validate_one(centroid, engine.dim())?;
     let unit: Vec<f32> = centroid.iter().map(|x| x * inv).collect();
-    let id = engine.take_concept_id();
+    let id = engine.take_concept_id()?;
     let concept = Concept {
         id,
         coherence: c.coherence,
@@ -89,11 +89,75 @@ pub fn add_concept(engine: &mut Engram, centroid: &[f32], c: NewConcept) -> Resu
     Ok(id)
 }
 
-/// Inserts a concept whose centroid is already unit length (stored bit-exact).
+/// Inserts a concept whose centroid is already unit length (stored bit-exact). The caller
+/// checked that its id is below `u64::MAX` (see [`decode_concept`]).
 pub(crate) fn insert_concept(engine: &mut Engram, concept: Concept, unit: &[f32]) {
     let row = engine.centroids.push_scaled(unit, &[1.0]);
-    engine.next_concept = engine.next_concept.max(concept.id.0 + 1);
+    engine.next_concept = engine.next_concept.max(concept.id.0.saturating_add(1));
     engine.graph.add_concept(concept, row);
+}
+
+/// The smallest encoded episode metadata: timestamp u64, confidence f32, stream u64 and an
+/// empty payload tag.
+const MIN_META_BYTES: usize = 21;
+
+/// Reads the row count of a batch (`n` u32, then `n` metadata entries and `n × dim` floats)
+/// and checks that many rows can fit in what is left of the record before anything is
+/// allocated for them.
+fn batch_rows(d: &mut Dec<'_>, dim: usize, what: &str) -> Result<usize, String> {
+    let n = d.u32()?;
+    let each = dim
+        .checked_mul(4)
+        .and_then(|b| b.checked_add(MIN_META_BYTES))
+        .ok_or_else(|| format!("dimension {dim} overflows"))?;
+    d.count(u64::from(n), each, what)
+}
+
+/// Decodes the fields of a concept record after its kind byte and checks them against the
+/// engine they are replayed into: a fresh id (not below the next concept id, not
+/// `u64::MAX`, which would leave no next id), a known state, and cycles not past the
+/// engine's (what the snapshot reader also requires, so a replayed store can be written
+/// and read again).
+fn decode_concept(d: &mut Dec<'_>, engine: &Engram) -> Result<(Concept, Vec<f32>), String> {
+    let id = ConceptId(d.u64()?);
+    let coherence = d.f32()?;
+    let members = d.u64()?;
+    let strength = d.f32()?;
+    let state = match d.u8()? {
+        0 => ConceptState::Proto,
+        1 => ConceptState::Promoted,
+        s => return Err(format!("concept {id}: unknown state {s}")),
+    };
+    let confirmations = d.u32()?;
+    let formed_cycle = d.u64()?;
+    let updated_cycle = d.u64()?;
+    let unit = d.f32s(engine.dim())?;
+    if id.0 < engine.next_concept || id.0 == u64::MAX {
+        return Err(format!(
+            "concept id {id} is not a fresh id (the next concept id is {})",
+            engine.next_concept
+        ));
+    }
+    if formed_cycle > updated_cycle || updated_cycle > engine.cycle {
+        return Err(format!(
+            "concept {id}: formed in cycle {formed_cycle}, updated in {updated_cycle}, but \
+             the store is at cycle {}",
+            engine.cycle
+        ));
+    }
+    Ok((
+        Concept {
+            id,
+            coherence,
+            members,
+            strength,
+            state,
+            confirmations,
+            formed_cycle,
+            updated_cycle,
+        },
+        unit,
+    ))
 }
 
 /// Encodes a batch record: the first id it gets, the metadata and the caller's rows.
@@ -175,15 +239,12 @@ pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
     match d.u8()? {
         REC_BATCH => {
             let first = d.u64()?;
-            let n = d.u32()? as usize;
+            let n = batch_rows(&mut d, dim, "batch rows")?;
             if first != engine.next_episode {
                 return Err(format!(
                     "batch starts at id {first}, the store is at {}",
                     engine.next_episode
                 ));
-            }
-            if n > d.remaining() / (dim * 4).max(1) {
-                return Err(format!("batch of {n} rows does not fit the record"));
             }
             let mut metas = Vec::with_capacity(n);
             for _ in 0..n {
@@ -203,25 +264,10 @@ pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
                 .map_err(|e| format!("forget does not replay: {e}"))?;
         }
         REC_CONCEPT => {
-            let id = ConceptId(d.u64()?);
-            let concept = Concept {
-                id,
-                coherence: d.f32()?,
-                members: d.u64()?,
-                strength: d.f32()?,
-                state: if d.u8()? == 1 {
-                    ConceptState::Promoted
-                } else {
-                    ConceptState::Proto
-                },
-                confirmations: d.u32()?,
-                formed_cycle: d.u64()?,
-                updated_cycle: d.u64()?,
-            };
-            let unit = d.f32s(dim)?;
+            let (concept, unit) = decode_concept(&mut d, engine)?;
             d.finish()?;
-            if engine.graph.concept_node(id).is_some() {
-                return Err(format!("concept {id} already exists"));
+            if engine.graph.concept_node(concept.id).is_some() {
+                return Err(format!("concept {} already exists", concept.id));
             }
             insert_concept(engine, concept, &unit);
         }
@@ -234,15 +280,12 @@ pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
             let id = text(d.bytes()?)?;
             let progress = text(d.bytes()?)?;
             let first = d.u64()?;
-            let n = d.u32()? as usize;
+            let n = batch_rows(&mut d, dim, "import batch rows")?;
             if n > 0 && first != engine.next_episode {
                 return Err(format!(
                     "import batch starts at id {first}, the store is at {}",
                     engine.next_episode
                 ));
-            }
-            if n > d.remaining() / (dim * 4).max(1) {
-                return Err(format!("import batch of {n} rows does not fit the record"));
             }
             let mut metas = Vec::with_capacity(n);
             for _ in 0..n {
@@ -250,7 +293,9 @@ pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
             }
             let rows = d.f32s(n * dim)?;
             let nc = d.u32()?;
-            let mut concepts = Vec::new();
+            // Each concept is a length-prefixed record of at least its kind byte.
+            let nc = d.count(u64::from(nc), 5, "import concepts")?;
+            let mut concepts = Vec::with_capacity(nc);
             for _ in 0..nc {
                 let sub = d.bytes()?;
                 if sub.first() != Some(&REC_CONCEPT) {
@@ -266,7 +311,7 @@ pub(crate) fn apply(engine: &mut Engram, payload: &[u8]) -> Result<(), String> {
             }
             let mut ids = Vec::with_capacity(concepts.len());
             for sub in concepts {
-                let cid = ConceptId(Dec::new(&sub[1..]).u64()?);
+                let cid = ConceptId(Dec::new(sub.get(1..).unwrap_or_default()).u64()?);
                 apply(engine, sub)?;
                 ids.push(cid);
             }

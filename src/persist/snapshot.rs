@@ -34,6 +34,16 @@
 //!
 //! Only live episodes are written, so a snapshot is also a compaction: rows are renumbered,
 //! ids never change.
+//!
+//! Reading trusts nothing it reads: every count is checked against the bytes of its section
+//! before anything is allocated for it, lengths and products are overflow-checked, ids must
+//! lie below the next-id counters of HEAD (and concepts' cycles not past its cycle count),
+//! import ledgers may only name ids the store handed out, and a generation of `u64::MAX`
+//! (no next one) is refused — all as [`StoreError::Corrupt`]. Two HEAD fields are not data
+//! but properties of the process: the backend is recorded for information only (a store
+//! opens under [`BackendChoice::Auto`], so `ENGRAM_BACKEND` decides), and the arena's chunk
+//! size is the one recorded but never larger than the default chunk, the file's size or one
+//! row, whichever is largest.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -95,12 +105,16 @@ fn section(w: &mut impl Write, tag: [u8; 4], payload: &[u8]) -> std::io::Result<
 /// Writes the engine as a snapshot of `generation`, to be followed by the log with id
 /// `log_id`, to `path` atomically (temporary file, fsync, rename, directory fsync). Returns
 /// the bytes written.
+///
+/// Refuses ([`crate::Error::CounterOverflow`], nothing written) a generation of `u64::MAX`,
+/// which the reader refuses because it leaves no next generation.
 pub fn write(
     engine: &Engram,
     path: &Path,
     generation: u64,
     log_id: u64,
-) -> Result<u64, StoreError> {
+) -> Result<u64, crate::Error> {
+    crate::Error::check_counter("snapshot generation", generation, 1)?;
     let g = &engine.graph;
     let dim = engine.dim();
     let cfg = &engine.config;
@@ -145,7 +159,8 @@ pub fn write(
             return Err(StoreError::Other(format!(
                 "concept {} has no centroid row {}",
                 c.id, cn.row
-            )));
+            ))
+            .into());
         }
         conc.f32s(&centroid);
         for &(o, w) in cn.links() {
@@ -288,14 +303,14 @@ pub struct SnapshotInfo {
 }
 
 /// Reads sections from a snapshot file, checking each checksum.
-struct Sections<'p> {
-    file: File,
+struct Sections<'p, R> {
+    file: R,
     path: &'p Path,
     offset: u64,
     size: u64,
 }
 
-impl Sections<'_> {
+impl<R: Read> Sections<'_, R> {
     fn read_exact(&mut self, buf: &mut [u8], section: &str) -> Result<(), StoreError> {
         self.file.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -312,7 +327,9 @@ impl Sections<'_> {
         Ok(())
     }
 
-    /// Reads a section header; returns (start offset, length, running crc).
+    /// Reads a section header; returns (start offset, length, running crc). The length is
+    /// checked against the bytes left in the file (so it bounds every allocation made for
+    /// the section).
     fn header(&mut self, tag: [u8; 4]) -> Result<(u64, u64, u32), StoreError> {
         let name = String::from_utf8_lossy(&tag).into_owned();
         let start = self.offset;
@@ -332,7 +349,7 @@ impl Sections<'_> {
         let mut l = [0u8; 8];
         l.copy_from_slice(&h[4..]);
         let len = u64::from_le_bytes(l);
-        if len > self.size.saturating_sub(self.offset + 4) {
+        if len > self.size.saturating_sub(self.offset.saturating_add(4)) {
             return Err(corrupt(
                 self.path,
                 &name,
@@ -357,19 +374,60 @@ impl Sections<'_> {
     fn small(&mut self, tag: [u8; 4]) -> Result<(u64, Vec<u8>), StoreError> {
         let (start, len, c) = self.header(tag)?;
         let name = String::from_utf8_lossy(&tag).into_owned();
-        let mut buf = vec![0u8; len as usize];
+        // `header` bounded the length by the file's size.
+        let len = usize::try_from(len)
+            .map_err(|_| corrupt(self.path, &name, start, "section too large"))?;
+        let mut buf = vec![0u8; len];
         self.read_exact(&mut buf, &name)?;
         self.check_crc(tag, start, crc(c, &buf))?;
         Ok((start, buf))
     }
 }
 
+/// Smallest encoded sizes of the records of the variable-length sections, used to bound a
+/// count read from the file by the bytes that must hold it before anything is allocated.
+const EMET_MIN: usize = 45;
+/// A concept record without its centroid.
+const CONC_FIXED: usize = 45;
+/// A binding or a concept link.
+const PAIR_BYTES: u64 = 20;
+
+/// The chunk size a store is reopened with: the one recorded, but never a reservation larger
+/// than the file needs (`max(default chunk, file size, one row)`). The chunk size is a
+/// layout parameter of the arena, not data: a smaller one changes no result, and it keeps a
+/// crafted (or merely huge) recorded value from reserving exabytes.
+fn reopen_chunk_bytes(recorded: u64, file_size: u64, row_bytes: usize) -> usize {
+    let cap = (crate::config::DEFAULT_CHUNK_BYTES as u64)
+        .max(file_size)
+        .max(row_bytes as u64);
+    usize::try_from(recorded.min(cap)).unwrap_or(usize::MAX)
+}
+
 /// Reads a snapshot into a new engine. Every checksum is checked; any mismatch, truncation,
 /// trailing byte or inconsistent record is a [`StoreError::Corrupt`] naming the section and
 /// its byte offset; another format version is a [`StoreError::Version`].
-pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
+///
+/// Every count, length and id read from the file is checked before it is used: a count of
+/// records must fit in the bytes of its section, ids must lie below the next-id counters,
+/// cycles not past the cycle count, and nothing is allocated beyond what the file's own size
+/// justifies (the arena's chunk size is the one recorded, but never larger than the default
+/// chunk, the file's size or one row, whichever is largest).
+///
+/// The backend recorded in the file is information only: the engine is opened with
+/// [`BackendChoice::Auto`] (so `ENGRAM_BACKEND` decides), and a backend that cannot be
+/// started is a [`crate::Error::Gpu`] or [`crate::Error::Config`], never corruption.
+pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), crate::Error> {
     let file = File::open(path).map_err(io("open", path))?;
     let size = file.metadata().map_err(io("stat", path))?.len();
+    read_from(std::io::BufReader::with_capacity(1 << 16, file), size, path)
+}
+
+/// [`read`] from any reader of `size` bytes (`path` names it in errors).
+pub(crate) fn read_from<R: Read + Send>(
+    file: R,
+    size: u64,
+    path: &Path,
+) -> Result<(Engram, SnapshotInfo), crate::Error> {
     let mut s = Sections {
         file,
         path,
@@ -379,12 +437,7 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     let mut magic = [0u8; 12];
     s.read_exact(&mut magic, "header")?;
     if magic[..8] != SNAPSHOT_MAGIC {
-        return Err(corrupt(
-            path,
-            "header",
-            0,
-            "not an engram snapshot (bad magic)",
-        ));
+        return Err(corrupt(path, "header", 0, "not an engram snapshot (bad magic)").into());
     }
     let version = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
     if !(1..=SNAPSHOT_VERSION).contains(&version) {
@@ -392,7 +445,8 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
             path: path.to_path_buf(),
             found: version,
             supported: format!("1 to {SNAPSHOT_VERSION}"),
-        });
+        }
+        .into());
     }
 
     // HEAD
@@ -400,21 +454,20 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     let bad = |sec: &'static str, off: u64| move |d: String| corrupt(path, sec, off, d);
     let mut d = Dec::new(&head);
     let h = (|| -> Result<_, String> {
-        let dim = d.u32()? as usize;
+        let dim = usize::try_from(d.u32()?).map_err(|_| "dimension too large".to_string())?;
         let precision = match d.u8()? {
             0 => Precision::F32,
             1 => Precision::F32AndF16,
             2 => Precision::F16,
             p => return Err(format!("unknown precision {p}")),
         };
-        let backend = match d.u8()? {
-            0 => BackendChoice::Auto,
-            1 => BackendChoice::Cpu,
-            2 => BackendChoice::Gpu,
+        // The backend the writer ran on is information only (see `read`).
+        match d.u8()? {
+            0..=2 => {}
             b => return Err(format!("unknown backend {b}")),
-        };
+        }
         let vec_f16 = d.u8()? != 0;
-        let chunk = d.u64()? as usize;
+        let chunk = d.u64()?;
         let v: [u64; 8] = [
             d.u64()?,
             d.u64()?,
@@ -429,18 +482,38 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         if vec_f16 == precision.has_f32() {
             return Err("vector kind does not match precision".into());
         }
-        Ok((dim, precision, backend, vec_f16, chunk, v))
+        if dim == 0 {
+            return Err("dimension 0".into());
+        }
+        Ok((dim, precision, vec_f16, chunk, v))
     })()
     .map_err(bad("HEAD", hoff))?;
-    let (dim, precision, backend, vec_f16, chunk, v) = h;
+    let (dim, precision, vec_f16, chunk, v) = h;
     let [generation, next_episode, next_concept, cycle, n_ep, n_conc, n_bind, n_link] = v;
+    if generation == u64::MAX {
+        return Err(corrupt(
+            path,
+            "HEAD",
+            hoff,
+            "generation u64::MAX leaves no next generation (no writer writes it)",
+        )
+        .into());
+    }
+    let elem: usize = if vec_f16 { 2 } else { 4 };
+    let row_bytes = dim
+        .checked_mul(elem)
+        .ok_or_else(|| corrupt(path, "HEAD", hoff, format!("dimension {dim} overflows")))?;
+    let f32_row_bytes = dim
+        .checked_mul(4)
+        .ok_or_else(|| corrupt(path, "HEAD", hoff, format!("dimension {dim} overflows")))?;
     let config = Config::new(dim)
         .precision(precision)
-        .backend(backend)
-        .chunk_bytes(chunk)
+        .backend(BackendChoice::Auto)
+        .chunk_bytes(reopen_chunk_bytes(chunk, size, f32_row_bytes))
         .check()
         .map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
-    let mut engine = Engram::new(config).map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
+    // Not corruption: the backend is the process's (ENGRAM_BACKEND), and its errors are its own.
+    let mut engine = Engram::new(config)?;
     engine.next_episode = next_episode;
     engine.next_concept = next_concept;
     engine.cycle = cycle;
@@ -449,15 +522,10 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     let (moff, metas) = s.small(EMET)?;
     let mut d = Dec::new(&metas);
     // Each record is at least 45 bytes: bound the count before allocating.
-    if n_ep > metas.len() as u64 / 45 {
-        return Err(corrupt(
-            path,
-            "EMET",
-            moff,
-            "more episodes than the section holds",
-        ));
-    }
-    let mut eps = Vec::with_capacity(n_ep as usize);
+    let n_ep = d
+        .count(n_ep, EMET_MIN, "episodes")
+        .map_err(bad("EMET", moff))?;
+    let mut eps = Vec::with_capacity(n_ep);
     let mut last: Option<u64> = None;
     for i in 0..n_ep {
         let r = (|| -> Result<_, String> {
@@ -488,8 +556,13 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
                 path,
                 "EMET",
                 moff,
-                format!("episode {i}: id out of order"),
-            ));
+                format!(
+                    "episode {i}: id {} out of order or not below the next episode id \
+                     {next_episode}",
+                    r.0
+                ),
+            )
+            .into());
         }
         last = Some(r.0);
         eps.push(r);
@@ -498,19 +571,20 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
 
     // EVEC, streamed
     let (voff, vlen, c) = s.header(EVEC)?;
-    let elem = if vec_f16 { 2 } else { 4 };
-    if vlen != n_ep * dim as u64 * elem {
+    // `header` bounded vlen by the file's size, so the rows it must hold are bounded too.
+    if (n_ep as u64).checked_mul(row_bytes as u64) != Some(vlen) {
         return Err(corrupt(
             path,
             "EVEC",
             voff,
             "length does not match the episode count",
-        ));
+        )
+        .into());
     }
-    let rows_per_block = (VEC_BLOCK_BYTES / (dim * 4)).max(1);
-    let total = n_ep as usize;
-    let row_bytes = dim * elem as usize;
-    let ones = vec![1.0f32; rows_per_block];
+    let total = n_ep;
+    // Buffers hold a block of rows, never more rows than the section holds.
+    let rows_per_block = (VEC_BLOCK_BYTES / f32_row_bytes).clamp(1, total.max(1));
+    let ones = vec![1.0f32; if total == 0 { 0 } else { rows_per_block }];
     engine.episodes.set_huge_pages(false);
     // A reader thread reads and checksums the next block while this one stores the last in
     // the arena (page faults and copies): the two halves of the cost overlap.
@@ -518,8 +592,12 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         type Block = Result<(Vec<f32>, usize), StoreError>;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(2);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<f32>>();
-        let words = (rows_per_block * row_bytes).div_ceil(4);
-        for _ in 0..3 {
+        let words = if total == 0 {
+            0
+        } else {
+            (rows_per_block * row_bytes).div_ceil(4)
+        };
+        for _ in 0..3.min(total) {
             let _ = back_tx.send(vec![0.0f32; words]);
         }
         let sections = &mut s;
@@ -529,7 +607,11 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
             while done < total {
                 let rows = rows_per_block.min(total - done);
                 let Ok(mut buf) = back_rx.recv() else { break };
-                let bytes = &mut bytemuck::cast_slice_mut::<f32, u8>(&mut buf)[..rows * row_bytes];
+                let Some(bytes) =
+                    bytemuck::cast_slice_mut::<f32, u8>(&mut buf).get_mut(..rows * row_bytes)
+                else {
+                    break;
+                };
                 if let Err(e) = sections.read_exact(bytes, "EVEC") {
                     let _ = tx.send(Err(e));
                     break;
@@ -542,7 +624,14 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
             }
             c
         });
-        let mut decoded = vec![0.0f32; if vec_f16 { rows_per_block * dim } else { 0 }];
+        let mut decoded = vec![
+            0.0f32;
+            if vec_f16 && total > 0 {
+                rows_per_block * dim
+            } else {
+                0
+            }
+        ];
         let mut got = 0usize;
         while got < total {
             let (mut buf, rows) = match rx.recv() {
@@ -550,28 +639,37 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
                 Ok(Err(e)) => return Err(e),
                 Err(_) => break,
             };
+            let Some(ones) = ones.get(..rows) else { break };
             if vec_f16 {
-                let hb = &bytemuck::cast_slice::<f32, u8>(&buf)[..rows * dim * 2];
-                let vals = &mut decoded[..rows * dim];
+                let Some(vals) = decoded.get_mut(..rows * dim) else {
+                    break;
+                };
+                let hb = bytemuck::cast_slice::<f32, u8>(&buf);
                 for (o, b) in vals.iter_mut().zip(hb.chunks_exact(2)) {
                     *o = f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32();
                 }
-                engine.episodes.push_scaled(vals, &ones[..rows]);
+                engine.episodes.push_scaled(vals, ones);
             } else {
-                let vals = &mut buf[..rows * dim];
+                let Some(vals) = buf.get_mut(..rows * dim) else {
+                    break;
+                };
                 if cfg!(target_endian = "big") {
                     for x in vals.iter_mut() {
                         *x = f32::from_bits(u32::from_le(x.to_bits()));
                     }
                 }
-                engine.episodes.push_scaled(vals, &ones[..rows]);
+                engine.episodes.push_scaled(vals, ones);
             }
             got += rows;
             let _ = back_tx.send(buf);
         }
-        reader
+        let c = reader
             .join()
-            .map_err(|_| StoreError::Other("the snapshot reader thread panicked".into()))
+            .map_err(|_| StoreError::Other("the snapshot reader thread panicked".into()))?;
+        if got < total {
+            return Err(corrupt(path, "EVEC", voff, "the rows could not be read"));
+        }
+        Ok(c)
     })?;
     engine.episodes.set_huge_pages(true);
     s.check_crc(EVEC, voff, c)?;
@@ -586,15 +684,12 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     // CONC
     let (coff, conc) = s.small(CONC)?;
     let mut d = Dec::new(&conc);
-    let rec = 45 + dim as u64 * 4;
-    if n_conc > conc.len() as u64 / rec {
-        return Err(corrupt(
-            path,
-            "CONC",
-            coff,
-            "more concepts than the section holds",
-        ));
-    }
+    let rec = f32_row_bytes
+        .checked_add(CONC_FIXED)
+        .ok_or_else(|| corrupt(path, "CONC", coff, "record size overflows"))?;
+    let n_conc = d
+        .count(n_conc, rec, "concepts")
+        .map_err(bad("CONC", coff))?;
     let one = [1.0f32];
     for i in 0..n_conc {
         let (concept, centroid) = (|| -> Result<_, String> {
@@ -614,6 +709,12 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
             if id.0 >= next_concept {
                 return Err(format!("id {id} not below the next id {next_concept}"));
             }
+            if formed_cycle > updated_cycle || updated_cycle > cycle {
+                return Err(format!(
+                    "concept {id} formed in cycle {formed_cycle} and updated in \
+                     {updated_cycle}, but the store is at cycle {cycle}"
+                ));
+            }
             Ok((
                 Concept {
                     id,
@@ -630,12 +731,7 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         })()
         .map_err(|e| corrupt(path, "CONC", coff, format!("concept {i}: {e}")))?;
         if engine.graph.concept_node(concept.id).is_some() {
-            return Err(corrupt(
-                path,
-                "CONC",
-                coff,
-                format!("concept {i}: duplicate id"),
-            ));
+            return Err(corrupt(path, "CONC", coff, format!("concept {i}: duplicate id")).into());
         }
         let row = engine.centroids.push_scaled(&centroid, &one);
         engine.graph.add_concept(concept, row);
@@ -644,13 +740,14 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
 
     // BIND
     let (boff, bind) = s.small(BIND)?;
-    if bind.len() as u64 != n_bind * 20 {
+    if n_bind.checked_mul(PAIR_BYTES) != Some(bind.len() as u64) {
         return Err(corrupt(
             path,
             "BIND",
             boff,
             "length does not match the binding count",
-        ));
+        )
+        .into());
     }
     let mut d = Dec::new(&bind);
     for i in 0..n_bind {
@@ -663,26 +760,22 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
                 "BIND",
                 boff,
                 format!("binding {i} ({e}, {c}) is duplicate or dangling"),
-            ));
+            )
+            .into());
         }
     }
 
     // LINK
     let (loff, link) = s.small(LINK)?;
-    if link.len() as u64 != n_link * 20 {
-        return Err(corrupt(
-            path,
-            "LINK",
-            loff,
-            "length does not match the link count",
-        ));
+    if n_link.checked_mul(PAIR_BYTES) != Some(link.len() as u64) {
+        return Err(corrupt(path, "LINK", loff, "length does not match the link count").into());
     }
     let mut d = Dec::new(&link);
     for i in 0..n_link {
         let (a, b, w) = (|| -> Result<_, String> { Ok((d.u64()?, d.u64()?, d.f32()?)) })()
             .map_err(bad("LINK", loff))?;
         if a >= b || !engine.graph.link_concepts(ConceptId(a), ConceptId(b), w) {
-            return Err(corrupt(path, "LINK", loff, format!("link {i} is invalid")));
+            return Err(corrupt(path, "LINK", loff, format!("link {i} is invalid")).into());
         }
     }
 
@@ -710,6 +803,7 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
         let mut d = Dec::new(&impt);
         engine.imports = crate::ledger::decode(&mut d)
             .and_then(|l| d.finish().map(|_| l))
+            .and_then(|l| crate::ledger::check(&l, next_episode, next_concept).map(|_| l))
             .map_err(bad("IMPT", ioff))?;
         sections + 1
     } else {
@@ -732,15 +826,19 @@ pub fn read(path: &Path) -> Result<(Engram, SnapshotInfo), StoreError> {
     // END
     let (eoff, end) = s.small(END)?;
     if end != sections.to_le_bytes() {
-        return Err(corrupt(path, "END_", eoff, "bad section count"));
+        return Err(corrupt(path, "END_", eoff, "bad section count").into());
     }
     if s.offset != size {
         return Err(corrupt(
             path,
             "trailer",
             s.offset,
-            format!("{} unexpected bytes after the end", size - s.offset),
-        ));
+            format!(
+                "{} unexpected bytes after the end",
+                size.saturating_sub(s.offset)
+            ),
+        )
+        .into());
     }
     engine
         .graph
