@@ -609,8 +609,9 @@ fn finish_interrupted_commit(
     })
 }
 
-/// The recorded report when `source` is the one the last committed import read, unchanged
-/// (size and BLAKE3 of the whole file): the import is not done again.
+/// The recorded report (with the verification done at its commit) when `source` is the one
+/// the last committed import read, unchanged (size and BLAKE3 of the whole file): the import
+/// is not done again.
 fn already_imported(source: &Path, work: &Work, started: Instant) -> Result<Option<ImportReport>> {
     let record = read_json(&work.committed())?;
     let size = fs::metadata(source).map_err(io("stat", source))?.len();
@@ -622,6 +623,23 @@ fn already_imported(source: &Path, work: &Work, started: Instant) -> Result<Opti
         return Ok(None);
     }
     let n = |k: &str| record[k].as_u64().unwrap_or(0);
+    // The verification done at the commit, as recorded.
+    let v = &record["verification"];
+    let verification = v.is_object().then(|| Verification {
+        ok: v["ok"].as_bool().unwrap_or(false),
+        store_episodes: v["store_episodes"].as_u64().unwrap_or(0),
+        expected_episodes: v["expected_episodes"].as_u64().unwrap_or(0),
+        store_concepts: v["store_concepts"].as_u64().unwrap_or(0),
+        expected_concepts: v["expected_concepts"].as_u64().unwrap_or(0),
+        episode_digest: v["episode_digest"].as_str().unwrap_or_default().into(),
+        concept_digest: v["concept_digest"].as_str().unwrap_or_default().into(),
+        digest_ok: v["digest_ok"].as_bool().unwrap_or(false),
+        spot_checked: v["spot_checked"].as_u64().unwrap_or(0),
+        spot_failures: v["spot_failures"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
+            .unwrap_or_default(),
+    });
     log::info!(
         "{} was already imported into this store (remove {} to import it again)",
         source.display(),
@@ -637,6 +655,7 @@ fn already_imported(source: &Path, work: &Work, started: Instant) -> Result<Opti
         completed: true,
         committed: true,
         already_imported: true,
+        verification,
         seconds: started.elapsed().as_secs_f64(),
         ..ImportReport::default()
     }))
