@@ -119,7 +119,7 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     ok(&["import", s(&a), "--store", s(&store)]);
 
     // A consolidate paused in the middle of its checkpoint (lock held)...
-    let mut slow = engram()
+    let slow = engram()
         .args(["consolidate", "--store", s(&store), "--now", "10"])
         .env("ENGRAM_PAUSE_AT", "fsync:snapshot.eng.tmp:2500")
         .stdout(Stdio::null())
@@ -147,7 +147,7 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     );
 
     // An import paused just before its commit refuses a consolidate.
-    let mut slow = engram()
+    let slow = engram()
         .args(["import", s(&b), "--store", s(&store)])
         .env("ENGRAM_PAUSE_AT", "import:rename-snapshot:2500")
         .stdout(Stdio::null())

@@ -362,7 +362,7 @@ fn repair_of_a_missing_log_starts_an_empty_one_and_says_so() {
     let r = repair(t.path()).unwrap();
     assert!(r.new_log && !r.clean);
     let s = DurableEngram::open(t.path(), opts()).unwrap();
-    assert!(s.len() > 0, "the snapshot's episodes are kept");
+    assert!(!s.is_empty(), "the snapshot's episodes are kept");
 }
 
 #[test]

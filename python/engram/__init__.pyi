@@ -188,8 +188,11 @@ class Engram:
         path: Union[str, "os.PathLike[str]"],
         sync: Optional[str] = None,
         recall: Optional[RecallOptions] = None,
+        read_only: bool = False,
     ) -> "Engram":
-        """Opens a durable store (replays its log; StoreError on corruption)."""
+        """Opens a durable store (replays its log; StoreError on corruption). One writer at
+        a time: StoreError ("locked by another writer") if another handle has it open for
+        writing. read_only=True takes no lock and changes no file; writes raise StoreError."""
     def checkpoint(self) -> None:
         """Writes a snapshot and starts a fresh log (durable stores only)."""
     @property

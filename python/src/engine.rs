@@ -337,17 +337,22 @@ impl PyEngram {
     }
 
     /// Opens the durable store in directory `path`: loads its snapshot and replays the log
-    /// (a torn last record is dropped; corruption raises `StoreError` naming where).
+    /// (an incomplete last record a crash cut short is left out; any damage raises
+    /// `StoreError` naming where). One writer at a time: a store another handle (in any
+    /// process) has open for writing raises `StoreError` ("locked by another writer").
+    /// `read_only=True` takes no lock and changes no file (writes raise `StoreError`).
     /// `recall`: the recall constants for this session (not saved in the store).
     #[staticmethod]
-    #[pyo3(signature = (path, sync = None, recall = None))]
+    #[pyo3(signature = (path, sync = None, recall = None, read_only = false))]
     fn open(
         py: Python<'_>,
         path: PathBuf,
         sync: Option<&str>,
         recall: Option<&Bound<'_, PyDict>>,
+        read_only: bool,
     ) -> PyResult<Self> {
-        let options = parse_sync(sync)?;
+        let mut options = parse_sync(sync)?;
+        options.read_only = read_only;
         let rc = parse_recall(recall)?;
         let mut d = py
             .detach(|| DurableEngram::open(&path, options))

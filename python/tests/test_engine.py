@@ -239,3 +239,18 @@ def test_durable_store_roundtrip(tmp_path, rng):
         engram.Engram(16).checkpoint()
     with pytest.raises(engram.ConfigError, match="sync"):
         engram.Engram.create(tmp_path / "s2", 16, sync="sometimes")
+
+
+def test_one_writer_many_readers(tmp_path):
+    path = tmp_path / "locked"
+    w = engram.Engram.create(path, 4, backend="cpu", sync="never")
+    w.remember_batch(np.eye(4, dtype=np.float32))
+    with pytest.raises(engram.StoreError, match="locked by another writer"):
+        engram.Engram.open(path)
+    r = engram.Engram.open(path, read_only=True)
+    assert len(r) == 4
+    with pytest.raises(engram.StoreError, match="read-only"):
+        r.remember(np.ones(4, dtype=np.float32))
+    del w
+    again = engram.Engram.open(path)
+    assert len(again) == 4
