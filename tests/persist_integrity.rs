@@ -449,3 +449,96 @@ fn stores_of_format_3_are_read_and_upgraded_by_a_writer() {
     assert_eq!(r.version, 2);
     assert!(r.log_id.is_some());
 }
+
+#[test]
+fn readers_see_a_consistent_state_while_a_writer_appends_and_checkpoints() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().to_path_buf();
+    let mut w = DurableEngram::create(&dir, Config::new(DIM), opts()).unwrap();
+    w.remember(&vec_for(0, DIM), EpisodeMeta::at(0)).unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 1..400u64 {
+            // Batches of 3: a reader sees all of a batch or none of it.
+            let rows: Vec<f32> = (0..3).flat_map(|j| vec_for(i * 3 + j, DIM)).collect();
+            w.remember_batch(&rows, vec![EpisodeMeta::at(i); 3])
+                .unwrap();
+            if i % 50 == 0 {
+                w.checkpoint().unwrap();
+            }
+        }
+        w.len()
+    });
+    let mut opened = 0;
+    let mut last = 0;
+    while !writer.is_finished() {
+        let r = DurableEngram::open_read_only(&dir).unwrap();
+        let n = r.len();
+        assert_eq!((n - 1) % 3, 0, "a batch was seen in part: {n}");
+        assert!(n >= last, "a later reader saw less: {n} < {last}");
+        r.graph().check_invariants().unwrap();
+        last = n;
+        opened += 1;
+    }
+    let total = writer.join().unwrap();
+    assert_eq!(DurableEngram::open_read_only(&dir).unwrap().len(), total);
+    assert!(opened > 3, "{opened} reads");
+}
+
+#[test]
+fn every_byte_flip_in_a_snapshot_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let mut s = DurableEngram::create(dir, Config::new(4), opts()).unwrap();
+    for i in 0..6u64 {
+        s.remember(&vec_for(i, 4), EpisodeMeta::at(i).with_payload("x"))
+            .unwrap();
+    }
+    s.add_concept(&vec_for(99, 4), Default::default()).unwrap();
+    s.consolidate(10).unwrap();
+    drop(s);
+    let snap_path = dir.join("snapshot.eng");
+    let snap = std::fs::read(&snap_path).unwrap();
+    for i in 0..snap.len() {
+        let mut b = snap.clone();
+        b[i] ^= 0x04;
+        std::fs::write(&snap_path, &b).unwrap();
+        let before = files(dir);
+        match DurableEngram::open_read_only(dir) {
+            Err(Error::Store(StoreError::Corrupt { .. } | StoreError::Version { .. })) => {}
+            other => panic!("flip at {i} of {}: {other:?}", snap.len()),
+        }
+        assert_eq!(files(dir), before);
+    }
+}
+
+#[test]
+fn erased_or_zeroed_runs_anywhere_are_errors_in_a_sealed_store() {
+    let t = tempfile::tempdir().unwrap();
+    store(t.path());
+    for name in ["wal.log", "snapshot.eng"] {
+        let path = t.path().join(name);
+        let orig = std::fs::read(&path).unwrap();
+        let step = (orig.len() / 37).max(1);
+        for fill in [0x00u8, 0xFF] {
+            for len in [1usize, 8, 100, usize::MAX] {
+                for start in (0..orig.len()).step_by(step) {
+                    let mut b = orig.clone();
+                    let end = start.saturating_add(len).min(b.len());
+                    if b[start..end].iter().all(|&x| x == fill) {
+                        continue; // nothing changed
+                    }
+                    b[start..end].fill(fill);
+                    std::fs::write(&path, &b).unwrap();
+                    let before = files(t.path());
+                    let r = DurableEngram::open_read_only(t.path());
+                    assert!(
+                        matches!(r, Err(Error::Store(_))),
+                        "{name}: {fill:#x} × {len} at {start} opened"
+                    );
+                    assert_eq!(files(t.path()), before);
+                }
+            }
+        }
+        std::fs::write(&path, &orig).unwrap();
+    }
+}
