@@ -154,15 +154,19 @@ impl DurableEngram {
             }
             .into());
         }
+        let already = || -> Result<Self> {
+            Err(StoreError::Other(format!("{}: a store already exists here", dir.display())).into())
+        };
+        // Checked before the lock too, so an existing store is named as such even while a
+        // writer has it open.
+        if exists(dir) {
+            return already();
+        }
         fs::create_dir_all(dir).map_err(io("create directory", dir))?;
         let lock = StoreLock::acquire(dir, options.lock_wait)?;
         let wal_path = dir.join(WAL_FILE);
         if exists(dir) || (wal_path.exists() && !interrupted_create(&wal_path)?) {
-            return Err(StoreError::Other(format!(
-                "{}: a store already exists here",
-                dir.display()
-            ))
-            .into());
+            return already();
         }
         let log_id = new_log_id();
         let wal = Wal::create(&wal_path, 0, log_id, engine.dim(), options.sync)?;
