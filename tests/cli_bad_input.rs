@@ -197,7 +197,7 @@ fn rates_must_be_finite_and_positive() {
     let src = t.path().join("m.jsonl");
     jsonl(&src, 3);
     let st = t.path().join("st");
-    for rate in ["NaN", "inf", "-inf", "-5", "0", "x"] {
+    for rate in ["NaN", "inf", "-inf", "-5", "0", "x", "1e-300", "1e-10"] {
         let arg = format!("--rate={rate}");
         let o = engram(&["import", s(&src), "--store", s(&st), &arg]);
         assert_usage(&o, "--rate");
@@ -525,4 +525,96 @@ fn a_failed_export_leaves_the_previous_files() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn a_huge_npy_header_is_refused_without_allocating_it() {
+    let t = tempfile::tempdir().unwrap();
+    let h = t.path().join("h.npy");
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    b.extend_from_slice(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }");
+    std::fs::write(&h, &b).unwrap();
+    let st = t.path().join("st");
+    let other = store(t.path(), 5);
+    for args in [
+        vec!["import", s(&h), "--store", s(&st)],
+        vec!["search", "--store", s(&other), "--query-npy", s(&h)],
+    ] {
+        let o = engram(&args);
+        let err = stderr(&o);
+        assert!(
+            matches!(o.status.code(), Some(1) | Some(2)),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(".npy header of"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert!(!st.exists(), "a failed first import leaves no store behind");
+}
+
+#[test]
+fn a_failed_import_into_a_new_directory_leaves_nothing_behind() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("bad.jsonl");
+    let mut text = String::from("{\"embedding\": [1, 2, \"x\"]}\n");
+    for i in 0..5 {
+        text.push_str(&format!("{{\"embedding\": {}}}\n", emb(i)));
+    }
+    std::fs::write(&src, text).unwrap();
+    let st = t.path().join("st");
+    let o = engram(&["import", s(&src), "--store", s(&st)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        !st.exists(),
+        "{:?}",
+        std::fs::read_dir(&st).map(|d| d.count())
+    );
+}
+
+#[test]
+fn absurd_dimensions_are_usage_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("z.npy");
+    let o = engram(&[
+        "synth",
+        "--n",
+        "100",
+        "--dim",
+        "18446744073709551615",
+        "--clusters",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    assert_usage(&o, "--dim");
+}
+
+#[test]
+fn export_into_the_store_itself_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let st = store(t.path(), 5);
+    let o = engram(&["export", "--store", s(&st), "--out", s(&st)]);
+    assert_usage(&o, "inside the store");
+    let o = engram(&["export", "--store", s(&st), "--out", s(&st.join("sub"))]);
+    assert_usage(&o, "inside the store");
+}
+
+#[test]
+fn output_that_cannot_be_written_is_one_error_line_not_a_panic() {
+    let t = tempfile::tempdir().unwrap();
+    let st = store(t.path(), 5);
+    let full = std::fs::File::create("/dev/full");
+    let Ok(full) = full else {
+        return; // no /dev/full on this system
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_engram"))
+        .args(["--json", "concepts", "--store", s(&st)])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: writing the output"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }

@@ -118,10 +118,12 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     let store = t.path().join("s");
     ok(&["import", s(&a), "--store", s(&store)]);
 
-    // A consolidate paused in the middle of its checkpoint (lock held)...
+    // A consolidate paused in the middle of its checkpoint (lock held) until released...
+    let release = t.path().join("release-1");
     let slow = engram()
         .args(["consolidate", "--store", s(&store), "--now", "10"])
-        .env("ENGRAM_PAUSE_AT", "fsync:snapshot.eng.tmp:2500")
+        .env("ENGRAM_PAUSE_AT", "fsync:snapshot.eng.tmp:120000")
+        .env("ENGRAM_PAUSE_RELEASE", &release)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -139,6 +141,7 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     assert_locked(&run(&["repair", "--store", s(&store)], &[]), "repair");
     let o = ok(&["--json", "concepts", "--store", s(&store)]);
     assert!(!o.stdout.is_empty());
+    std::fs::write(&release, b"").unwrap();
     let st = slow.wait_with_output().unwrap();
     assert!(
         st.status.success(),
@@ -147,9 +150,11 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     );
 
     // An import paused just before its commit refuses a consolidate.
+    let release = t.path().join("release-2");
     let slow = engram()
         .args(["import", s(&b), "--store", s(&store)])
-        .env("ENGRAM_PAUSE_AT", "import:rename-snapshot:2500")
+        .env("ENGRAM_PAUSE_AT", "import:rename-snapshot:120000")
+        .env("ENGRAM_PAUSE_RELEASE", &release)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -159,6 +164,7 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
         &run(&["consolidate", "--store", s(&store), "--now", "12"], &[]),
         "consolidate during an import",
     );
+    std::fs::write(&release, b"").unwrap();
     let st = slow.wait_with_output().unwrap();
     assert!(
         st.status.success(),
@@ -211,6 +217,15 @@ fn killed(o: &Output) -> bool {
 
 #[test]
 fn a_kill_at_every_point_of_an_import_then_the_same_command_gives_the_same_store() {
+    kill_every_import_point(false);
+}
+
+#[test]
+fn a_kill_at_every_point_of_a_bootstrapped_import_then_the_same_command_gives_the_same_store() {
+    kill_every_import_point(true);
+}
+
+fn kill_every_import_point(bootstrap: bool) {
     let t = tempfile::tempdir().unwrap();
     let a = npy(t.path(), "a.npy", 300, 4);
     let b = npy(t.path(), "b.npy", 700, 5);
@@ -218,19 +233,20 @@ fn a_kill_at_every_point_of_an_import_then_the_same_command_gives_the_same_store
     ok(&["import", s(&a), "--store", s(&template)]);
     let before = dump(&template);
     let import = |store: &Path, env: &[(&str, &str)]| {
-        run(
-            &[
-                "import",
-                s(&b),
-                "--store",
-                s(store),
-                "--batch",
-                "100",
-                "--checkpoint-every",
-                "200",
-            ],
-            env,
-        )
+        let mut args = vec![
+            "import",
+            s(&b),
+            "--store",
+            s(store),
+            "--batch",
+            "100",
+            "--checkpoint-every",
+            "200",
+        ];
+        if bootstrap {
+            args.push("--bootstrap-concepts");
+        }
+        run(&args, env)
     };
 
     let reference = t.path().join("reference");
@@ -247,6 +263,8 @@ fn a_kill_at_every_point_of_an_import_then_the_same_command_gives_the_same_store
         "import:record-commit#1",
         "rename:committed.json#1",
         "import:clean-up#1",
+        "import:removed-intent#1",
+        "import:removed-stage#1",
         "rename:wal.log#1",
     ] {
         assert!(points.iter().any(|p| p == needed), "{needed} in {points:?}");
@@ -268,6 +286,11 @@ fn a_kill_at_every_point_of_an_import_then_the_same_command_gives_the_same_store
         assert!(
             o.status.success(),
             "{p}: the re-run failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("verified: true"),
+            "{p}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(dump(&d) == after, "{p}: the re-run gave another store");
@@ -341,4 +364,25 @@ fn a_kill_at_every_point_of_a_consolidation_leaves_the_store_before_or_after_it(
         assert!(dump(&d) == after, "{p}");
         std::fs::remove_dir_all(&d).unwrap();
     }
+}
+
+#[test]
+fn another_source_after_an_interrupted_commit_finishes_that_commit_and_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    let a = npy(t.path(), "a.npy", 300, 7);
+    let b = npy(t.path(), "b.npy", 200, 8);
+    let store = t.path().join("s");
+    let o = run(
+        &["import", s(&a), "--store", s(&store)],
+        &[("ENGRAM_CRASH_AT", "import:renamed-snapshot")],
+    );
+    assert!(killed(&o));
+    let o = run(&["import", s(&b), "--store", s(&store)], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("was not imported"), "{err}");
+    assert_eq!(DurableEngram::open_read_only(&store).unwrap().len(), 300);
+    // Run again: now it is imported.
+    ok(&["import", s(&b), "--store", s(&store)]);
+    assert_eq!(DurableEngram::open_read_only(&store).unwrap().len(), 500);
 }

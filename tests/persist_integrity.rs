@@ -540,3 +540,87 @@ fn erased_or_zeroed_runs_anywhere_are_errors_in_a_sealed_store() {
         std::fs::write(&path, &orig).unwrap();
     }
 }
+
+#[test]
+fn repair_reopens_a_log_shortened_below_its_seal() {
+    let t = tempfile::tempdir().unwrap();
+    store(t.path());
+    let wal_path = t.path().join("wal.log");
+    let log = std::fs::read(&wal_path).unwrap();
+    let recs = record_offsets(&wal_path);
+    // At a record boundary, and in the middle of a record.
+    for cut in [
+        recs[recs.len() - 3] as usize,
+        recs[recs.len() - 3] as usize + 5,
+    ] {
+        std::fs::write(&wal_path, &log[..cut]).unwrap();
+        assert_corrupt_and_untouched(t.path());
+        let r = repair(t.path()).unwrap();
+        assert!(!r.clean, "{r:?}");
+        assert!(
+            r.problem
+                .as_deref()
+                .unwrap()
+                .contains("records were removed"),
+            "{r:?}"
+        );
+        let s = DurableEngram::open(t.path(), opts()).unwrap();
+        assert_eq!(s.wal_bytes(), recs[recs.len() - 3]);
+        drop(s);
+        // Back to the whole log (its seal is now shorter: still a lower bound).
+        std::fs::write(&wal_path, &log).unwrap();
+        assert!(repair(t.path()).unwrap().clean);
+    }
+}
+
+#[test]
+fn an_older_log_put_back_after_a_checkpoint_is_detected() {
+    let t = tempfile::tempdir().unwrap();
+    store(t.path());
+    let wal_path = t.path().join("wal.log");
+    let old = std::fs::read(&wal_path).unwrap();
+    let mut s = DurableEngram::open(t.path(), opts()).unwrap();
+    s.checkpoint().unwrap();
+    s.remember(&vec_for(77, DIM), EpisodeMeta::at(77)).unwrap();
+    drop(s);
+    // The log of the generation before: its records are folded in, but the one written
+    // after the checkpoint is not.
+    std::fs::write(&wal_path, &old).unwrap();
+    assert_corrupt_and_untouched(t.path());
+    let r = repair(t.path()).unwrap();
+    assert!(r.new_log, "{r:?}");
+    assert_eq!(std::fs::read(r.saved_to.unwrap()).unwrap(), old);
+    DurableEngram::open(t.path(), opts()).unwrap();
+}
+
+#[test]
+fn a_stale_log_with_records_is_kept_beside_the_store() {
+    let t = tempfile::tempdir().unwrap();
+    let want = store(t.path());
+    let wal_path = t.path().join("wal.log");
+    let log = std::fs::read(&wal_path).unwrap();
+    // A checkpoint interrupted after its snapshot's rename: write the next snapshot by hand.
+    let s = DurableEngram::open_read_only(t.path()).unwrap();
+    let gen = s.generation();
+    engram::persist::snapshot::write(&s, &t.path().join("snapshot.eng"), gen + 1, 42).unwrap();
+    drop(s);
+    let w = DurableEngram::open(t.path(), opts()).unwrap();
+    assert!(w.recovery().stale_wal_discarded);
+    assert_eq!(dump(&w), want);
+    drop(w);
+    let kept = t.path().join(format!("wal.log.folded-gen-{gen}"));
+    assert_eq!(std::fs::read(kept).unwrap(), log);
+}
+
+#[test]
+fn a_writer_whose_lock_file_was_removed_refuses_to_checkpoint() {
+    let t = tempfile::tempdir().unwrap();
+    let mut s = DurableEngram::create(t.path(), Config::new(DIM), opts()).unwrap();
+    s.remember(&vec_for(1, DIM), EpisodeMeta::at(1)).unwrap();
+    std::fs::remove_file(t.path().join("LOCK")).unwrap();
+    // Another writer can now get in; this one must not overwrite its snapshot.
+    let other = DurableEngram::open(t.path(), opts()).unwrap();
+    let e = s.checkpoint().unwrap_err();
+    assert!(e.to_string().contains("lock file was removed"), "{e}");
+    drop(other);
+}

@@ -454,7 +454,8 @@ pub(crate) fn meta_of(r: &LegacyRecord) -> EpisodeMeta {
 /// Sleeps so that `done` records since `start` do not exceed `rate` per second.
 pub(crate) fn throttle(rate: Option<f64>, done: u64, start: Instant) {
     if let Some(rate) = rate.filter(|r| *r > 0.0) {
-        let due = Duration::from_secs_f64(done as f64 / rate);
+        // Options are checked (rate ≥ MIN_RATE), so this is finite; saturate regardless.
+        let due = Duration::try_from_secs_f64(done as f64 / rate).unwrap_or(Duration::MAX);
         let el = start.elapsed();
         if due > el {
             std::thread::sleep(due - el);
@@ -577,5 +578,17 @@ impl Work {
     /// The snapshot a commit renames over the store's.
     pub fn staged_snapshot(&self) -> PathBuf {
         self.dir.join("snapshot.commit")
+    }
+    /// Whether anything of an import in progress is there (intent, staged snapshot,
+    /// checkpoint, stage).
+    pub fn has_leftovers(&self) -> bool {
+        [
+            self.intent(),
+            self.staged_snapshot(),
+            self.checkpoint(),
+            self.stage(),
+        ]
+        .iter()
+        .any(|p| p.exists())
     }
 }

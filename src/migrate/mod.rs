@@ -81,6 +81,36 @@ pub struct ImportOptions {
     pub stop_after: Option<u64>,
 }
 
+/// The slowest rate limit accepted (records per second): one record every ~17 minutes.
+pub const MIN_RATE: f64 = 1e-3;
+
+impl ImportOptions {
+    /// Checks the options: a batch and a checkpoint interval of at least 1, a queue of at
+    /// least one batch, a rate limit that is finite and at least [`MIN_RATE`].
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: String| -> Result<()> {
+            Err(StoreError::Other(format!("import options: {what}")).into())
+        };
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        if self.checkpoint_every == 0 {
+            return bad("checkpoint_every must be at least 1".into());
+        }
+        if self.queue_batches == 0 {
+            return bad("queue_batches must be at least 1".into());
+        }
+        if let Some(r) = self.rate_limit {
+            if !(r.is_finite() && r >= MIN_RATE) {
+                return bad(format!(
+                    "rate_limit must be a finite number of records per second ≥ {MIN_RATE}, got {r}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for ImportOptions {
     fn default() -> Self {
         Self {
@@ -138,20 +168,7 @@ pub struct ImportReport {
 impl ImportReport {
     /// The report as JSON.
     pub fn to_json(&self) -> serde_json::Value {
-        let v = self.verification.as_ref().map(|v| {
-            json!({
-                "ok": v.ok,
-                "store_episodes": v.store_episodes,
-                "expected_episodes": v.expected_episodes,
-                "store_concepts": v.store_concepts,
-                "expected_concepts": v.expected_concepts,
-                "episode_digest": v.episode_digest,
-                "concept_digest": v.concept_digest,
-                "digest_ok": v.digest_ok,
-                "spot_checked": v.spot_checked,
-                "spot_failures": v.spot_failures,
-            })
-        });
+        let v = self.verification.as_ref().map(verification_json);
         json!({
             "source": self.source.display().to_string(),
             "format": self.format,
@@ -170,6 +187,64 @@ impl ImportReport {
             "import_id": self.import_id,
             "already_imported": self.already_imported,
         })
+    }
+}
+
+/// A verification as JSON (as in [`ImportReport::to_json`]).
+fn verification_json(v: &Verification) -> serde_json::Value {
+    json!({
+        "ok": v.ok,
+        "store_episodes": v.store_episodes,
+        "expected_episodes": v.expected_episodes,
+        "store_concepts": v.store_concepts,
+        "expected_concepts": v.expected_concepts,
+        "episode_digest": v.episode_digest,
+        "concept_digest": v.concept_digest,
+        "digest_ok": v.digest_ok,
+        "spot_checked": v.spot_checked,
+        "spot_failures": v.spot_failures,
+    })
+}
+
+/// A verification read back from [`verification_json`]'s JSON (`None` if it is not one).
+fn verification_from_json(v: &serde_json::Value) -> Option<Verification> {
+    v.is_object().then(|| Verification {
+        ok: v["ok"].as_bool().unwrap_or(false),
+        store_episodes: v["store_episodes"].as_u64().unwrap_or(0),
+        expected_episodes: v["expected_episodes"].as_u64().unwrap_or(0),
+        store_concepts: v["store_concepts"].as_u64().unwrap_or(0),
+        expected_concepts: v["expected_concepts"].as_u64().unwrap_or(0),
+        episode_digest: v["episode_digest"].as_str().unwrap_or_default().into(),
+        concept_digest: v["concept_digest"].as_str().unwrap_or_default().into(),
+        digest_ok: v["digest_ok"].as_bool().unwrap_or(false),
+        spot_checked: v["spot_checked"].as_u64().unwrap_or(0),
+        spot_failures: v["spot_failures"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// The verification of a store committed with a bootstrap: the records were verified on the
+/// staged engine before it (`pre`); the store is checked for what a bootstrap cannot change —
+/// the episode digest and count — and for the concept count the bootstrap left.
+fn after_bootstrap(
+    live: &Engram,
+    ckpt: &ImportCheckpoint,
+    pre: Verification,
+    concepts: u64,
+) -> Verification {
+    let post = verify_store(live, ckpt, 0, Vec::new(), true);
+    let ok = pre.ok
+        && post.episode_digest == ckpt.episode_chain
+        && post.store_episodes == post.expected_episodes
+        && post.store_concepts == concepts;
+    Verification {
+        ok,
+        store_episodes: post.store_episodes,
+        store_concepts: post.store_concepts,
+        episode_digest: post.episode_digest,
+        ..pre
     }
 }
 
@@ -276,24 +351,64 @@ pub fn import(
     opts: &ImportOptions,
     bootstrap: Option<Bootstrap<'_>>,
 ) -> Result<ImportReport> {
-    let started = Instant::now();
+    opts.check()?;
     let format = format_of(source, opts)?;
     let work = Work::new(store);
-    if !persist::exists(store) && !work.dir.exists() {
-        let cfg = match &opts.config {
-            Some(c) => c.clone(),
-            None => Config::new(data_dim(source, format)?),
-        };
-        drop(DurableEngram::create(store, cfg, StoreOptions::default())?);
+    if persist::exists(store) || work.dir.exists() {
+        return import_into(source, store, opts, bootstrap, format);
     }
+    let cfg = match &opts.config {
+        Some(c) => c.clone(),
+        None => Config::new(data_dim(source, format)?),
+    };
+    let fresh_dir = !store.exists();
+    drop(DurableEngram::create(store, cfg, StoreOptions::default())?);
+    let r = import_into(source, store, opts, bootstrap, format);
+    if r.is_err() && !work.dir.exists() {
+        // Nothing of the import is left to resume: leave no store behind either (its
+        // dimension would bind the next import).
+        for f in [SNAPSHOT_FILE, WAL_FILE, SEAL_FILE, persist::lock::LOCK_FILE] {
+            remove_if_exists(&store.join(f))?;
+        }
+        if fresh_dir {
+            let _ = fs::remove_dir(store);
+        }
+    }
+    r
+}
+
+/// [`import`] into a store that exists.
+fn import_into(
+    source: &Path,
+    store: &Path,
+    opts: &ImportOptions,
+    bootstrap: Option<Bootstrap<'_>>,
+    format: SourceFormat,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let work = Work::new(store);
     let lock = StoreLock::acquire(store, None)?;
+    if work.committed().exists() && work.has_leftovers() {
+        // A kill during the last clean-up of a commit left some of it.
+        tidy_committed(&work)?;
+    }
     if work.intent().exists() {
         // A commit was interrupted: finish it (doing its rename if that had not happened).
-        return finish_interrupted_commit(source, store, &work, format, lock, started);
+        return finish_interrupted_commit(source, store, &work, lock, started);
     }
     if work.committed().exists() {
         if let Some(done) = already_imported(source, &work, started)? {
             return Ok(done);
+        }
+        if read_json(&work.committed())?["verification"]["ok"].as_bool() == Some(false) {
+            return Err(StoreError::Refused {
+                path: work.dir.clone(),
+                reason: "the last import into this store failed its verification; roll it back \
+                         (engram import --rollback) or, to keep it, remove the import folder \
+                         (its rollback point) before importing again"
+                    .into(),
+            }
+            .into());
         }
         // A new import drops the previous import's rollback point.
         fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
@@ -482,10 +597,15 @@ pub fn import(
         "staged_snapshot_blake3": file_digest(&staged)?,
         "pre_snapshot_blake3": pre_files[0],
         "pre_wal_blake3": pre_files[1],
+        // What verifying a bootstrapped commit needs, for a re-run that finishes it.
+        "bootstrap": pre_bootstrap.as_ref().map(|(v, concepts)| {
+            json!({"pre": verification_json(v), "concepts": concepts})
+        }),
     });
     atomic_write(&work.intent(), |w| {
         std::io::Write::write_all(w, intent.to_string().as_bytes())
     })?;
+    lock.verify()?;
     crash::point("import:rename-snapshot");
     fs::rename(&staged, store.join(SNAPSHOT_FILE)).map_err(io("commit (rename)", &staged))?;
     crash::point("import:renamed-snapshot");
@@ -498,20 +618,7 @@ pub fn import(
                 let (checked, failures) = spot_check(source, format, &spots, live)?;
                 verify_store(live, &ckpt, checked, failures, true)
             }
-            Some((pre, concepts)) => {
-                let post = verify_store(live, &ckpt, 0, Vec::new(), true);
-                let ok = pre.ok
-                    && post.episode_digest == ckpt.episode_chain
-                    && post.store_episodes == post.expected_episodes
-                    && post.store_concepts == concepts;
-                Verification {
-                    ok,
-                    store_episodes: post.store_episodes,
-                    store_concepts: post.store_concepts,
-                    episode_digest: post.episode_digest,
-                    ..pre
-                }
-            }
+            Some((pre, concepts)) => after_bootstrap(live, &ckpt, pre, concepts),
         })
     })
 }
@@ -530,9 +637,13 @@ fn finish_commit(
     verify_live: impl FnOnce(&Engram) -> Result<Verification>,
 ) -> Result<ImportReport> {
     let live = DurableEngram::open_under(store, StoreOptions::default(), lock)?;
+    // Opening kept the store's old log beside it (it held records); the rollback point has
+    // the same bytes (`pre/wal.log`).
+    remove_if_exists(&store.join(format!("{WAL_FILE}.folded-gen-{}", ckpt.pre_generation)))?;
     report.committed = true;
     report.verification = Some(verify_live(&live)?);
-    drop(live);
+    // The lock stays held until the clean-up is done.
+    let _lock = live.into_lock()?;
     let mut record = report.to_json();
     record["source_size"] = json!(ckpt.source_size);
     record["source_blake3"] = json!(ckpt.prefix_blake3);
@@ -541,14 +652,24 @@ fn finish_commit(
         std::io::Write::write_all(w, record.to_string().as_bytes())
     })?;
     crash::point("import:clean-up");
+    tidy_committed(work)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Removes what a committed import no longer needs (the intent first, so a kill in here
+/// leaves a committed import with leftovers, which the next run tidies the same way).
+fn tidy_committed(work: &Work) -> Result<()> {
+    remove_if_exists(&work.intent())?;
+    crash::point("import:removed-intent");
+    remove_if_exists(&work.staged_snapshot())?;
     remove_if_exists(&work.checkpoint())?;
     if work.stage().exists() {
         fs::remove_dir_all(work.stage()).map_err(io("remove", &work.stage()))?;
     }
-    remove_if_exists(&work.intent())?;
+    crash::point("import:removed-stage");
     sync_dir(&work.dir)?;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
 }
 
 /// A re-run after a kill during a commit: if the staged snapshot is still there the rename
@@ -559,7 +680,6 @@ fn finish_interrupted_commit(
     source: &Path,
     store: &Path,
     work: &Work,
-    format: SourceFormat,
     lock: StoreLock,
     started: Instant,
 ) -> Result<ImportReport> {
@@ -597,16 +717,54 @@ fn finish_interrupted_commit(
             source.display()
         );
     }
+    let same_source = fs::metadata(source).map(|m| m.len()).ok() == Some(ckpt.source_size)
+        && hash_prefix(source, ckpt.source_size)?.1 == ckpt.prefix_blake3;
+    let recorded = PathBuf::from(&ckpt.source);
     let mut report = ImportReport {
-        source: source.to_path_buf(),
-        format: format.name().into(),
+        source: if same_source {
+            source.to_path_buf()
+        } else {
+            recorded.clone()
+        },
+        format: ckpt.format.clone(),
         resumed_after: Some(ckpt.consumed_records),
         ..ImportReport::default()
     };
     fill(&mut report, &ckpt, started, 0);
-    finish_commit(store, work, lock, &ckpt, report, started, |live| {
-        Ok(verify_store(live, &ckpt, 0, Vec::new(), true))
-    })
+    let report = finish_commit(store, work, lock, &ckpt, report, started, |live| {
+        Ok(verify_as_intended(&intent, live, &ckpt))
+    })?;
+    if !same_source {
+        return Err(StoreError::Refused {
+            path: source.to_path_buf(),
+            reason: format!(
+                "an interrupted import of {} ({} episodes) was committed and is now finished; \
+                 {} was not imported: run the command again to import it",
+                recorded.display(),
+                report.episodes,
+                source.display()
+            ),
+        }
+        .into());
+    }
+    Ok(report)
+}
+
+/// The verification of an interrupted commit finished later: as the commit would have done
+/// it (with a bootstrap, against what its intent recorded), without spot checks.
+fn verify_as_intended(
+    intent: &serde_json::Value,
+    live: &Engram,
+    ckpt: &ImportCheckpoint,
+) -> Verification {
+    let bootstrap = &intent["bootstrap"];
+    match (
+        verification_from_json(&bootstrap["pre"]),
+        bootstrap["concepts"].as_u64(),
+    ) {
+        (Some(pre), Some(concepts)) => after_bootstrap(live, ckpt, pre, concepts),
+        _ => verify_store(live, ckpt, 0, Vec::new(), true),
+    }
 }
 
 /// The recorded report (with the verification done at its commit) when `source` is the one
@@ -624,22 +782,7 @@ fn already_imported(source: &Path, work: &Work, started: Instant) -> Result<Opti
     }
     let n = |k: &str| record[k].as_u64().unwrap_or(0);
     // The verification done at the commit, as recorded.
-    let v = &record["verification"];
-    let verification = v.is_object().then(|| Verification {
-        ok: v["ok"].as_bool().unwrap_or(false),
-        store_episodes: v["store_episodes"].as_u64().unwrap_or(0),
-        expected_episodes: v["expected_episodes"].as_u64().unwrap_or(0),
-        store_concepts: v["store_concepts"].as_u64().unwrap_or(0),
-        expected_concepts: v["expected_concepts"].as_u64().unwrap_or(0),
-        episode_digest: v["episode_digest"].as_str().unwrap_or_default().into(),
-        concept_digest: v["concept_digest"].as_str().unwrap_or_default().into(),
-        digest_ok: v["digest_ok"].as_bool().unwrap_or(false),
-        spot_checked: v["spot_checked"].as_u64().unwrap_or(0),
-        spot_failures: v["spot_failures"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
-            .unwrap_or_default(),
-    });
+    let verification = verification_from_json(&record["verification"]);
     log::info!(
         "{} was already imported into this store (remove {} to import it again)",
         source.display(),
@@ -757,6 +900,9 @@ pub fn discard(store: &Path) -> Result<()> {
         reason: "the import was committed; use rollback to undo it".into(),
     };
     if work.committed().exists() {
+        if work.has_leftovers() {
+            tidy_committed(&work)?;
+        }
         return Err(committed().into());
     }
     if work.intent().exists() && !work.staged_snapshot().exists() {
@@ -768,8 +914,9 @@ pub fn discard(store: &Path) -> Result<()> {
             ..ImportReport::default()
         };
         fill(&mut report, &ckpt, Instant::now(), 0);
+        let intent = read_json(&work.intent())?;
         finish_commit(store, &work, lock, &ckpt, report, Instant::now(), |live| {
-            Ok(verify_store(live, &ckpt, 0, Vec::new(), true))
+            Ok(verify_as_intended(&intent, live, &ckpt))
         })?;
         return Err(committed().into());
     }
@@ -964,6 +1111,7 @@ pub fn import_online(
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
     let started = Instant::now();
+    opts.check()?;
     let format = format_of(source, opts)?;
     fs::create_dir_all(work).map_err(io("create", work))?;
     let (cpath, done_path) = online_paths(work);

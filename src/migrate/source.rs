@@ -138,6 +138,42 @@ fn dim_error(path: &Path, detail: impl Into<String>) -> StoreError {
     }
 }
 
+/// The longest `.npy` header accepted (numpy writes a few hundred bytes; the format allows
+/// 4 GiB, which a hostile file would make us allocate).
+pub const MAX_NPY_HEADER: u64 = 1 << 20;
+
+/// Checks the `.npy` preamble of `r` (magic, version, header length ≤ [`MAX_NPY_HEADER`])
+/// before a parser allocates the header, and rewinds to the start.
+pub fn check_npy_header<R: Read + Seek>(r: &mut R, path: &Path) -> Result<(), StoreError> {
+    let mut pre = [0u8; 12];
+    let got = r.read(&mut pre).map_err(io("read .npy header of", path))?;
+    let bad = |detail: String| StoreError::Other(format!("{}: {detail}", path.display()));
+    if got < 10 || &pre[..6] != b"\x93NUMPY" {
+        return Err(bad("not a .npy file (bad magic)".into()));
+    }
+    let len = match pre[6] {
+        1 => u64::from(u16::from_le_bytes([pre[8], pre[9]])),
+        2 | 3 if got == 12 => u64::from(u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]])),
+        v => return Err(bad(format!(".npy format version {v} is not supported"))),
+    };
+    let size = r.seek(SeekFrom::End(0)).map_err(io("seek", path))?;
+    if len > MAX_NPY_HEADER || len > size {
+        return Err(bad(format!(
+            ".npy header of {len} bytes (the file has {size}; at most {MAX_NPY_HEADER} accepted)"
+        )));
+    }
+    r.seek(SeekFrom::Start(0)).map_err(io("seek", path))?;
+    Ok(())
+}
+
+/// Opens a `.npy` file for `npyz`, its header length checked first ([`check_npy_header`]).
+pub fn open_npy(path: &Path) -> Result<npyz::NpyFile<BufReader<File>>, StoreError> {
+    let mut f = File::open(path).map_err(io("open", path))?;
+    check_npy_header(&mut f, path)?;
+    npyz::NpyFile::new(BufReader::with_capacity(1 << 20, f))
+        .map_err(io("read .npy header of", path))
+}
+
 impl SourceReader {
     /// Opens `path` as `format` and skips to `pos` (a position a previous reader reported).
     pub fn open(path: &Path, format: SourceFormat, pos: Position) -> Result<Self, StoreError> {
@@ -170,6 +206,7 @@ impl SourceReader {
                 Kind::Fvecs(r, dim.max(0) as usize)
             }
             SourceFormat::Npy => {
+                check_npy_header(&mut r, path)?;
                 let npy = npyz::NpyFile::new(r).map_err(io("read .npy header of", path))?;
                 let descr = npy.dtype().descr();
                 if descr.trim_matches('\'') != "<f4" {

@@ -7,7 +7,8 @@
 //! - `ENGRAM_CRASH_TRACE=FILE`: every point passed is appended to `FILE`, one name a line, so
 //!   a test can list the points of an uninterrupted run and then crash at each of them.
 //! - `ENGRAM_PAUSE_AT=NAME:MILLIS`: the process sleeps that long at the first pass through
-//!   `NAME` (so a test can run a second process while the first is mid-write).
+//!   `NAME` (so a test can run a second process while the first is mid-write), or until the
+//!   file named by `ENGRAM_PAUSE_RELEASE` exists, whichever comes first.
 //!
 //! With neither set, a point costs one relaxed atomic load.
 
@@ -65,7 +66,12 @@ pub fn point(name: &str) {
     if let Some((at, ms)) = &plan.pause_at {
         static PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if at == name && !PAUSED.swap(true, Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_millis(*ms));
+            let release = std::env::var_os("ENGRAM_PAUSE_RELEASE").map(std::path::PathBuf::from);
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(*ms);
+            while std::time::Instant::now() < until && !release.as_ref().is_some_and(|r| r.exists())
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
     }
     if let Some((at, n)) = &plan.crash_at {

@@ -77,6 +77,28 @@ impl StoreLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Checks that the lock file is still the one this lock holds: if it was deleted or
+    /// replaced, another writer may have taken a new lock, and writing would race it.
+    pub fn verify(&self) -> Result<(), StoreError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let held = self.file.metadata().map_err(io("stat", &self.path))?;
+            let same = std::fs::metadata(&self.path)
+                .map(|m| m.dev() == held.dev() && m.ino() == held.ino())
+                .unwrap_or(false);
+            if !same {
+                return Err(StoreError::Refused {
+                    path: self.path.clone(),
+                    reason: "the lock file was removed or replaced while this writer held it: \
+                             another writer may have the store; nothing was written — reopen it"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Drop for StoreLock {

@@ -49,6 +49,11 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
     let wal_path = dir.join(WAL_FILE);
     let (mut engine, info) = snapshot::read(&snap_path)?;
     let mut report = RepairReport::default();
+    // A damaged seal vouches for nothing: it is rewritten below.
+    let (seal, bad_seal) = match Seal::read(dir) {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     let new_log = |report: &mut RepairReport, problem: String| -> Result<()> {
         report.problem = Some(problem);
         report.new_log = true;
@@ -95,9 +100,23 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         return Ok(report);
     }
     if stale {
+        if seal.is_some_and(|s| s.generation == info.generation) {
+            drop(r);
+            new_log(
+                &mut report,
+                "the log is an older copy from before the last checkpoint, whose own log was \
+                 sealed: the records since that checkpoint are missing"
+                    .into(),
+            )?;
+            return Ok(report);
+        }
         // Opening discards it as already folded into the snapshot.
-        report.clean = true;
+        report.clean = bad_seal.is_none();
+        report.problem = bad_seal;
         report.log_bytes = r.size();
+        if !report.clean {
+            remove_seal(dir)?;
+        }
         return Ok(report);
     }
     let damage = loop {
@@ -113,12 +132,48 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
     };
     let size = r.size();
     let log_id = r.log_id;
+    let tail = r.tail();
     drop(r);
-    let Some((good_len, problem)) = damage else {
-        report.clean = true;
-        report.log_bytes = size;
-        return Ok(report);
+    let sealed = seal.filter(|s| s.generation == info.generation && Some(s.log_id) == log_id);
+    let (good_len, problem) = match damage {
+        Some(d) => d,
+        None => match sealed {
+            Some(s) if tail.good_len < s.len => (
+                tail.good_len,
+                format!(
+                    "the log holds {} bytes of complete records, but held {} when the store was \
+                     last closed: records were removed",
+                    tail.good_len, s.len
+                ),
+            ),
+            _ => {
+                // Sound (a torn tail is left to the next writable open).
+                report.log_bytes = size;
+                match bad_seal {
+                    None => report.clean = true,
+                    Some(p) => {
+                        report.problem = Some(p);
+                        if let Some(id) = log_id {
+                            reseal(dir, info.generation, id, tail.good_len)?;
+                        } else {
+                            remove_seal(dir)?;
+                        }
+                    }
+                }
+                return Ok(report);
+            }
+        },
     };
+    report.log_bytes = good_len;
+    if good_len == size {
+        // Nothing to cut (records were removed before): reseal at what is there.
+        report.problem = Some(problem);
+        match log_id {
+            Some(id) => reseal(dir, info.generation, id, good_len)?,
+            None => remove_seal(dir)?,
+        }
+        return Ok(report);
+    }
     // Save what is removed, then cut the log.
     let side = side_path(dir, good_len);
     let mut src = File::open(&wal_path).map_err(io("open", &wal_path))?;

@@ -128,8 +128,11 @@ pub fn exists(dir: &Path) -> bool {
 
 /// What the log beside a snapshot held.
 struct Replayed {
-    /// Where appending continues (the end of the last good record).
+    /// Where appending continues (the end of the last good record; for a stale log, its
+    /// size).
     good_len: u64,
+    /// The log's header length.
+    header_len: u64,
     /// The log's format version.
     version: u32,
     /// Whether the log was stale (the generation before the snapshot's) and so ignored.
@@ -273,6 +276,12 @@ impl DurableEngram {
         match info.log_id {
             Some(id) if replayed.stale => {
                 // Everything in the stale log is in the snapshot: start the log it names.
+                // A stale log that holds records is kept beside it, not deleted (only
+                // `repair` drops data; this one is safe to delete once the store opens).
+                if replayed.good_len > replayed.header_len {
+                    let keep = dir.join(format!("{WAL_FILE}.folded-gen-{}", generation - 1));
+                    fs::rename(&wal_path, &keep).map_err(io("keep the folded log as", &keep))?;
+                }
                 s.start_log(
                     NextCheckpoint {
                         generation,
@@ -534,6 +543,9 @@ impl DurableEngram {
     /// and log id the snapshot is written with.
     pub(crate) fn begin_checkpoint(&mut self) -> Result<NextCheckpoint> {
         self.wal_mut()?.sync()?;
+        if let Some(l) = &self.lock {
+            l.verify()?;
+        }
         let generation = self.generation.checked_add(1).ok_or_else(|| {
             StoreError::Other("the store's generation counter is exhausted".into())
         })?;
@@ -574,23 +586,34 @@ impl DurableEngram {
     /// empty one of its generation and id.
     fn start_log(&mut self, next: NextCheckpoint, policy: SyncPolicy) -> Result<()> {
         self.generation = next.generation;
-        // Close the old log's background syncer before the file is replaced.
-        self.wal = None;
-        match Wal::create(
+        let created = Wal::create(
             &self.dir.join(WAL_FILE),
             next.generation,
             next.log_id,
             self.engine.dim(),
             policy,
-        ) {
+        )
+        .and_then(|w| {
+            // Sealed at once: from now on a log of an earlier generation beside this
+            // snapshot is an old copy put back, not an interrupted checkpoint.
+            Seal {
+                generation: next.generation,
+                log_id: next.log_id,
+                len: w.len(),
+            }
+            .write(&self.dir)?;
+            Ok(w)
+        });
+        match created {
             Ok(w) => {
                 self.wal_bytes = w.len();
                 self.wal = Some(w);
                 Ok(())
             }
             Err(e) => {
-                // The old log is stale now and would be discarded on open; refuse writes
-                // (until reopened: the writer's lock stays held by this handle).
+                // The old log (kept, so a later `checkpoint()` can try again) is stale now
+                // and would be discarded on open; refuse writes until a checkpoint succeeds
+                // or the store is reopened.
                 self.poisoned = true;
                 Err(e.into())
             }
@@ -786,6 +809,9 @@ fn replay(
         )
         .into());
     }
+    // The seal is read before the log: the log only grows within a generation, so a seal
+    // written by a writer closing meanwhile can only be shorter than what is read next.
+    let seal = Seal::read(dir)?;
     let mut r = WalReader::open(&wal_path)?;
     if r.dim != engine.dim() {
         return Err(corrupt(
@@ -797,11 +823,26 @@ fn replay(
         .into());
     }
     if r.generation.checked_add(1) == Some(info.generation) {
+        if seal.is_some_and(|s| s.generation == info.generation) {
+            return Err(corrupt(
+                &wal_path,
+                "log header",
+                0,
+                format!(
+                    "the log is of generation {}, from before the last checkpoint, whose own \
+                     log was in place (sealed): an older copy of the log was put back and \
+                     the records since that checkpoint are missing",
+                    r.generation
+                ),
+            )
+            .into());
+        }
         // A checkpoint was interrupted after its snapshot was in place: the snapshot holds
         // everything this log does.
         report.stale_wal_discarded = true;
         return Ok(Replayed {
-            good_len: r.offset(),
+            good_len: r.size(),
+            header_len: r.offset(),
             version: r.version,
             stale: true,
         });
@@ -834,8 +875,7 @@ fn replay(
             .into());
         }
     }
-    let seal =
-        Seal::read(dir)?.filter(|s| s.generation == info.generation && Some(s.log_id) == r.log_id);
+    let seal = seal.filter(|s| s.generation == info.generation && Some(s.log_id) == r.log_id);
     if let Some(seal) = &seal {
         if r.size() < seal.len {
             return Err(corrupt(
@@ -885,6 +925,11 @@ fn replay(
     }
     Ok(Replayed {
         good_len: tail.good_len,
+        header_len: if r.version == 1 {
+            super::wal::V1_HEADER_BYTES
+        } else {
+            super::wal::HEADER_BYTES
+        },
         version: r.version,
         stale: false,
     })

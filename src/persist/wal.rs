@@ -332,6 +332,12 @@ pub struct Tail {
 /// Bytes scanned at a time when looking for valid records after a record that runs past the
 /// end of the log.
 const SCAN_WINDOW: usize = 1 << 20;
+/// Candidate headers (passing their check) whose payload the scan verifies before it stops
+/// and calls the tail damaged: a crash leaves at most one partial record, never thousands of
+/// self-consistent headers, and the bound keeps a crafted log from making opening slow.
+const SCAN_CANDIDATES: u32 = 64;
+/// Payload bytes the scan verifies at most, for the same reason.
+const SCAN_PAYLOAD_BYTES: u64 = 1 << 30;
 
 /// Reads a log record by record. It only reads: it never changes the file.
 pub struct WalReader<'p> {
@@ -464,10 +470,12 @@ impl<'p> WalReader<'p> {
     }
 
     /// The offset of the first complete, valid record that starts at or after `from`, if
-    /// any: evidence that the bytes before it are damage, not a torn tail.
+    /// any: evidence that the bytes before it are damage, not a torn tail. (Also the offset
+    /// where the scan's bounds ran out, which is evidence of damage all the same.)
     fn find_valid_record(&self, from: u64) -> Result<Option<u64>, StoreError> {
         let mut f = File::open(self.path).map_err(io("open", self.path))?;
         let hb = RECORD_HEADER_BYTES as usize;
+        let (mut candidates, mut verified) = (0u32, 0u64);
         let mut buf = vec![0u8; SCAN_WINDOW + hb];
         let mut pos = from;
         while pos + RECORD_HEADER_BYTES <= self.size {
@@ -483,6 +491,11 @@ impl<'p> WalReader<'p> {
                 let at = pos + i as u64;
                 if len > self.size - at - RECORD_HEADER_BYTES {
                     continue;
+                }
+                candidates += 1;
+                verified += len;
+                if candidates > SCAN_CANDIDATES || verified > SCAN_PAYLOAD_BYTES {
+                    return Ok(Some(at));
                 }
                 let mut p = File::open(self.path).map_err(io("open", self.path))?;
                 p.seek(SeekFrom::Start(at + RECORD_HEADER_BYTES))

@@ -25,8 +25,8 @@ pub struct Args {
     /// Episodes in the stream.
     #[arg(long, value_parser = positive, default_value = "20000")]
     pub n: usize,
-    /// Dimension.
-    #[arg(long, value_parser = positive, default_value = "384")]
+    /// Dimension (1 to 65,536).
+    #[arg(long, value_parser = crate::util::bounded(1 << 16), default_value = "384")]
     pub dim: usize,
     /// True clusters in the stream.
     #[arg(long, value_parser = positive, default_value = "8")]

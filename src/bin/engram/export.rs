@@ -19,6 +19,19 @@ pub struct Args {
 
 /// Runs `engram export`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
+    // The output must not be the store itself (its files would sit beside the store's).
+    if let (Some(out), Some(store)) = (
+        crate::util::resolved(&a.out),
+        crate::util::resolved(&a.store),
+    ) {
+        if out.starts_with(&store) {
+            crate::util::usage_error(format!(
+                "--out {} is inside the store {}: export somewhere else",
+                a.out.display(),
+                a.store.display()
+            ));
+        }
+    }
     let mut s = crate::store::open_read_only(&a.store)?;
     crate::util::use_backend(c, &mut s)?;
     let r = engram::persist::export::export(&s, &a.out)

@@ -59,6 +59,28 @@ enum Command {
 }
 
 fn main() {
+    // Like every Unix tool: output cut by a closed pipe (`| head`) ends the process quietly,
+    // and stdout that cannot be written (a full disk) is one error line, not a panic. Both
+    // happen only when printing the result, after the work is done and durable.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") {
+            eprintln!("error: writing the output: {msg}");
+            std::process::exit(1);
+        }
+        default_hook(info);
+    }));
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli.common.seed_given = given(&matches, "seed");

@@ -96,9 +96,7 @@ pub struct SearchArgs {
 
 /// Reads the query rows of a `.npy` file: shape (dim) or (m, dim), float32.
 fn read_queries(p: &Path, dim: usize) -> anyhow::Result<Vec<f32>> {
-    let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-    let npy = npyz::NpyFile::new(std::io::BufReader::new(f))
-        .with_context(|| format!("reading the .npy header of {}", p.display()))?;
+    let npy = engram::migrate::source::open_npy(p)?;
     crate::util::expect_f32(&npy, p)?;
     let shape = npy.shape().to_vec();
     let ok = match shape.as_slice() {

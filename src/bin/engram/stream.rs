@@ -339,10 +339,7 @@ fn fmt_opt(x: Option<f64>) -> String {
 }
 
 fn npy_shape(p: &std::path::Path) -> anyhow::Result<(usize, usize)> {
-    use anyhow::Context;
-    let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-    let h = npyz::NpyFile::new(std::io::BufReader::new(f))
-        .with_context(|| format!("reading the .npy header of {}", p.display()))?;
+    let h = engram::migrate::source::open_npy(p)?;
     crate::util::expect_f32(&h, p)?;
     match h.shape() {
         [n, d] if *n >= 1 && *d >= 1 => Ok((*n as usize, *d as usize)),

@@ -22,8 +22,8 @@ pub struct StreamSpec {
     /// Rows in the stream.
     #[arg(long, value_parser = positive, default_value = "100000")]
     pub n: usize,
-    /// Dimension.
-    #[arg(long, value_parser = positive, default_value = "384")]
+    /// Dimension (1 to 65,536).
+    #[arg(long, value_parser = crate::util::bounded(1 << 16), default_value = "384")]
     pub dim: usize,
     /// True clusters (mixture components on the sphere).
     #[arg(long, value_parser = positive, default_value = "32")]
@@ -196,9 +196,7 @@ pub fn read_npy_chunks(
     mut f: impl FnMut(usize, &[f32], &[u32]) -> anyhow::Result<()>,
 ) -> anyhow::Result<(usize, usize)> {
     let open = |p: &Path| -> anyhow::Result<npyz::NpyFile<std::io::BufReader<File>>> {
-        let file = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-        npyz::NpyFile::new(std::io::BufReader::with_capacity(1 << 20, file))
-            .with_context(|| format!("reading the .npy header of {}", p.display()))
+        Ok(engram::migrate::source::open_npy(p)?)
     };
     let file = open(data)?;
     let shape = file.shape().to_vec();

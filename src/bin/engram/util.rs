@@ -69,9 +69,10 @@ pub fn clock(s: &str) -> Result<u64, String> {
 
 /// Parses a rate: a finite number > 0.
 pub fn positive_rate(s: &str) -> Result<f64, String> {
+    let min = engram::migrate::MIN_RATE;
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(v) => Err(format!("must be a finite number > 0, got {v}")),
+        Ok(v) if v.is_finite() && v >= min => Ok(v),
+        Ok(v) => Err(format!("must be a finite number ≥ {min}, got {v}")),
         Err(e) => Err(format!("`{s}` is not a number: {e}")),
     }
 }
@@ -298,8 +299,27 @@ pub fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{}", serde_json::to_string_pretty(v)?).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing the output"))
+        }
         _ => Ok(()),
+    }
+}
+
+/// `p` made absolute with symlinks resolved, also when it does not exist yet (its nearest
+/// existing ancestor is resolved and the rest appended).
+pub fn resolved(p: &std::path::Path) -> Option<std::path::PathBuf> {
+    let mut tail = Vec::new();
+    let mut cur = p.to_path_buf();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&cur) {
+            return Some(tail.iter().rev().fold(c, |acc, n| acc.join(n)));
+        }
+        tail.push(cur.file_name()?.to_os_string());
+        cur = match cur.parent() {
+            Some(q) if !q.as_os_str().is_empty() => q.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
     }
 }
 

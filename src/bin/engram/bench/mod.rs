@@ -36,8 +36,8 @@ pub struct Args {
     /// Query batch sizes, comma-separated.
     #[arg(long, value_parser = positive, value_delimiter = ',', default_value = "1,16,64,256,1000")]
     pub batches: Vec<usize>,
-    /// Dimension.
-    #[arg(long, value_parser = positive, default_value = "384")]
+    /// Dimension (1 to 65,536).
+    #[arg(long, value_parser = crate::util::bounded(1 << 16), default_value = "384")]
     pub dim: usize,
     /// Clusters of the k-means iteration.
     #[arg(long, value_parser = positive, default_value = "64")]
