@@ -447,8 +447,8 @@ pub fn fma_peak(threads: usize) -> f64 {
 pub fn cpu_limits() -> CpuLimits {
     let threads = rayon::current_num_threads();
     let bytes = read_probe_bytes(l3_bytes());
-    let one = read_bandwidth_probe(1, bytes, 7);
-    let all = read_bandwidth_probe(threads, bytes, 7);
+    let one = read_bandwidth_probe(1, bytes, 10);
+    let all = read_bandwidth_probe(threads, bytes, 10);
     let fma = FmaPeak::measure(threads);
     CpuLimits {
         threads,

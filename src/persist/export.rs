@@ -113,7 +113,7 @@ pub fn export_with_progress(
     let mut done = 0u64;
     let mut tick = |done: &mut u64| {
         *done += 1;
-        if *done % PROGRESS_EVERY == 0 {
+        if done.is_multiple_of(PROGRESS_EVERY) {
             progress(*done, total);
         }
     };
