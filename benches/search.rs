@@ -25,36 +25,46 @@ fn bench_n() -> usize {
 fn limits(c: &mut Criterion) {
     let mut g = c.benchmark_group("limits");
     g.sample_size(10);
-    let data = vec![1.0f32; 128 << 20];
+    // The read probe of `engram bench`: a buffer of 4× the L3 cache, independent streams per
+    // thread (the shape that was best in a quick probe), every thread.
+    let bytes = engram::bench::read_probe_bytes(engram::bench::l3_bytes());
+    let streams = engram::bench::read_bandwidth_probe(1, bytes, 2).streams;
+    let data = vec![1.0f32; (bytes / 4) as usize];
     g.throughput(Throughput::Bytes((data.len() * 4) as u64));
-    g.bench_function("read_seq_1t", |b| b.iter(|| engram::bench::read_sum(&data)));
+    g.bench_function("read_seq_1t", |b| {
+        b.iter(|| engram::bench::read_sum_streams(&data, streams))
+    });
     g.bench_function("read_seq_all_threads", |b| {
         use rayon::prelude::*;
         let per = data.len().div_ceil(rayon::current_num_threads());
         b.iter(|| {
             data.par_chunks(per)
-                .map(engram::bench::read_sum)
+                .map(|c| engram::bench::read_sum_streams(c, streams))
                 .sum::<f32>()
         })
     });
-    // The FMA peak the batch figures are compared with: independent FMAs on registers, all
-    // threads, with the widest vectors the kernels use.
+    // The FMA rates the batch figures are compared with: independent FMAs on registers, all
+    // threads, at 256 bits and (with AVX-512) 512 bits; the peak is the larger.
     let threads = rayon::current_num_threads();
-    let level = engram::compute::cpu::SimdLevel::current();
-    let iters = 1 << 20;
-    let flops = (0..threads)
-        .map(|_| engram::compute::cpu::fma_loop(level, iters, 1.0).1)
-        .sum::<f64>();
-    g.throughput(Throughput::Elements(flops as u64));
-    g.bench_function("fma_peak_all_threads", |b| {
-        use rayon::prelude::*;
-        b.iter(|| {
-            (0..threads)
-                .into_par_iter()
-                .map(|i| engram::compute::cpu::fma_loop(level, iters, 1.0 + i as f32).0)
-                .sum::<f32>()
-        })
-    });
+    for level in [SimdLevel::Avx2Fma, SimdLevel::Avx512] {
+        if !level.supported() {
+            continue;
+        }
+        let iters = 1 << 20;
+        let flops = (0..threads)
+            .map(|_| engram::compute::cpu::fma_loop(level, iters, 1.0).1)
+            .sum::<f64>();
+        g.throughput(Throughput::Elements(flops as u64));
+        g.bench_function(format!("fma_peak_all_threads_{}", level.name()), |b| {
+            use rayon::prelude::*;
+            b.iter(|| {
+                (0..threads)
+                    .into_par_iter()
+                    .map(|i| engram::compute::cpu::fma_loop(level, iters, 1.0 + i as f32).0)
+                    .sum::<f32>()
+            })
+        });
+    }
     // And a 2048³ f32 GEMM through the `gemm` crate (256-bit vectors), all threads.
     let m = 2048;
     let a = vec![0.5f32; m * m];

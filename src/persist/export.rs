@@ -89,14 +89,39 @@ fn npy(w: &mut BufWriter<&File>, rows: u64, dim: usize, data: &[f32]) -> std::io
 /// The four files are written under temporary names and renamed into place only when all
 /// are complete: an export that fails (a full disk) leaves `out` as it was.
 pub fn export(e: &Engram, out: &Path) -> Result<ExportReport> {
+    export_with_progress(e, out, &mut |_, _| {})
+}
+
+/// Rows between two progress reports of [`export_with_progress`].
+const PROGRESS_EVERY: u64 = 4096;
+
+/// [`export`], reporting progress as `progress(rows done, rows in all)` (episodes then
+/// concepts) every few thousand rows and once at the end (for a progress bar; the library
+/// draws nothing).
+pub fn export_with_progress(
+    e: &Engram,
+    out: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
     fs::create_dir_all(out).map_err(io("create", out))?;
     let dim = e.dim();
     let g = e.graph();
     let n = g.episode_count() as u64;
+    let ids = g.concept_ids();
+    let total = n + ids.len() as u64;
+    progress(0, total);
+    let mut done = 0u64;
+    let mut tick = |done: &mut u64| {
+        *done += 1;
+        if done.is_multiple_of(PROGRESS_EVERY) {
+            progress(*done, total);
+        }
+    };
     let mut staged = Staged { files: Vec::new() };
     let mut vecs = Vec::with_capacity(n as usize * dim);
     staged.write(out.join("episodes.jsonl"), |w, p| {
         for (_, id, node) in g.episodes() {
+            tick(&mut done);
             vecs.extend(e.embedding(id)?);
             let payload = match node.payload() {
                 None => json!(null),
@@ -122,10 +147,10 @@ pub fn export(e: &Engram, out: &Path) -> Result<ExportReport> {
         npy(w, n, dim, &vecs).map_err(|e| io("write", p)(e).into())
     })?;
 
-    let ids = g.concept_ids();
     let mut vecs = Vec::with_capacity(ids.len() * dim);
     staged.write(out.join("concepts.jsonl"), |w, p| {
         for id in &ids {
+            tick(&mut done);
             let c = e.concept(*id)?;
             vecs.extend(e.centroid(*id)?);
             let links: Vec<_> = g
@@ -147,6 +172,7 @@ pub fn export(e: &Engram, out: &Path) -> Result<ExportReport> {
         npy(w, ids.len() as u64, dim, &vecs).map_err(|e| io("write", p)(e).into())
     })?;
     staged.commit(out)?;
+    progress(total, total);
     Ok(ExportReport {
         episodes: n,
         concepts: ids.len() as u64,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::util::{print_json, Common};
+use crate::util::{print_json, Common, Progress};
 
 /// Arguments of `engram export`.
 #[derive(Debug, clap::Args)]
@@ -34,8 +34,16 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     }
     let mut s = crate::store::open_read_only(&a.store)?;
     crate::util::use_backend(c, &mut s)?;
-    let r = engram::persist::export::export(&s, &a.out)
-        .with_context(|| format!("exporting to {}", a.out.display()))?;
+    let mut progress = None::<Progress>;
+    let r = engram::persist::export::export_with_progress(&s, &a.out, &mut |done, total| {
+        progress
+            .get_or_insert_with(|| Progress::new(c, total, "rows"))
+            .set(done, "exporting")
+    })
+    .with_context(|| format!("exporting to {}", a.out.display()))?;
+    if let Some(p) = progress {
+        p.finish();
+    }
     if c.json {
         print_json(&serde_json::json!({
             "episodes": r.episodes, "concepts": r.concepts, "out": a.out.display().to_string()

@@ -32,7 +32,8 @@ pub fn caps_json(c: &Capabilities) -> Value {
 
 /// Runs `engram info`.
 pub fn run(c: &Common, _a: Args) -> anyhow::Result<()> {
-    let simd = SimdLevel::detect();
+    // The level the kernels run at (`ENGRAM_SIMD` may lower the CPU's best).
+    let simd = SimdLevel::current();
     let threads = rayon::current_num_threads();
     let gpu = shared_context(true);
     let auto = select(BackendChoice::Auto)?;
@@ -49,7 +50,7 @@ pub fn run(c: &Common, _a: Args) -> anyhow::Result<()> {
     };
     let v = json!({
         "cpu": {
-            "simd": simd.name(), "threads": threads,
+            "simd": simd.name(), "simd_best": SimdLevel::detect().name(), "threads": threads,
             "simd_available": SimdLevel::available().iter().map(|l| l.name()).collect::<Vec<_>>(),
         },
         "gpu": gpu_json,

@@ -313,6 +313,10 @@ pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
     };
     log::info!("consolidate: {settings}; {overrides}");
     let t = Instant::now();
+    let spinner = crate::util::Progress::spinner(
+        c,
+        &format!("consolidating {} episodes, then checkpointing", s.len()),
+    );
     let report = s
         .mutate_and_checkpoint(|e| {
             if cfg != saved {
@@ -322,6 +326,7 @@ pub fn consolidate(c: &Common, a: ConsolidateArgs) -> anyhow::Result<()> {
         })
         .context("checkpointing the store")?
         .context("consolidating")?;
+    spinner.finish();
     let elapsed = secs(t);
     let v = json!({
         "store": a.store.display().to_string(), "cycle": report.cycle, "now": report.now,

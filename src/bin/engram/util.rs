@@ -257,6 +257,33 @@ impl Progress {
         }
     }
 
+    /// A spinner with a status message for work of unknown length (nothing off a terminal).
+    pub fn spinner(c: &Common, msg: &str) -> Self {
+        let bar = interactive(c).then(|| {
+            let b = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}") {
+                b.set_style(style);
+            }
+            b.set_message(msg.to_string());
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Self {
+            bar,
+            total: 0,
+            last_log: Instant::now(),
+            every: Duration::MAX,
+        }
+    }
+
+    /// Changes the number of items in all.
+    pub fn set_total(&mut self, total: u64) {
+        self.total = total;
+        if let Some(b) = &self.bar {
+            b.set_length(total);
+        }
+    }
+
     /// Moves to `pos` items done with a status message.
     pub fn set(&mut self, pos: u64, msg: &str) {
         match &self.bar {

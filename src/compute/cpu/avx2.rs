@@ -76,16 +76,18 @@ pub unsafe fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     dot_loop(a, n, |i| load_f16x8(pb.add(i)), |i| (*pb.add(i)).to_f32())
 }
 
-/// Fused scan of one query over a block of rows: dot products straight into the top-k.
+/// Fused scan of one query over a block of rows: dot products straight into the top-k; f16
+/// rows with 512-bit unpacking when `wide`.
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA and F16C.
+/// The CPU must support AVX2, FMA and F16C, and AVX-512F when `wide`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn scan(
     query: &[f32],
     rows: Rows<'_>,
     dim: usize,
     first_row: usize,
+    wide: bool,
     out: &mut Pusher<'_>,
 ) {
     match rows {
@@ -95,7 +97,7 @@ pub unsafe fn scan(
                 out.offer(s, first_row + i);
             }
         }
-        Rows::F16(r) if super::avx512() => {
+        Rows::F16(r) if wide => {
             // The f16 scan is bound by unpacking, not memory: AVX-512 unpacks 16 per instruction.
             for (i, row) in r.chunks_exact(dim).enumerate() {
                 out.offer(dot_f16_avx512(query, row), first_row + i);

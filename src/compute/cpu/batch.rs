@@ -75,15 +75,7 @@ pub(crate) fn pack_panels(level: SimdLevel, queries: &[f32], dim: usize) -> Opti
 
 /// Whether the panel kernel runs at this level on this CPU.
 fn panel_kernel(level: SimdLevel) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        level == SimdLevel::Avx2Fma && SimdLevel::detect() == SimdLevel::Avx2Fma && super::avx512()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = level;
-        false
-    }
+    level.wide()
 }
 
 /// What every block of a multi-query search shares: the queries and how to score them.
@@ -453,8 +445,8 @@ fn block_8x16(
     out: &mut [f32; 8 * PANEL],
 ) -> u32 {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `pack_panels` returned panels only after `panel_kernel` saw AVX-512F, AVX-512DQ,
-    // AVX2 and FMA; every row is `dim` long, the panel `dim × 16`, `thr` 16 long.
+    // SAFETY: `pack_panels` returned panels only after `panel_kernel` saw the `Avx512` level
+    // (AVX-512F, AVX2, FMA); every row is `dim` long, the panel `dim × 16`, `thr` 16 long.
     unsafe {
         super::avx2::block_8x16_avx512(rows, panel, thr, dim, out)
     }
@@ -489,9 +481,9 @@ fn block_8x32(
 fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f32; 8] {
     let mut out = [0.0f32; 8];
     match level {
-        // SAFETY: `Avx2Fma` is only acted on when the CPU has the features.
+        // SAFETY: the x86-64 levels are only acted on when the CPU has the features.
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2Fma if SimdLevel::detect() == SimdLevel::Avx2Fma => unsafe {
+        SimdLevel::Avx2Fma | SimdLevel::Avx512 if level.supported() => unsafe {
             super::avx2::block_2x4(q, r, dim, &mut out)
         },
         _ => {

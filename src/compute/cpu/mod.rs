@@ -2,10 +2,12 @@
 //! (aarch64) kernels picked at run time, and the blocked batch search on top of them.
 //!
 //! Dispatch follows qdrant's model: one module per instruction set, chosen at run time with
-//! `is_x86_feature_detected!`, never `target-cpu=native`. Where the CPU has AVX-512F/DQ, the
-//! x86-64 level also uses 512-bit kernels (the f16 scan, the panel kernel of batches).
-//! `ENGRAM_SIMD=scalar` forces the scalar kernels and `ENGRAM_SIMD=avx2` the 256-bit ones
-//! (for comparisons, and so that every path is tested on an AVX-512 machine).
+//! `is_x86_feature_detected!`, never `target-cpu=native`. Where the CPU has AVX-512F (besides
+//! AVX2, FMA and F16C) the level is [`SimdLevel::Avx512`]: the 512-bit kernels run (the f16
+//! scan, the panel kernel of batches and k-means), the rest are the 256-bit ones.
+//! `ENGRAM_SIMD=scalar` forces the scalar kernels and `ENGRAM_SIMD=avx2` the 256-bit level
+//! [`SimdLevel::Avx2Fma`] (for comparisons, and so that every path is tested on an AVX-512
+//! machine).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -31,51 +33,39 @@ use crate::vectors::RowMask;
 pub enum SimdLevel {
     /// Plain Rust loops (always available; the reference).
     Scalar,
-    /// x86-64 with AVX2, FMA and F16C.
+    /// x86-64 with AVX2, FMA and F16C: the 256-bit kernels.
     Avx2Fma,
+    /// x86-64 with AVX-512F besides AVX2, FMA and F16C: the 512-bit kernels where there are
+    /// some (the f16 scan, the panel kernel), the 256-bit ones elsewhere.
+    Avx512,
     /// aarch64 NEON.
     Neon,
 }
 
-/// Whether the 512-bit kernels run: the CPU has AVX-512F and AVX-512DQ and `ENGRAM_SIMD` is
-/// neither `avx2` nor `scalar` (checked once).
-pub(crate) fn avx512() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            !matches!(
-                std::env::var("ENGRAM_SIMD").as_deref(),
-                Ok("avx2" | "scalar")
-            ) && is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512dq")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
-}
-
-/// Runs `iters` steps of independent FMAs on registers with the widest vectors the kernels
-/// use at `level`; returns (a value to keep, floating-point operations done).
+/// Runs `iters` steps of independent FMAs on registers with the widest vectors of `level`
+/// (512-bit at [`SimdLevel::Avx512`], 256-bit at [`SimdLevel::Avx2Fma`], scalar otherwise);
+/// returns (a value to keep, floating-point operations done). A level this CPU does not
+/// support runs the scalar loop.
 pub fn fma_loop(level: SimdLevel, iters: usize, seed: f32) -> (f32, f64) {
     #[cfg(target_arch = "x86_64")]
-    if level == SimdLevel::Avx2Fma && SimdLevel::detect() == SimdLevel::Avx2Fma {
-        // SAFETY: the features were detected (AVX-512 by `avx512`, AVX2/FMA by `detect`).
-        return unsafe {
-            if avx512() {
-                (
-                    avx2::fma_loop_avx512(iters, seed),
+    if level.supported() {
+        match level {
+            // SAFETY: `supported` saw AVX-512F, AVX2 and FMA.
+            SimdLevel::Avx512 => {
+                return (
+                    unsafe { avx2::fma_loop_avx512(iters, seed) },
                     iters as f64 * 16.0 * 16.0 * 2.0,
                 )
-            } else {
-                (
-                    avx2::fma_loop_avx2(iters, seed),
+            }
+            // SAFETY: `supported` saw AVX2 and FMA.
+            SimdLevel::Avx2Fma => {
+                return (
+                    unsafe { avx2::fma_loop_avx2(iters, seed) },
                     iters as f64 * 12.0 * 8.0 * 2.0,
                 )
             }
-        };
+            _ => {}
+        }
     }
     let mut acc = [seed; 8];
     for _ in 0..iters {
@@ -86,51 +76,88 @@ pub fn fma_loop(level: SimdLevel, iters: usize, seed: f32) -> (f32, f64) {
     (acc.iter().sum(), iters as f64 * 8.0 * 2.0)
 }
 
-impl SimdLevel {
-    /// The best level this CPU supports.
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-                && is_x86_feature_detected!("f16c")
-            {
-                return SimdLevel::Avx2Fma;
-            }
-        }
-        #[cfg(target_arch = "aarch64")]
-        {
-            return SimdLevel::Neon;
-        }
-        #[allow(unreachable_code)]
-        SimdLevel::Scalar
+/// The level `ENGRAM_SIMD` asks for given the best one the CPU has: `scalar` → scalar,
+/// `avx2` → at most [`SimdLevel::Avx2Fma`], anything else (or unset) → `best`.
+pub(crate) fn level_for(best: SimdLevel, env: Option<&str>) -> SimdLevel {
+    match env {
+        Some("scalar") => SimdLevel::Scalar,
+        Some("avx2") if best == SimdLevel::Avx512 => SimdLevel::Avx2Fma,
+        _ => best,
     }
+}
 
-    /// The level in use: [`SimdLevel::detect`], or scalar when `ENGRAM_SIMD=scalar`
-    /// (`ENGRAM_SIMD=avx2` keeps the level and turns the 512-bit kernels off).
-    pub fn current() -> Self {
-        static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
-        *LEVEL.get_or_init(|| match std::env::var("ENGRAM_SIMD").as_deref() {
-            Ok("scalar") => SimdLevel::Scalar,
-            _ => SimdLevel::detect(),
+impl SimdLevel {
+    /// The best level this CPU supports (checked once): [`SimdLevel::Avx512`] with AVX-512F,
+    /// AVX2, FMA and F16C (what the 512-bit kernels' `#[target_feature]`s name),
+    /// [`SimdLevel::Avx2Fma`] with AVX2, FMA and F16C, NEON on aarch64, else scalar.
+    pub fn detect() -> Self {
+        static BEST: OnceLock<SimdLevel> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
+                {
+                    if is_x86_feature_detected!("avx512f") {
+                        return SimdLevel::Avx512;
+                    }
+                    return SimdLevel::Avx2Fma;
+                }
+            }
+            #[cfg(target_arch = "aarch64")]
+            {
+                return SimdLevel::Neon;
+            }
+            #[allow(unreachable_code)]
+            SimdLevel::Scalar
         })
     }
 
-    /// Every level this CPU can run (the scalar one first).
-    pub fn available() -> Vec<Self> {
-        let mut v = vec![SimdLevel::Scalar];
+    /// Whether this CPU can run the level's kernels.
+    #[inline]
+    pub fn supported(&self) -> bool {
         let best = Self::detect();
-        if best != SimdLevel::Scalar {
-            v.push(best);
+        match self {
+            SimdLevel::Scalar => true,
+            SimdLevel::Avx2Fma => matches!(best, SimdLevel::Avx2Fma | SimdLevel::Avx512),
+            SimdLevel::Avx512 | SimdLevel::Neon => best == *self,
         }
-        v
     }
 
-    /// A short name: `scalar`, `avx2+fma`, `neon`.
+    /// The level in use (checked once): [`SimdLevel::detect`], lowered by `ENGRAM_SIMD`
+    /// (`scalar`: the scalar kernels; `avx2`: [`SimdLevel::Avx2Fma`] on an AVX-512 CPU).
+    pub fn current() -> Self {
+        static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+        *LEVEL
+            .get_or_init(|| level_for(Self::detect(), std::env::var("ENGRAM_SIMD").ok().as_deref()))
+    }
+
+    /// Every level this CPU can run, from the scalar one up.
+    pub fn available() -> Vec<Self> {
+        [
+            SimdLevel::Scalar,
+            SimdLevel::Avx2Fma,
+            SimdLevel::Avx512,
+            SimdLevel::Neon,
+        ]
+        .into_iter()
+        .filter(|l| l.supported())
+        .collect()
+    }
+
+    /// Whether the level runs 512-bit kernels (and this CPU has them).
+    #[inline]
+    pub(crate) fn wide(&self) -> bool {
+        *self == SimdLevel::Avx512 && self.supported()
+    }
+
+    /// A short name: `scalar`, `avx2+fma`, `avx512`, `neon`.
     pub fn name(&self) -> &'static str {
         match self {
             SimdLevel::Scalar => "scalar",
             SimdLevel::Avx2Fma => "avx2+fma",
+            SimdLevel::Avx512 => "avx512",
             SimdLevel::Neon => "neon",
         }
     }
@@ -142,9 +169,9 @@ impl SimdLevel {
     #[inline]
     pub fn dot(&self, a: &[f32], b: &[f32]) -> f32 {
         match self {
-            // SAFETY: the level is only constructed when the CPU has the features.
+            // SAFETY: `supported` checked that the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2Fma if Self::detect() == SimdLevel::Avx2Fma => unsafe {
+            SimdLevel::Avx2Fma | SimdLevel::Avx512 if self.supported() => unsafe {
                 avx2::dot(a, b)
             },
             #[cfg(target_arch = "aarch64")]
@@ -159,7 +186,7 @@ impl SimdLevel {
         match self {
             // SAFETY: as in `dot`.
             #[cfg(target_arch = "x86_64")]
-            SimdLevel::Avx2Fma if Self::detect() == SimdLevel::Avx2Fma => unsafe {
+            SimdLevel::Avx2Fma | SimdLevel::Avx512 if self.supported() => unsafe {
                 avx2::dot_f16(a, b)
             },
             #[cfg(target_arch = "aarch64")]
@@ -258,10 +285,11 @@ pub(crate) fn scan(
     out: &mut Pusher<'_>,
 ) {
     match level {
-        // SAFETY: `Avx2Fma` is only used when detected (checked again here, once per block).
+        // SAFETY: the x86-64 levels are only acted on when supported (checked here, once per
+        // block); the 512-bit f16 scan only at `Avx512`.
         #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2Fma if SimdLevel::detect() == SimdLevel::Avx2Fma => unsafe {
-            avx2::scan(query, rows, dim, first_row, out)
+        SimdLevel::Avx2Fma | SimdLevel::Avx512 if level.supported() => unsafe {
+            avx2::scan(query, rows, dim, first_row, level.wide(), out)
         },
         _ => match rows {
             Rows::F32(r) => {
@@ -275,5 +303,32 @@ pub(crate) fn scan(
                 }
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{level_for, SimdLevel};
+
+    #[test]
+    fn engram_simd_lowers_the_level() {
+        use SimdLevel::*;
+        assert_eq!(level_for(Avx512, None), Avx512);
+        assert_eq!(level_for(Avx512, Some("avx2")), Avx2Fma);
+        assert_eq!(level_for(Avx512, Some("scalar")), Scalar);
+        assert_eq!(level_for(Avx512, Some("something")), Avx512);
+        assert_eq!(level_for(Avx2Fma, Some("avx2")), Avx2Fma);
+        assert_eq!(level_for(Avx2Fma, None), Avx2Fma);
+        assert_eq!(level_for(Neon, Some("avx2")), Neon);
+        assert_eq!(level_for(Neon, Some("scalar")), Scalar);
+    }
+
+    #[test]
+    fn available_levels_are_supported_and_ordered() {
+        let v = SimdLevel::available();
+        assert_eq!(v[0], SimdLevel::Scalar);
+        assert!(v.iter().all(|l| l.supported()));
+        assert!(v.contains(&SimdLevel::detect()));
+        assert_eq!(v.last(), Some(&SimdLevel::detect()));
     }
 }
