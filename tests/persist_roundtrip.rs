@@ -44,10 +44,13 @@ fn interrupted_checkpoint_leaves_a_stale_log_that_is_discarded() {
     populate(&mut s, 3);
     let before = dump(&s);
     let old_wal = std::fs::read(dir.path().join("wal.log")).unwrap();
+    let old_seal = std::fs::read(dir.path().join("wal.seal")).unwrap();
     s.checkpoint().unwrap();
     drop(s);
-    // As if the process died after the new snapshot was renamed in, before the log reset.
+    // As if the process died after the new snapshot was renamed in, before the log reset
+    // (and so before the new log's seal).
     std::fs::write(dir.path().join("wal.log"), &old_wal).unwrap();
+    std::fs::write(dir.path().join("wal.seal"), &old_seal).unwrap();
     std::fs::write(dir.path().join("snapshot.eng.tmp"), b"half written").unwrap();
     let s = DurableEngram::open(dir.path(), opts()).unwrap();
     assert!(s.recovery().stale_wal_discarded);
