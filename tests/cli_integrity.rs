@@ -69,20 +69,6 @@ fn dump(store: &Path) -> Vec<u8> {
     util::dump(&DurableEngram::open_read_only(store).expect("the store opens"))
 }
 
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().is_file())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -189,12 +175,16 @@ fn read_commands_change_no_byte_and_need_no_lock() {
     let mut log = std::fs::read(&wal).unwrap();
     log.extend_from_slice(&[9, 9, 9]);
     std::fs::write(&wal, &log).unwrap();
-    let before = files(&store);
+    let before = util::files(&store);
     let out = t.path().join("out");
     ok(&["search", "--store", s(&store), "--episode", "3", "-k", "5"]);
     ok(&["concepts", "--store", s(&store)]);
     ok(&["export", "--store", s(&store), "--out", s(&out)]);
-    assert_eq!(files(&store), before, "a read command changed the store");
+    assert_eq!(
+        util::files(&store),
+        before,
+        "a read command changed the store"
+    );
     assert!(!store.join("LOCK").exists());
 }
 

@@ -5,34 +5,18 @@
 #[path = "persist_util.rs"]
 mod util;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use engram::persist::wal::{self, WalReader};
 use engram::persist::{repair, DurableEngram, StoreOptions, SyncPolicy};
 use engram::{Config, EpisodeMeta, Error, StoreError};
-use util::{dump, populate, vec_for};
+use util::{dump, files, populate, vec_for};
 
 const DIM: usize = 8;
 
 fn opts() -> StoreOptions {
     StoreOptions::default().sync(SyncPolicy::Never)
-}
-
-/// Every file of a directory (name → bytes), to prove a path changed nothing.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().is_file())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// A closed store with a snapshot, a log of many records and a seal.

@@ -185,3 +185,18 @@ pub fn populate(s: &mut DurableEngram, seed: u64) {
     )
     .unwrap();
 }
+
+/// Every file of a directory (name → bytes), to prove a path changed nothing.
+pub fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
-use crate::memory::{EpisodeMeta, Payload};
+use crate::memory::{Concept, ConceptId, ConceptState, EpisodeMeta, Payload};
 
 /// The snapshot format version this build writes (it also reads versions 1 to 3, see
 /// [`super::snapshot`]).
@@ -262,6 +262,34 @@ impl<'a> Dec<'a> {
             t => Err(format!("unknown payload tag {t}")),
         }
     }
+    /// A concept and its centroid as the snapshot's CONC section and the log's concept
+    /// records lay them out: id u64, coherence f32, members u64, strength f32, state u8
+    /// (0 proto, 1 promoted), confirmations u32, formed u64, updated u64, centroid (`dim`
+    /// f32). Only the layout is checked; the callers check ids and cycles against their
+    /// store.
+    pub fn concept(&mut self, dim: usize) -> Result<(Concept, Vec<f32>), String> {
+        let id = ConceptId(self.u64()?);
+        let coherence = self.f32()?;
+        let members = self.u64()?;
+        let strength = self.f32()?;
+        let state = match self.u8()? {
+            0 => ConceptState::Proto,
+            1 => ConceptState::Promoted,
+            s => return Err(format!("concept {id}: unknown state {s}")),
+        };
+        let concept = Concept {
+            id,
+            coherence,
+            members,
+            strength,
+            state,
+            confirmations: self.u32()?,
+            formed_cycle: self.u64()?,
+            updated_cycle: self.u64()?,
+        };
+        Ok((concept, self.f32s(dim)?))
+    }
+
     /// Episode metadata as written by [`Enc::meta`].
     pub fn meta(&mut self) -> Result<EpisodeMeta, String> {
         Ok(EpisodeMeta {

@@ -119,19 +119,8 @@ fn batch_rows(d: &mut Dec<'_>, dim: usize, what: &str) -> Result<usize, String> 
 /// engine's (what the snapshot reader also requires, so a replayed store can be written
 /// and read again).
 fn decode_concept(d: &mut Dec<'_>, engine: &Engram) -> Result<(Concept, Vec<f32>), String> {
-    let id = ConceptId(d.u64()?);
-    let coherence = d.f32()?;
-    let members = d.u64()?;
-    let strength = d.f32()?;
-    let state = match d.u8()? {
-        0 => ConceptState::Proto,
-        1 => ConceptState::Promoted,
-        s => return Err(format!("concept {id}: unknown state {s}")),
-    };
-    let confirmations = d.u32()?;
-    let formed_cycle = d.u64()?;
-    let updated_cycle = d.u64()?;
-    let unit = d.f32s(engine.dim())?;
+    let (c, unit) = d.concept(engine.dim())?;
+    let (id, formed_cycle, updated_cycle) = (c.id, c.formed_cycle, c.updated_cycle);
     if id.0 < engine.next_concept || id.0 == u64::MAX {
         return Err(format!(
             "concept id {id} is not a fresh id (the next concept id is {})",
@@ -145,19 +134,7 @@ fn decode_concept(d: &mut Dec<'_>, engine: &Engram) -> Result<(Concept, Vec<f32>
             engine.cycle
         ));
     }
-    Ok((
-        Concept {
-            id,
-            coherence,
-            members,
-            strength,
-            state,
-            confirmations,
-            formed_cycle,
-            updated_cycle,
-        },
-        unit,
-    ))
+    Ok((c, unit))
 }
 
 /// Encodes a batch record: the first id it gets, the metadata and the caller's rows.

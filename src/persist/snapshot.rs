@@ -58,7 +58,7 @@ use crate::config::{BackendChoice, Config, Precision};
 use crate::consolidation::{ClusterCount, ConsolidationConfig, ForgettingCurve};
 use crate::engine::Engram;
 use crate::error::StoreError;
-use crate::memory::{Concept, ConceptId, ConceptState, EpisodeId, EpisodeMeta};
+use crate::memory::{ConceptId, ConceptState, EpisodeId, EpisodeMeta};
 
 const HEAD: [u8; 4] = *b"HEAD";
 const EMET: [u8; 4] = *b"EMET";
@@ -693,19 +693,8 @@ pub(crate) fn read_from<R: Read + Send>(
     let one = [1.0f32];
     for i in 0..n_conc {
         let (concept, centroid) = (|| -> Result<_, String> {
-            let id = ConceptId(d.u64()?);
-            let coherence = d.f32()?;
-            let members = d.u64()?;
-            let strength = d.f32()?;
-            let state = match d.u8()? {
-                0 => ConceptState::Proto,
-                1 => ConceptState::Promoted,
-                s => return Err(format!("unknown concept state {s}")),
-            };
-            let confirmations = d.u32()?;
-            let formed_cycle = d.u64()?;
-            let updated_cycle = d.u64()?;
-            let centroid = d.f32s(dim)?;
+            let (c, centroid) = d.concept(dim)?;
+            let (id, formed_cycle, updated_cycle) = (c.id, c.formed_cycle, c.updated_cycle);
             if id.0 >= next_concept {
                 return Err(format!("id {id} not below the next id {next_concept}"));
             }
@@ -715,19 +704,7 @@ pub(crate) fn read_from<R: Read + Send>(
                      {updated_cycle}, but the store is at cycle {cycle}"
                 ));
             }
-            Ok((
-                Concept {
-                    id,
-                    coherence,
-                    members,
-                    strength,
-                    state,
-                    confirmations,
-                    formed_cycle,
-                    updated_cycle,
-                },
-                centroid,
-            ))
+            Ok((c, centroid))
         })()
         .map_err(|e| corrupt(path, "CONC", coff, format!("concept {i}: {e}")))?;
         if engine.graph.concept_node(concept.id).is_some() {
