@@ -90,6 +90,43 @@ fn wait_for(p: &Path, limit: Duration) {
     }
 }
 
+/// A CLI process paused at a crash point (holding what it holds there) until released.
+struct Paused {
+    child: std::process::Child,
+    release: PathBuf,
+}
+
+impl Paused {
+    /// Starts `args` paused at `point`; returns once `sign` (a file the process writes just
+    /// before the point) exists.
+    fn start(args: &[&str], point: &str, sign: &Path, release: &Path) -> Self {
+        let child = engram()
+            .args(args)
+            .env("ENGRAM_PAUSE_AT", format!("{point}:120000"))
+            .env("ENGRAM_PAUSE_RELEASE", release)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for(sign, Duration::from_secs(60));
+        Self {
+            child,
+            release: release.to_path_buf(),
+        }
+    }
+
+    /// Releases it and checks it then succeeds.
+    fn finish(self) {
+        std::fs::write(&self.release, b"").unwrap();
+        let st = self.child.wait_with_output().unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+}
+
 fn assert_locked(o: &Output, what: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{what}: {err}");
@@ -105,16 +142,12 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     ok(&["import", s(&a), "--store", s(&store)]);
 
     // A consolidate paused in the middle of its checkpoint (lock held) until released...
-    let release = t.path().join("release-1");
-    let slow = engram()
-        .args(["consolidate", "--store", s(&store), "--now", "10"])
-        .env("ENGRAM_PAUSE_AT", "fsync:snapshot.eng.tmp:120000")
-        .env("ENGRAM_PAUSE_RELEASE", &release)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&store.join("snapshot.eng.tmp"), Duration::from_secs(60));
+    let slow = Paused::start(
+        &["consolidate", "--store", s(&store), "--now", "10"],
+        "fsync:snapshot.eng.tmp",
+        &store.join("snapshot.eng.tmp"),
+        &t.path().join("release-1"),
+    );
     // ...refuses an import, another consolidate and a repair; readers read.
     assert_locked(
         &run(&["import", s(&b), "--store", s(&store)], &[]),
@@ -127,36 +160,20 @@ fn two_writers_at_once_one_is_refused_and_nothing_is_lost() {
     assert_locked(&run(&["repair", "--store", s(&store)], &[]), "repair");
     let o = ok(&["--json", "concepts", "--store", s(&store)]);
     assert!(!o.stdout.is_empty());
-    std::fs::write(&release, b"").unwrap();
-    let st = slow.wait_with_output().unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    slow.finish();
 
     // An import paused just before its commit refuses a consolidate.
-    let release = t.path().join("release-2");
-    let slow = engram()
-        .args(["import", s(&b), "--store", s(&store)])
-        .env("ENGRAM_PAUSE_AT", "import:rename-snapshot:120000")
-        .env("ENGRAM_PAUSE_RELEASE", &release)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&store.join("import/commit.json"), Duration::from_secs(60));
+    let slow = Paused::start(
+        &["import", s(&b), "--store", s(&store)],
+        "import:rename-snapshot",
+        &store.join("import/commit.json"),
+        &t.path().join("release-2"),
+    );
     assert_locked(
         &run(&["consolidate", "--store", s(&store), "--now", "12"], &[]),
         "consolidate during an import",
     );
-    std::fs::write(&release, b"").unwrap();
-    let st = slow.wait_with_output().unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    slow.finish();
     let e = DurableEngram::open_read_only(&store).unwrap();
     assert_eq!(e.len(), 3500, "every acknowledged episode is there");
     assert_eq!(e.cycle(), 1, "the consolidation cycle is there");

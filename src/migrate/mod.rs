@@ -33,7 +33,9 @@ use crate::engine::Engram;
 use crate::error::{Result, StoreError};
 use crate::ledger::RollbackReport;
 use crate::memory::{ConceptId, EpisodeId};
-use crate::persist::format::{atomic_write, io, sync_dir, SNAPSHOT_FILE, WAL_FILE};
+use crate::persist::format::{
+    atomic_write, io, remove_if_exists, sync_dir, SNAPSHOT_FILE, WAL_FILE,
+};
 use crate::persist::lock::StoreLock;
 use crate::persist::seal::SEAL_FILE;
 use crate::persist::{self, crash, DurableEngram, StoreOptions, SyncPolicy};
@@ -815,13 +817,6 @@ fn read_json(p: &Path) -> Result<serde_json::Value> {
         }
         .into()
     })
-}
-
-fn remove_if_exists(p: &Path) -> Result<(), StoreError> {
-    match fs::remove_file(p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", p)(e)),
-        _ => Ok(()),
-    }
 }
 
 fn fill(report: &mut ImportReport, c: &ImportCheckpoint, started: Instant, this_run: u64) {

@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::{io, sync_dir, SNAPSHOT_FILE, WAL_FILE};
+use super::format::{io, remove_if_exists, sync_dir, SNAPSHOT_FILE, WAL_FILE};
 use super::lock::StoreLock;
 use super::recovery;
 use super::seal::{Seal, SEAL_FILE};
@@ -227,9 +227,5 @@ fn reseal(dir: &Path, generation: u64, log_id: u64, len: u64) -> Result<()> {
 }
 
 fn remove_seal(dir: &Path) -> Result<(), StoreError> {
-    let p = dir.join(SEAL_FILE);
-    if p.exists() {
-        fs::remove_file(&p).map_err(io("remove", &p))?;
-    }
-    Ok(())
+    remove_if_exists(&dir.join(SEAL_FILE))
 }
