@@ -3,7 +3,7 @@
 #
 #     bench/figures.sh [OUT]          (default OUT: bench/results/<date>-<cpu>)
 #
-# Run it on a quiet machine (nothing else building or running): it takes about an hour on
+# Run it on a quiet machine (nothing else building or running): it takes about 25 minutes on
 # 2 cores. Each step writes its raw output into OUT (criterion's text, the JSON of the CLI,
 # the peers' table); `bench/figures_summary.py OUT` then reads those files — and nothing else —
 # into OUT/summary.md and OUT/summary.json, the table the README quotes. Every ratio in it is
@@ -77,6 +77,10 @@ if want stream; then
   step "engram stream --n 10000000 --precision f16"
   ./target/release/engram --seed 7 stream --n 10000000 --dim 384 --clusters 100 \
     --precision f16 --json > "$out/stream-10m-f16.json"
+fi
+if want validate; then
+  step "engram validate --json (the memory-research experiments)"
+  ./target/release/engram --backend cpu --json validate > "$out/validate.json"
 fi
 if want peers; then
   step "bench/peers/run.sh (faiss, numpy, scikit-learn beside engram)"

@@ -37,6 +37,11 @@ def criterion(path: Path) -> dict[str, float]:
     return out
 
 
+def fmt_ms(v: float) -> str:
+    """A time in ms with three significant digits."""
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
 def load_json(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -260,6 +265,44 @@ def main() -> None:
             "synthetic: uniform rows",
         )
 
+    # --- memory research (engram validate) ------------------------------------------------------
+    v = load_json(d / "validate.json") if need("validate.json") else None
+    if v:
+        ex = {e["name"]: e for e in v["experiments"]}
+        caveat = {
+            "fan": "fan-1 and fan-3 are inputs (I and F were solved from them); fan-2 is the one prediction",
+            "drm": "the cue is the studied vectors' mean, computed by the experiment (issue #18)",
+            "prototype": "the engine is told the number of categories (issue #18)",
+            "spacing": "the benefit is the update rule itself (issue #18)",
+            "forgetting": "the curve's parameters were fitted to the same data (issue #18)",
+        }
+        for name, e in ex.items():
+            if name not in caveat:
+                continue
+            o, pub = e["ours"], e["published"]
+            if name == "fan":
+                val = f"{o['fan1_ms']:.0f} / {o['fan2_ms']:.0f} / {o['fan3_ms']:.0f} ms for fans 1–3"
+                ref = f"published {pub['fan1_ms']:.0f} / {pub['fan2_ms']:.0f} / {pub['fan3_ms']:.0f} ms"
+            elif name == "drm":
+                val = f"lure recall {o['lure_recall']:.2f} (stricter decoding {o['lure_recall_lexicon_decoding']:.2f}); lure old {o['lure_old']:.2f}"
+                ref = f"published lure recall {pub['lure_recall_12_word_lists']:.2f}–{pub['lure_recall']:.2f}"
+            elif name == "prototype":
+                val = f"old-confidence prototype {o['confidence_prototype']:.3f}, studied {o['confidence_studied']:.3f}, new {o['confidence_new']:.3f}"
+                ref = "published: prototype ≈ studied > new"
+            elif name == "spacing":
+                val = f"retention spaced {o['retention_spaced']:.2f} vs massed {o['retention_massed']:.2f}"
+                ref = f"published recall {pub['recall_spaced']:.2f} vs {pub['recall_massed']:.2f}"
+            else:
+                val = f"retention r = {o['correlation']:.3f} with the savings curve, max error {o['max_abs_error']:.3f}"
+                ref = "Ebbinghaus savings"
+            row(
+                f"`engram validate`: {name} ({'pass' if e['pass'] else 'FAIL'})",
+                val,
+                f"{ref}; not validation yet: {caveat[name]}",
+                "validate.json",
+                "real: data/drm" if name == "drm" else "constructed by the experiment",
+            )
+
     # --- peers ----------------------------------------------------------------------------------
     peers = load_json(d / "peers.json") if need("peers.json") else None
     if peers:
@@ -282,9 +325,9 @@ def main() -> None:
             timing = ""
             if per:
                 timing = (
-                    f"{per['engram']['ms_per_iteration']:.0f} ms/iteration; "
+                    f"{fmt_ms(per['engram']['ms_per_iteration'])} ms/iteration; "
                 )
-                cmp_t = f"faiss {per['faiss']['ms_per_iteration']:.0f} ms, scikit-learn {per['scikit-learn']['ms_per_iteration']:.0f} ms; "
+                cmp_t = f"faiss {fmt_ms(per['faiss']['ms_per_iteration'])} ms, scikit-learn {fmt_ms(per['scikit-learn']['ms_per_iteration'])} ms; "
             else:
                 cmp_t = ""
             row(
