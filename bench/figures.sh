@@ -4,7 +4,7 @@
 #     bench/figures.sh [OUT]          (default OUT: bench/results/<date>-<cpu>)
 #
 # Run it on a quiet machine (nothing else building or running): it takes about 25 minutes on
-# 2 cores. Each step writes its raw output into OUT (criterion's text, the JSON of the CLI,
+# 2 cores, half of it the peers step. Each step writes its raw output into OUT (criterion's text, the JSON of the CLI,
 # the peers' table); `bench/figures_summary.py OUT` then reads those files — and nothing else —
 # into OUT/summary.md and OUT/summary.json, the table the README quotes. Every ratio in it is
 # to a limit (read bandwidth, FMA peak) or a peer (faiss, numpy, scikit-learn) measured in the
@@ -28,7 +28,7 @@ step() { echo "== $(date -u +%T) $*" >&2; }
 
 {
   echo "date_utc: $(date -u '+%F %T')"
-  echo "git: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (uncommitted changes)')"
+  echo "git: $(git rev-parse --short HEAD)$([ -z "$(git status --porcelain --untracked-files=no)" ] || echo ' (uncommitted changes)')"
   echo "cpu: $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
   echo "vendor: $vendor; family: $family; model: $model"
   echo "flags: $(grep -m1 -o -w -E 'avx512f|avx512_vnni|avx512_bf16|avx512fp16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
@@ -93,7 +93,7 @@ if want python; then
     echo "the peers step builds the venv and the wheel: run it first" >&2
     exit 1
   fi
-  "$venv/bin/pip" install -q "ray>=2.9"
+  "$venv/bin/pip" install -q "ray==2.60.0"
   RAY_AUTH_MODE=disabled "$venv/bin/python" python/bench/bench.py --out "$out" > "$out/python-bench.log" 2>&1
 fi
 

@@ -4,7 +4,8 @@
     python3 bench/figures_summary.py DIR      → DIR/summary.md and DIR/summary.json
 
 Reads only the files `bench/figures.sh` wrote into DIR (standard library only) and writes
-every figure with the file it came from. A missing file gives a row saying so, never a number.
+every figure with the file it came from. A missing file, or one whose text no longer matches
+what this script expects, is listed under "Missing outputs" — never replaced by a number.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import re
 import sys
 from pathlib import Path
 
+UNIFORM = "synthetic: random rows, uniform in [−0.5, 0.5]^d, normalised"
 UNITS = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -63,8 +65,10 @@ def main() -> None:
         return True
 
     machine = (d / "machine.txt").read_text() if (d / "machine.txt").exists() else ""
-    m = re.search(r"^l3: ([\d.]+) ([KMG])iB", machine, re.M)
+    m = re.search(r"^l3: ([\d.]+) ?([KMG])(?:i?B)?", machine, re.M)
     l3_bytes = float(m.group(1)) * {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)] if m else 0
+    if not m:
+        missing.append("machine.txt: L3 size (no cache note on the scans)")
 
     # --- engram bench (limits, search, ingest, warm cycle) ---------------------------------
     cli = load_json(d / "cli" / "bench.json") if need("cli/bench.json") else None
@@ -94,13 +98,15 @@ def main() -> None:
             if f32 and f16:
                 cached = ""
                 if l3_bytes and n * cli["args"]["dim"] * 4 <= l3_bytes:
-                    cached = " (the f32 rows fit in the L3 cache; the limit is DRAM's)"
+                    cached = " (both copies fit in the L3 cache; the limit is DRAM's)"
+                elif l3_bytes and n * cli["args"]["dim"] * 2 <= l3_bytes:
+                    cached = " (the f16 copy fits in the L3 cache; the limit is DRAM's)"
                 row(
                     f"exact top-10, 1 query, {n:,} × {cli['args']['dim']}, f32 / f16 copy",
                     f"{f32['ms']:.2f} ms / {f16['ms']:.2f} ms (f16 {f32['ms'] / f16['ms']:.2f}× faster)",
                     f"{f32['pct_of_limit']:.0f} % / {f16['pct_of_limit']:.0f} % of the read limit{cached}",
                     "cli/bench.json",
-                    "synthetic: uniform rows",
+                    UNIFORM,
                 )
         b1000, one = find("search", "f32", 1000), find("search", "f32", 1)
         if b1000:
@@ -109,7 +115,7 @@ def main() -> None:
                 f"{b1000['ms']:.0f} ms = {b1000['throughput']:.0f} GFLOP/s",
                 f"{b1000['pct_of_limit']:.0f} % of the FMA peak",
                 "cli/bench.json",
-                "synthetic: uniform rows",
+                UNIFORM,
             )
         ratios = []
         for b in (16, 64):
@@ -122,7 +128,7 @@ def main() -> None:
                 " / ".join(f"{x:.1f}×" for _, x in ratios) + " the throughput",
                 "target ≥ 5×",
                 "cli/bench.json",
-                "synthetic: uniform rows",
+                UNIFORM,
             )
         i32, i16 = find("ingest", "f32", 1), find("ingest", "f16", 1)
         if i32 and i16:
@@ -131,7 +137,7 @@ def main() -> None:
                 f"{i32['throughput'] / 1e6:.1f} M (f32) / {i16['throughput'] / 1e6:.1f} M (f16) episodes/s",
                 f"{i32['pct_of_limit']:.0f} % / {i16['pct_of_limit']:.0f} % of the read + write bound; target ≥ 1 M/s",
                 "cli/bench.json",
-                "synthetic: uniform rows",
+                UNIFORM,
             )
         for c in cli.get("consolidation", []):
             row(
@@ -139,7 +145,7 @@ def main() -> None:
                 f"{c['warm_cycle_ms']:.0f} ms = {c['ratio']:.2f} Lloyd iterations",
                 "one Lloyd iteration, same k and rows, same run; target ≤ 3",
                 "cli/bench.json",
-                "synthetic: uniform rows",
+                f"synthetic: mixture, {c['k']} clusters, σ² = 1/d",
             )
 
     # --- criterion: search (scalar loop), k-means, consolidation, recall --------------------
@@ -153,7 +159,7 @@ def main() -> None:
                 f"{simd:.2f} ms vs {scalar:.2f} ms",
                 f"{scalar / simd:.1f}× faster",
                 "criterion-search.txt",
-                "synthetic: uniform rows",
+                UNIFORM,
             )
     if need("criterion-kmeans.txt"):
         c = criterion(d / "criterion-kmeans.txt")
@@ -187,7 +193,7 @@ def main() -> None:
                 f"one Lloyd iteration {float(lloyd.group(1)) * 1e3:.0f} ms, same run; target ≤ 3"
                 + (f"; cold cycle {float(cold.group(1)):.1f} s" if cold else ""),
                 name,
-                "synthetic: mixture",
+                f"synthetic: mixture, {k} clusters, σ² = 1/d",
             )
     if need("criterion-recall.txt"):
         t = (d / "criterion-recall.txt").read_text()
@@ -204,7 +210,7 @@ def main() -> None:
                 f"{float(us):.0f} µs/query, recall@10 {float(rec):.3f}",
                 f"{float(sp):.1f}× faster than exact search ({float(exact.group(1)) if exact else 0:.0f} µs)",
                 "criterion-recall.txt",
-                "synthetic: mixture",
+                f"synthetic: mixture, {int(head.group(2)) if head else '?'} clusters, σ² = 1/d",
             )
 
     # --- concept quality: synthetic and real -------------------------------------------------
@@ -218,7 +224,7 @@ def main() -> None:
                 f"{got} concepts, ARI {float(ari):.3f}",
                 "the true labels (easy data: the clusters barely overlap)",
                 "concepts-full.txt",
-                "synthetic: mixture",
+                f"synthetic: mixture, {k} clusters, σ² = 1/d (easy: they barely overlap)",
             )
         for name, how, n, dim, k, got, ari in re.findall(
             r"^real (\w+) (k given|k discovered): n (\d+) × (\d+), (\d+) true classes → (\d+) concepts, ARI ([\d.]+)", t, re.M
@@ -252,7 +258,7 @@ def main() -> None:
             f"peak RSS {peak / 1e9:.2f} GB = {peak / raw:.2f}× the raw f16 bytes; ARI {s['ari']:.3f}, {s['concepts']} concepts",
             f"budget 1.3×; {s['episodes_per_s'] / 1e6:.2f} M episodes/s end to end",
             "stream-10m-f16.json",
-            "synthetic: mixture (σ² = 1/d)",
+            f"synthetic: mixture, {s['clusters']} clusters, σ² = 1/d (easy: they barely overlap)",
         )
     p = load_json(d / "python-bench.json") if need("python-bench.json") else None
     if p:
@@ -262,7 +268,7 @@ def main() -> None:
             f"+{sb['python_overhead_pct']:.3f} % over the Rust call; ingest at {rb['python_rate_vs_rust_pct']:.1f} % of the Rust rate",
             "the same call timed inside Rust, same run; target ≤ 5 %",
             "python-bench.json",
-            "synthetic: uniform rows",
+            "synthetic: mixture, 64 clusters, σ² = 1/d",
         )
 
     # --- memory research (engram validate) ------------------------------------------------------
@@ -317,7 +323,7 @@ def main() -> None:
                     f"{e['single_ms']:.2f} ms / {e['batch_ms']:.0f} ms",
                     f"faiss IndexFlatIP {f['single_ms']:.2f} / {f['batch_ms']:.0f} ms; numpy {npy['single_ms']:.2f} / {npy['batch_ms']:.0f} ms",
                     "peers.json",
-                    s_["data"],
+                    f"{s_['data']} — {s_['source']}",
                 )
         for k_ in peers["kmeans"]:
             q = k_["quality"]
@@ -337,7 +343,7 @@ def main() -> None:
                 + f"faiss {q['faiss']['ari_n_init_1_mean']:.3f} / {q['faiss']['ari_n_init_10']:.3f}, "
                 f"scikit-learn {q['scikit-learn']['ari_n_init_1_mean']:.3f} / {q['scikit-learn']['ari_n_init_10']:.3f}",
                 "peers.json",
-                k_["data"],
+                f"{k_['data']} — {k_['source']}",
             )
         for r_ in peers["routed"]:
             for m in r_["matched"]:
@@ -345,13 +351,25 @@ def main() -> None:
                 f = m.get("faiss IndexIVFFlat", {}).get("us_per_query")
                 if e is None or f is None or m["target_recall"] != 0.95:
                     continue
+                how = {m["engram search_semantic"].get("how"), m["faiss IndexIVFFlat"].get("how")}
                 row(
                     f"concept-routed search at recall@10 = 0.95, {r_['n']:,} rows, {r_['concepts']} concepts / lists",
                     f"{e:.0f} µs/query (build {r_['engram_build_s']:.1f} s)",
-                    f"faiss IndexIVFFlat {f:.0f} µs/query (train + add {r_['faiss_build_s']:.1f} s): engram {e / f:.1f}× slower",
+                    f"faiss IndexIVFFlat {f:.0f} µs/query (train + add {r_['faiss_build_s']:.1f} s): engram {e / f:.1f}× slower"
+                    + ("; both latencies interpolated between the probe counts around the target" if "interpolated" in how else ""),
                     "peers.json",
-                    r_["data"],
+                    f"{r_['data']} — {r_['source']}",
                 )
+
+    # A file that exists but yields no figure has changed format: say so rather than drop it.
+    for f in (
+        "cli/bench.json", "criterion-search.txt", "criterion-kmeans.txt",
+        "criterion-consolidation-k1000.txt", "criterion-consolidation-k64.txt",
+        "criterion-recall.txt", "concepts-full.txt", "digits.txt", "stream-10m-f16.json",
+        "python-bench.json", "validate.json", "peers.json",
+    ):
+        if (d / f).exists() and not any(r["source"] == f for r in rows):
+            missing.append(f"{f} (read, but no figure recognised)")
 
     out_md = [
         "# Figures of one `bench/figures.sh` run",
