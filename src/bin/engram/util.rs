@@ -257,6 +257,27 @@ impl Progress {
         }
     }
 
+    /// A bar over `total` bytes named `label`, drawn only on a terminal (no log lines
+    /// otherwise).
+    pub fn bytes(c: &Common, total: u64, label: &str) -> Self {
+        let bar = interactive(c).then(|| {
+            let b = ProgressBar::new(total);
+            let tpl = format!(
+                "{{spinner}} {label} [{{bar:40}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"
+            );
+            if let Ok(style) = ProgressStyle::with_template(&tpl) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b
+        });
+        Self {
+            bar,
+            total,
+            last_log: Instant::now(),
+            every: Duration::MAX,
+        }
+    }
+
     /// A spinner with a status message for work of unknown length (nothing off a terminal).
     pub fn spinner(c: &Common, msg: &str) -> Self {
         let bar = interactive(c).then(|| {
