@@ -31,23 +31,9 @@ fn parse_backend(s: &str) -> Result<BackendChoice, String> {
     BackendChoice::parse(s).ok_or_else(|| format!("`{s}` is not one of auto, cpu, gpu"))
 }
 
-/// Parses a storage precision: `f32`, `f16` or `f32+f16`.
+/// Parses a storage precision: `f32`, `f16` or `f32+f16` ([`Precision::parse`]).
 pub fn parse_precision(s: &str) -> Result<Precision, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "f32" => Ok(Precision::F32),
-        "f16" => Ok(Precision::F16),
-        "f32+f16" | "f32andf16" | "both" => Ok(Precision::F32AndF16),
-        _ => Err(format!("`{s}` is not one of f32, f16, f32+f16")),
-    }
-}
-
-/// The command-line name of a precision.
-pub fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::F32 => "f32",
-        Precision::F16 => "f16",
-        _ => "f32+f16",
-    }
+    Precision::parse(s).ok_or_else(|| format!("`{s}` is not one of f32, f16, f32+f16"))
 }
 
 /// The largest clock value a command accepts: 2^63 − 1, so that the engine's clock arithmetic
