@@ -66,6 +66,24 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// Parses a precision name (case-insensitive): `f32` (or `float32`), `f16` (or
+    /// `float16`), `f32+f16` (or `f32andf16`, `f32_and_f16`, `both`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "float32" => Some(Self::F32),
+            "f16" | "float16" => Some(Self::F16),
+            "f32+f16" | "f32andf16" | "f32_and_f16" | "both" => Some(Self::F32AndF16),
+            _ => None,
+        }
+    }
+    /// The name [`Precision::parse`] reads back: `f32`, `f16` or `f32+f16`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::F32AndF16 => "f32+f16",
+        }
+    }
     /// Whether f32 rows are kept.
     pub fn has_f32(&self) -> bool {
         matches!(self, Self::F32 | Self::F32AndF16)

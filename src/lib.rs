@@ -17,8 +17,20 @@
 //! assert_eq!(hits[0].id, ids[0]);
 //! assert_eq!(hits[1].id, ids[2]);
 //! ```
+//!
+//! ## Features
+//!
+//! - `gpu` (default): the wgpu backend.
+//! - `serde`: `Serialize`/`Deserialize` on the public data types.
+//! - `research` (default): the memory-research experiments (`engram::validate`) and the
+//!   machine-limit probes (`engram::bench`) behind `engram validate` and `engram bench`.
+//! - `cli` (default, implies `research`): the `engram` binary and the crates only it uses.
+//!   A library user turns default features off (`default-features = false,
+//!   features = ["gpu"]`); the library reports progress through callbacks
+//!   ([`migrate::import_with_progress`], [`persist::export::export_with_progress`]).
 #![warn(missing_docs)]
 
+#[cfg(feature = "research")]
 pub mod bench;
 pub mod cluster;
 pub mod compute;
@@ -34,6 +46,7 @@ pub mod persist;
 pub mod recall;
 mod shared;
 pub mod synth;
+#[cfg(feature = "research")]
 pub mod validate;
 pub mod vectors;
 

@@ -214,6 +214,25 @@ pub enum MemoryNode {
     Concept(ConceptId),
 }
 
+impl MemoryNode {
+    /// The tier's name: `"episode"` or `"concept"` (as the CLI's JSON and the Python hits
+    /// call it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MemoryNode::Episode(_) => "episode",
+            MemoryNode::Concept(_) => "concept",
+        }
+    }
+
+    /// The id's number within its tier.
+    pub fn raw_id(&self) -> u64 {
+        match self {
+            MemoryNode::Episode(e) => e.0,
+            MemoryNode::Concept(c) => c.0,
+        }
+    }
+}
+
 impl From<EpisodeId> for MemoryNode {
     fn from(id: EpisodeId) -> Self {
         MemoryNode::Episode(id)

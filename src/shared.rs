@@ -1,7 +1,8 @@
 //! [`SharedEngram`]: a cheap-clone, thread-safe handle over an in-memory or durable engine.
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 
@@ -10,8 +11,9 @@ use crate::consolidation::{
 };
 use crate::engine::{Engram, Scored};
 use crate::error::Result;
-use crate::memory::{ConceptId, EpisodeId, EpisodeMeta};
+use crate::memory::{ConceptId, EpisodeId, EpisodeMeta, MemoryNode};
 use crate::persist::{self, DurableEngram, NewConcept};
+use crate::recall::{RecallConfig, RecallHit, RecallParams};
 
 /// The engine behind a [`SharedEngram`].
 #[derive(Debug)]
@@ -69,6 +71,14 @@ impl SharedEngram {
         matches!(&*self.inner.read(), Inner::Durable(_))
     }
 
+    /// The store's directory when durable (`None` in memory).
+    pub fn dir(&self) -> Option<PathBuf> {
+        match &*self.inner.read() {
+            Inner::Memory(_) => None,
+            Inner::Durable(d) => Some(d.dir().to_path_buf()),
+        }
+    }
+
     /// A read guard on the engine, for several reads that must see one state. Hold it
     /// briefly: writers wait for it.
     pub fn read(&self) -> impl std::ops::Deref<Target = Engram> + '_ {
@@ -98,6 +108,50 @@ impl SharedEngram {
     /// [`Engram::search_batch`] under the read lock.
     pub fn search_batch(&self, queries: &[f32], k: usize) -> Result<Vec<Vec<Scored<EpisodeId>>>> {
         self.inner.read().engine().search_batch(queries, k)
+    }
+
+    /// [`Engram::recall_view`] under the read lock: nothing changes.
+    pub fn recall_view(&self, cue: &[f32], params: &RecallParams) -> Result<Vec<RecallHit>> {
+        self.inner.read().engine().recall_view(cue, params)
+    }
+
+    /// [`Engram::recall`] under one write lock: recalls for `cue` and rehearses every recalled
+    /// episode at `params.now`. When durable, the rehearsals are made durable by a checkpoint
+    /// before the call returns ([`DurableEngram::mutate_and_checkpoint`]; skipped when no
+    /// episode was recalled, e.g. only a reconstruction), so a reopened store has them.
+    ///
+    /// # Errors
+    /// As [`Engram::recall`]; when durable also the checkpoint's [`crate::StoreError`] (the
+    /// store then refuses writes until reopened).
+    pub fn recall(&self, cue: &[f32], params: &RecallParams) -> Result<Vec<RecallHit>> {
+        match &mut *self.inner.write() {
+            Inner::Memory(e) => e.recall(cue, params),
+            Inner::Durable(d) => {
+                let hits = d.engine().recall_view(cue, params)?;
+                let episode = |h: &RecallHit| match h.node {
+                    MemoryNode::Episode(id) => Some(id),
+                    MemoryNode::Concept(_) => None,
+                };
+                if hits.iter().any(|h| episode(h).is_some()) {
+                    d.mutate_and_checkpoint(|e| -> Result<()> {
+                        for id in hits.iter().filter_map(episode) {
+                            e.rehearse(id, params.now)?;
+                        }
+                        Ok(())
+                    })??;
+                }
+                Ok(hits)
+            }
+        }
+    }
+
+    /// Replaces the recall constants ([`Engram::set_recall_config`]; checked first, nothing
+    /// changes on an error). Not saved in a durable store: pass them again after reopening.
+    pub fn set_recall_config(&self, config: RecallConfig) -> Result<()> {
+        match &mut *self.inner.write() {
+            Inner::Memory(e) => e.set_recall_config(config),
+            Inner::Durable(d) => d.set_recall_config(config),
+        }
     }
 
     /// [`Engram::remember`] (logged when durable).
@@ -232,8 +286,9 @@ impl ConsolidationTarget for SharedEngram {
             Inner::Durable(d) => {
                 d.check_writable()?;
                 let report = d.engine_mut_unlogged().apply_cycle(plan)?;
+                let started = Instant::now();
                 match d.begin_checkpoint() {
-                    Ok(next) => (report, next),
+                    Ok(next) => (report, next, started),
                     Err(e) => {
                         d.poison();
                         return Err(e);
@@ -241,7 +296,7 @@ impl ConsolidationTarget for SharedEngram {
                 }
             }
         };
-        let (report, next) = next;
+        let (mut report, next, checkpoint_started) = next;
         // The snapshot is written under an upgradable read lock: readers continue, writers
         // (and other upgradable readers) wait.
         let u = RwLockWriteGuard::downgrade_to_upgradable(w);
@@ -256,6 +311,7 @@ impl ConsolidationTarget for SharedEngram {
                 d.poison();
                 return Err(e);
             }
+            report.timings.checkpoint = Some(checkpoint_started.elapsed());
         }
         Ok(report)
     }

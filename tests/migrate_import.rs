@@ -7,6 +7,7 @@ mod mutil;
 
 use std::io::Write;
 use std::path::Path;
+#[cfg(feature = "cli")]
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -342,6 +343,8 @@ fn online_import_under_four_searching_threads_loses_nothing() {
     assert!(searches > 100);
 }
 
+/// Needs the `engram` binary (the `cli` feature).
+#[cfg(feature = "cli")]
 #[test]
 fn cli_import_and_export() {
     let t = tempfile::tempdir().unwrap();
@@ -484,6 +487,7 @@ fn bootstrap_concepts_runs_a_cycle_and_verifies() {
     assert_eq!(open(&store).len(), 0);
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn cli_import_bootstrap_concepts() {
     let t = tempfile::tempdir().unwrap();
@@ -515,4 +519,57 @@ fn cli_import_bootstrap_concepts() {
     let s = open(&store);
     assert_eq!(s.last_consolidation(), Some(1000));
     assert!(s.graph().concept_count() >= 4);
+}
+
+#[test]
+fn import_reports_progress_over_the_source_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("m.jsonl");
+    jsonl(&src, 2000, &[]);
+    let size = std::fs::metadata(&src).unwrap().len();
+    let store = t.path().join("s");
+    // Stopped part-way, then resumed: the second run starts where the first stopped.
+    let mut o = opts();
+    o.stop_after = Some(1000);
+    let mut first = Vec::new();
+    let r = migrate::import_with_progress(&src, &store, &o, None, &mut |done, total| {
+        first.push((done, total))
+    })
+    .unwrap();
+    assert!(!r.completed);
+    let mut second = Vec::new();
+    let r = migrate::import_with_progress(&src, &store, &opts(), None, &mut |done, total| {
+        second.push((done, total))
+    })
+    .unwrap();
+    assert!(r.completed && r.verification.unwrap().ok);
+    for calls in [&first, &second] {
+        assert!(calls.len() >= 2, "{calls:?}");
+        assert!(
+            calls.iter().all(|&(d, t)| t == size && d <= size),
+            "{calls:?}"
+        );
+        assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0), "{calls:?}");
+    }
+    assert_eq!(first[0].0, 0);
+    let stopped_at = first.last().unwrap().0;
+    assert!(0 < stopped_at && stopped_at < size);
+    assert_eq!(second[0].0, stopped_at);
+    assert_eq!(second.last().unwrap().0, size);
+
+    // Online: the same reports, ending at the whole source.
+    let target = SharedEngram::new(Engram::new(Config::new(DIM)).unwrap());
+    let mut online = Vec::new();
+    let r = migrate::import_online_with_progress(
+        &src,
+        &target,
+        &t.path().join("work"),
+        &opts(),
+        &mut |done, total| online.push((done, total)),
+    )
+    .unwrap();
+    assert!(r.completed);
+    assert_eq!(online.first(), Some(&(0, size)));
+    assert_eq!(online.last(), Some(&(size, size)));
+    assert!(online.windows(2).all(|w| w[0].0 <= w[1].0));
 }

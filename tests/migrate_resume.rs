@@ -152,6 +152,8 @@ fn online_import_stopped_between_checkpoints_imports_nothing_twice() {
     assert_eq!(shared.with(contents), expected);
 }
 
+/// Needs the `engram` binary (the `cli` feature).
+#[cfg(feature = "cli")]
 #[test]
 fn offline_cli_import_killed_at_random_points_resumes_exactly() {
     let t = tempfile::tempdir().unwrap();

@@ -364,3 +364,44 @@ fn shared_consolidate_in_memory_and_durable_agree() {
     let s = DurableEngram::open(dir.path(), opts()).expect("reopen");
     assert_eq!(state(&s), mem.with(state));
 }
+
+/// The snapshot codec against the struct's own field list (its serde derive): every field of
+/// `ConsolidationConfig`, each moved off its default, survives a checkpoint and a reopen. A
+/// field added to the struct but not to the codec fails here. (`--features serde`; `.ci/run`
+/// runs it.)
+#[cfg(feature = "serde")]
+#[test]
+fn every_consolidation_field_survives_a_snapshot() {
+    use serde_json::Value;
+    let Value::Object(defaults) = serde_json::to_value(ConsolidationConfig::default()).unwrap()
+    else {
+        panic!("the configuration serialises to an object");
+    };
+    let mut moved = serde_json::Map::new();
+    for (key, v) in &defaults {
+        let m = match key.as_str() {
+            "clusters" => serde_json::to_value(ClusterCount::Fixed(7)).unwrap(),
+            "forgetting" => serde_json::to_value(ForgettingCurve::Power {
+                scale: 40.0,
+                exponent: 0.4,
+            })
+            .unwrap(),
+            _ if v.is_u64() => Value::from(v.as_u64().unwrap() + 1),
+            _ if v.is_f64() => Value::from(v.as_f64().unwrap() * 0.75),
+            _ => panic!("{key}: a field of a kind this test does not move: {v}"),
+        };
+        assert_ne!(&m, v, "{key} did not move");
+        moved.insert(key.clone(), m);
+    }
+    let other: ConsolidationConfig = serde_json::from_value(Value::Object(moved)).unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = DurableEngram::create(dir.path(), config(), opts()).expect("create");
+    s.set_consolidation_config(other.clone())
+        .expect("a valid configuration");
+    s.checkpoint().expect("checkpoint");
+    drop(s);
+    let s = DurableEngram::open(dir.path(), opts()).expect("reopen");
+    let back = serde_json::to_value(s.config().consolidation_config()).unwrap();
+    assert_eq!(back, serde_json::to_value(&other).unwrap());
+    assert_eq!(s.config().consolidation_config(), &other);
+}

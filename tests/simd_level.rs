@@ -2,6 +2,7 @@
 //! lowered to `Avx2Fma` by `ENGRAM_SIMD=avx2` and to scalar by `ENGRAM_SIMD=scalar`; `engram
 //! info` prints the level in use.
 
+#[cfg(feature = "cli")]
 use std::process::Command;
 
 use engram::compute::cpu::SimdLevel;
@@ -28,7 +29,9 @@ fn detect_is_avx512_when_the_cpu_has_it() {
     }
 }
 
-/// `engram info --json`'s `cpu.simd` with `ENGRAM_SIMD` set to `env` (or unset).
+/// `engram info --json`'s `cpu.simd` with `ENGRAM_SIMD` set to `env` (or unset); needs the
+/// binary (the `cli` feature).
+#[cfg(feature = "cli")]
 fn info_simd(env: Option<&str>) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_engram"));
     cmd.args(["info", "--json", "--backend", "cpu"]);
@@ -46,6 +49,7 @@ fn info_simd(env: Option<&str>) -> String {
     v["cpu"]["simd"].as_str().expect("cpu.simd").to_string()
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn engram_simd_chooses_the_level_info_reports() {
     let best = SimdLevel::detect();

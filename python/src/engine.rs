@@ -1,16 +1,18 @@
-//! `engram.Engram`: the engine behind a read-write lock, numpy in and out.
+//! `engram.Engram`: the library's [`SharedEngram`] handle, numpy in and out.
+//!
+//! Locking, durability and consolidation retries are the library's: every method calls one
+//! `SharedEngram` method (or reads under its read lock) with the GIL released.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
-use engram::consolidation::{ConsolidationConfig, ConsolidationError};
+use engram::consolidation::ConsolidationConfig;
 use engram::persist::NewConcept;
 use engram::{
-    BackendChoice, Concept, ConceptId, ConceptState, Config, CycleReport, DurableEngram, Engram,
-    EpisodeId, EpisodeMeta, Layout, MemoryNode, Payload, Precision, RecallHit,
-    Result as CoreResult, Scored, StoreOptions, SyncPolicy,
+    BackendChoice, Concept, ConceptId, ConceptState, Config, DurableEngram, Engram, EpisodeId,
+    EpisodeMeta, Layout, MemoryNode, Payload, Precision, Scored, SharedEngram, StoreOptions,
+    SyncPolicy,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -21,60 +23,6 @@ use crate::memory::{
     activation_dict, familiarity_dict, hits_list, parse_consolidation, parse_recall, parse_state,
     recall_params, report_dict,
 };
-
-/// An in-memory engine or a durable store (snapshot + write-ahead log) around one.
-pub(crate) enum Store {
-    Memory(Box<Engram>),
-    Durable(Box<DurableEngram>),
-}
-
-impl Store {
-    fn engine(&self) -> &Engram {
-        match self {
-            Store::Memory(e) => e,
-            Store::Durable(d) => d.engine(),
-        }
-    }
-
-    fn remember_batch(
-        &mut self,
-        rows: &[f32],
-        metas: Vec<EpisodeMeta>,
-    ) -> CoreResult<Vec<EpisodeId>> {
-        match self {
-            Store::Memory(e) => e.remember_batch(rows, metas),
-            Store::Durable(d) => d.remember_batch(rows, metas),
-        }
-    }
-
-    fn remember(&mut self, row: &[f32], meta: EpisodeMeta) -> CoreResult<EpisodeId> {
-        match self {
-            Store::Memory(e) => e.remember(row, meta),
-            Store::Durable(d) => d.remember(row, meta),
-        }
-    }
-
-    fn forget(&mut self, id: EpisodeId) -> CoreResult<()> {
-        match self {
-            Store::Memory(e) => e.forget(id),
-            Store::Durable(d) => d.forget(id),
-        }
-    }
-
-    fn compact(&mut self) -> CoreResult<usize> {
-        match self {
-            Store::Memory(e) => Ok(e.compact()),
-            Store::Durable(d) => d.mutate_and_checkpoint(|e| e.compact()),
-        }
-    }
-
-    fn add_concept(&mut self, centroid: &[f32], c: NewConcept) -> CoreResult<ConceptId> {
-        match self {
-            Store::Memory(e) => engram::persist::add_concept(e, centroid, c),
-            Store::Durable(d) => d.add_concept(centroid, c),
-        }
-    }
-}
 
 fn parse_sync(s: Option<&str>) -> PyResult<StoreOptions> {
     let sync = match s.map(|s| s.trim().to_ascii_lowercase()) {
@@ -106,24 +54,23 @@ pub(crate) const NO_ID: u64 = u64::MAX;
 ///   either with `layout=`).
 ///
 /// Thread safety: one engine may be shared between Python threads. Searches run in parallel
-/// (a read lock), writes are serialised (a write lock); the GIL is released during every
-/// computation.
+/// (a read lock), writes are serialised (a write lock); the GIL is released while waiting for
+/// the lock and during every computation and fsync.
 #[pyclass(name = "Engram", module = "engram", frozen)]
 pub(crate) struct PyEngram {
-    inner: RwLock<Store>,
+    inner: SharedEngram,
+    /// The embedding dimension (fixed for the engine's life).
+    dim: usize,
     /// Seconds (f64 bits) spent inside the last Rust core call, excluding conversions.
     last_seconds: AtomicU64,
 }
 
 fn parse_precision(s: &str) -> PyResult<Precision> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "f32" | "float32" => Ok(Precision::F32),
-        "f16" | "float16" => Ok(Precision::F16),
-        "f32+f16" | "f32_and_f16" | "both" => Ok(Precision::F32AndF16),
-        _ => Err(ConfigError::new_err(format!(
+    Precision::parse(s).ok_or_else(|| {
+        ConfigError::new_err(format!(
             "invalid configuration: precision must be one of \"f32\", \"f16\", \"f32+f16\", got {s:?}"
-        ))),
-    }
+        ))
+    })
 }
 
 fn parse_layout(s: &str) -> PyResult<Layout> {
@@ -196,16 +143,6 @@ pub(crate) fn pad_hits<T: Copy>(
     (ids, scores)
 }
 
-/// A read guard that derefs to the engine.
-pub(crate) struct ReadEngine<'a>(RwLockReadGuard<'a, Store>);
-
-impl std::ops::Deref for ReadEngine<'_> {
-    type Target = Engram;
-    fn deref(&self) -> &Engram {
-        self.0.engine()
-    }
-}
-
 fn config_of(
     dim: i64,
     backend: &str,
@@ -234,19 +171,17 @@ fn config_of(
 }
 
 impl PyEngram {
-    fn from_store(store: Store) -> Self {
+    fn from_shared(inner: SharedEngram, dim: usize) -> Self {
         Self {
-            inner: RwLock::new(store),
+            inner,
+            dim,
             last_seconds: AtomicU64::new(0),
         }
     }
 
-    fn read(&self) -> ReadEngine<'_> {
-        ReadEngine(self.inner.read().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Store> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` on the engine under the read lock, with the GIL released.
+    fn view<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&Engram) -> R + Send) -> R {
+        py.detach(|| self.inner.with(f))
     }
 
     /// Runs `f` with the GIL released and records its duration.
@@ -271,7 +206,7 @@ impl PyEngram {
     }
 
     fn check_dim(&self, m: &Matrix<'_>, name: &str) -> PyResult<()> {
-        let dim = self.read().dim();
+        let dim = self.dim;
         if m.cols != dim {
             return Err(input(format!(
                 "{name}: expected dimension {dim}, got {} (shape {:?})",
@@ -303,8 +238,9 @@ impl PyEngram {
         let cc = parse_consolidation(consolidation)?;
         let config =
             config_of(dim, backend, precision, chunk_bytes, cc)?.recall(parse_recall(recall)?);
+        let dim = config.dim();
         let inner = py.detach(|| Engram::new(config)).map_err(to_py)?;
-        Ok(Self::from_store(Store::Memory(Box::new(inner))))
+        Ok(Self::from_shared(SharedEngram::new(inner), dim))
     }
 
     /// Creates a new durable store in directory `path` (made if missing; an error if a store
@@ -330,10 +266,11 @@ impl PyEngram {
         let config =
             config_of(dim, backend, precision, chunk_bytes, cc)?.recall(parse_recall(recall)?);
         let options = parse_sync(sync)?;
+        let dim = config.dim();
         let d = py
             .detach(|| DurableEngram::create(&path, config, options))
             .map_err(to_py)?;
-        Ok(Self::from_store(Store::Durable(Box::new(d))))
+        Ok(Self::from_shared(SharedEngram::durable(d), dim))
     }
 
     /// Opens the durable store in directory `path`: loads its snapshot and replays the log
@@ -354,51 +291,54 @@ impl PyEngram {
         let mut options = parse_sync(sync)?;
         options.read_only = read_only;
         let rc = parse_recall(recall)?;
-        let mut d = py
-            .detach(|| DurableEngram::open(&path, options))
+        let d = py
+            .detach(|| -> engram::Result<DurableEngram> {
+                let mut d = DurableEngram::open(&path, options)?;
+                d.set_recall_config(rc)?;
+                Ok(d)
+            })
             .map_err(to_py)?;
-        d.set_recall_config(rc).map_err(to_py)?;
-        Ok(Self::from_store(Store::Durable(Box::new(d))))
+        let dim = d.dim();
+        Ok(Self::from_shared(SharedEngram::durable(d), dim))
     }
 
     /// Writes a new snapshot and starts a fresh log (durable stores only).
     fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
-        self.timed(py, || match &mut *self.write() {
-            Store::Durable(d) => d.checkpoint().map_err(to_py),
-            Store::Memory(_) => Err(StoreError::new_err(
-                "store: this engine is in memory; use Engram.create(path, ...) or Engram.open(path)",
-            )),
+        self.timed(py, || {
+            if !self.inner.is_durable() {
+                return Err(StoreError::new_err(
+                    "store: this engine is in memory; use Engram.create(path, ...) or Engram.open(path)",
+                ));
+            }
+            self.inner.checkpoint().map_err(to_py)
         })
     }
 
     /// The store's directory, or None for an in-memory engine.
     #[getter]
-    fn path(&self) -> Option<PathBuf> {
-        match &*self.inner.read().unwrap_or_else(|p| p.into_inner()) {
-            Store::Durable(d) => Some(d.dir().to_path_buf()),
-            Store::Memory(_) => None,
-        }
+    fn path(&self, py: Python<'_>) -> Option<PathBuf> {
+        py.detach(|| self.inner.dir())
     }
 
     /// The embedding dimension.
     #[getter]
     fn dim(&self) -> usize {
-        self.read().dim()
+        self.dim
     }
 
     /// The backend searches run on: `"cpu"` or `"gpu"`.
     #[getter]
-    fn backend(&self) -> &'static str {
-        match self.read().backend() {
+    fn backend(&self, py: Python<'_>) -> &'static str {
+        self.view(py, |e| match e.backend() {
             engram::compute::Backend::Cpu(_) => "cpu",
             _ => "gpu",
-        }
+        })
     }
 
     /// Why that backend was chosen.
     #[getter]
-    fn backend_reason(&self) -> String {
-        self.read().backend_reason().to_owned()
+    fn backend_reason(&self, py: Python<'_>) -> String {
+        self.view(py, |e| e.backend_reason().to_owned())
     }
 
     /// Seconds spent inside the Rust core by the last call on this engine, excluding the
@@ -410,22 +350,20 @@ impl PyEngram {
 
     /// Bytes held by embeddings and centroids.
     #[getter]
-    fn vector_bytes(&self) -> usize {
-        self.read().vector_bytes()
+    fn vector_bytes(&self, py: Python<'_>) -> usize {
+        self.view(py, |e| e.vector_bytes())
     }
 
-    fn __len__(&self) -> usize {
-        self.read().len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.view(py, |e| e.len())
     }
 
-    fn __repr__(&self) -> String {
-        let e = self.read();
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let (len, concepts) = self.view(py, |e| (e.len(), e.graph().concept_count()));
         format!(
-            "Engram(dim={}, episodes={}, concepts={}, backend={:?})",
-            e.dim(),
-            e.len(),
-            e.graph().concept_count(),
-            self.backend()
+            "Engram(dim={}, episodes={len}, concepts={concepts}, backend={:?})",
+            self.dim,
+            self.backend(py)
         )
     }
 
@@ -487,7 +425,7 @@ impl PyEngram {
         };
         let rows = m.as_slice();
         let ids = self
-            .timed(py, || self.write().remember_batch(rows, metas))
+            .timed(py, || self.inner.remember_batch(rows, metas))
             .map_err(to_py)?;
         Ok(vec1(py, ids.into_iter().map(|i| i.0).collect()))
     }
@@ -517,7 +455,7 @@ impl PyEngram {
         };
         let row = m.as_slice();
         let id = self
-            .timed(py, || self.write().remember(row, meta))
+            .timed(py, || self.inner.remember(row, meta))
             .map_err(to_py)?;
         Ok(id.0)
     }
@@ -537,9 +475,7 @@ impl PyEngram {
         }
         self.check_dim(&m, "q")?;
         let qs = m.as_slice();
-        let hits = self
-            .timed(py, || self.read().search(qs, k))
-            .map_err(to_py)?;
+        let hits = self.timed(py, || self.inner.search(qs, k)).map_err(to_py)?;
         let (ids, scores): (Vec<u64>, Vec<f32>) = hits.iter().map(|s| (s.id.0, s.score)).unzip();
         Ok((vec1(py, ids), vec1(py, scores)))
     }
@@ -567,8 +503,8 @@ impl PyEngram {
         let qs = m.as_slice();
         let (ids, scores) = self
             .timed(py, || {
-                self.read()
-                    .search_batch_in(qs, k, layout)
+                self.inner
+                    .with(|e| e.search_batch_in(qs, k, layout))
                     .map(|h| pad_hits(&h, k, |i: EpisodeId| i.0))
             })
             .map_err(to_py)?;
@@ -578,7 +514,7 @@ impl PyEngram {
     /// The record of a live episode as a dict (id, timestamp, stream, strength, confidence,
     /// rehearsals, last_access, payload).
     fn get<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Bound<'py, PyDict>> {
-        let e = self.read().get(EpisodeId(id)).map_err(to_py)?;
+        let e = self.view(py, |e| e.get(EpisodeId(id))).map_err(to_py)?;
         let d = PyDict::new(py);
         d.set_item("id", e.id.0)?;
         d.set_item("timestamp", e.timestamp)?;
@@ -593,25 +529,28 @@ impl PyEngram {
 
     /// The stored (unit-length) embedding of a live episode.
     fn embedding<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Arr1<'py, f32>> {
-        let v = self.read().embedding(EpisodeId(id)).map_err(to_py)?;
+        let v = self
+            .view(py, |e| e.embedding(EpisodeId(id)))
+            .map_err(to_py)?;
         Ok(vec1(py, v))
     }
 
     /// Removes an episode (its id is never reused).
-    fn forget(&self, id: u64) -> PyResult<()> {
-        self.write().forget(EpisodeId(id)).map_err(to_py)
+    fn forget(&self, py: Python<'_>, id: u64) -> PyResult<()> {
+        py.detach(|| self.inner.forget(EpisodeId(id)))
+            .map_err(to_py)
     }
 
     /// Reclaims the rows of forgotten episodes; returns how many rows were freed.
     fn compact(&self, py: Python<'_>) -> PyResult<usize> {
-        self.timed(py, || self.write().compact()).map_err(to_py)
+        self.timed(py, || self.inner.mutate(|e| e.compact()))
+            .map_err(to_py)
     }
 
     /// Every live concept (dicts: id, coherence, members, strength, state, confirmations,
     /// formed_cycle, updated_cycle), by ascending id.
     fn concepts<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        self.read()
-            .concepts()
+        self.view(py, |e| e.concepts())
             .iter()
             .map(|c| concept_dict(py, c))
             .collect()
@@ -619,14 +558,16 @@ impl PyEngram {
 
     /// The centroid (unit length) of a live concept.
     fn centroid<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Arr1<'py, f32>> {
-        let v = self.read().centroid(ConceptId(id)).map_err(to_py)?;
+        let v = self
+            .view(py, |e| e.centroid(ConceptId(id)))
+            .map_err(to_py)?;
         Ok(vec1(py, v))
     }
 
     /// The episodes bound to a concept: `(ids uint64[m], strengths float32[m])`, strongest
     /// first (ties by id).
     fn members<'py>(&self, py: Python<'py>, id: u64) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
-        let v = self.read().members(ConceptId(id)).map_err(to_py)?;
+        let v = self.view(py, |e| e.members(ConceptId(id))).map_err(to_py)?;
         let (ids, s): (Vec<u64>, Vec<f32>) = v.into_iter().map(|(e, s)| (e.0, s)).unzip();
         Ok((vec1(py, ids), vec1(py, s)))
     }
@@ -646,7 +587,7 @@ impl PyEngram {
         self.check_dim(&m, "q")?;
         let qs = m.as_slice();
         let hits = self
-            .timed(py, || self.read().search_concepts(qs, k))
+            .timed(py, || self.inner.with(|e| e.search_concepts(qs, k)))
             .map_err(to_py)?;
         let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
         Ok((vec1(py, ids), vec1(py, s)))
@@ -654,14 +595,14 @@ impl PyEngram {
 
     /// Consolidation cycles applied so far (0 before the first).
     #[getter]
-    fn cycle(&self) -> u64 {
-        self.read().cycle()
+    fn cycle(&self, py: Python<'_>) -> u64 {
+        self.view(py, |e| e.cycle())
     }
 
     /// The clock value of the last consolidation cycle, or None.
     #[getter]
-    fn last_consolidation(&self) -> Option<u64> {
-        self.read().last_consolidation()
+    fn last_consolidation(&self, py: Python<'_>) -> Option<u64> {
+        self.view(py, |e| e.last_consolidation())
     }
 
     /// Runs one consolidation cycle at clock `now` (the caller's time units, the same clock as
@@ -671,46 +612,10 @@ impl PyEngram {
     /// under the write lock. On a durable store the cycle is made durable before returning:
     /// the engine is checkpointed (a new snapshot) right after the update.
     fn consolidate<'py>(&self, py: Python<'py>, now: u64) -> PyResult<Bound<'py, PyDict>> {
-        let (report, checkpoint) = self
-            .timed(py, || -> CoreResult<(CycleReport, Option<f64>)> {
-                loop {
-                    let (cycle0, plan) = {
-                        let g = self.read();
-                        (g.cycle(), g.prepare_cycle(now)?)
-                    };
-                    let mut g = self.write();
-                    if g.engine().cycle() != cycle0 {
-                        // Another thread applied a cycle meanwhile: plan again.
-                        continue;
-                    }
-                    let stale = |r: &CoreResult<CycleReport>| {
-                        matches!(
-                            r,
-                            Err(engram::Error::Consolidation(
-                                ConsolidationError::StalePlan { .. }
-                            ))
-                        )
-                    };
-                    match &mut *g {
-                        Store::Memory(e) => {
-                            let r = e.apply_cycle(plan);
-                            if stale(&r) {
-                                continue;
-                            }
-                            return r.map(|r| (r, None));
-                        }
-                        Store::Durable(d) => {
-                            let t = Instant::now();
-                            let (r, applied) =
-                                d.mutate_and_checkpoint(|e| (e.apply_cycle(plan), t.elapsed()))?;
-                            let ck = (t.elapsed() - applied).as_secs_f64();
-                            return r.map(|r| (r, Some(ck)));
-                        }
-                    }
-                }
-            })
+        let report = self
+            .timed(py, || self.inner.consolidate(now))
             .map_err(to_py)?;
-        report_dict(py, &report, checkpoint)
+        report_dict(py, &report)
     }
 
     /// Recalls memories for `cue` (see the README for the hit dicts).
@@ -743,30 +648,9 @@ impl PyEngram {
         let m = self.cue(cue, "cue")?;
         let q = m.as_slice();
         let hits = self
-            .timed(py, || -> CoreResult<Vec<RecallHit>> {
-                let Some(t) = now else {
-                    return self.read().recall_view(q, &params);
-                };
-                match &mut *self.write() {
-                    Store::Memory(e) => e.recall(q, &params),
-                    Store::Durable(d) => {
-                        let hits = d.engine().recall_view(q, &params)?;
-                        if hits
-                            .iter()
-                            .any(|h| matches!(h.node, MemoryNode::Episode(_)))
-                        {
-                            d.mutate_and_checkpoint(|e| -> CoreResult<()> {
-                                for h in &hits {
-                                    if let MemoryNode::Episode(id) = h.node {
-                                        e.rehearse(id, t)?;
-                                    }
-                                }
-                                Ok(())
-                            })??;
-                        }
-                        Ok(hits)
-                    }
-                }
+            .timed(py, || match now {
+                None => self.inner.recall_view(q, &params),
+                Some(_) => self.inner.recall(q, &params),
             })
             .map_err(to_py)?;
         hits_list(py, &hits)
@@ -793,7 +677,7 @@ impl PyEngram {
         let m = self.cue(cue, "cue")?;
         let q = m.as_slice();
         let hits = self
-            .timed(py, || self.read().recall_view(q, &params))
+            .timed(py, || self.inner.recall_view(q, &params))
             .map_err(to_py)?;
         hits_list(py, &hits)
     }
@@ -809,7 +693,7 @@ impl PyEngram {
         let m = self.cue(cue, "cue")?;
         let q = m.as_slice();
         let f = self
-            .timed(py, || self.read().familiarity(q))
+            .timed(py, || self.inner.with(|e| e.familiarity(q)))
             .map_err(to_py)?;
         familiarity_dict(py, &f)
     }
@@ -817,13 +701,10 @@ impl PyEngram {
     /// Replaces the recall constants (the keys of the constructor's `recall`; the others
     /// return to their defaults). Raises `ConfigError` naming a value out of range, and then
     /// nothing changes.
-    fn set_recall(&self, recall: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn set_recall(&self, py: Python<'_>, recall: &Bound<'_, PyDict>) -> PyResult<()> {
         let rc = parse_recall(Some(recall))?;
-        match &mut *self.write() {
-            Store::Memory(e) => e.set_recall_config(rc),
-            Store::Durable(d) => d.set_recall_config(rc),
-        }
-        .map_err(to_py)
+        py.detach(|| self.inner.set_recall_config(rc))
+            .map_err(to_py)
     }
 
     /// Spreading activation over the dual graph (episodes, concepts, bindings, temporal and
@@ -872,7 +753,7 @@ impl PyEngram {
         };
         let sources: Vec<(MemoryNode, f32)> = nodes.into_iter().zip(acts).collect();
         let a = self
-            .timed(py, || self.read().spread(&sources))
+            .timed(py, || self.inner.with(|e| e.spread(&sources)))
             .map_err(to_py)?;
         activation_dict(py, &a)
     }
@@ -887,7 +768,9 @@ impl PyEngram {
     ) -> PyResult<Bound<'py, PyDict>> {
         let m = self.cue(cue, "cue")?;
         let q = m.as_slice();
-        let a = self.timed(py, || self.read().activate(q)).map_err(to_py)?;
+        let a = self
+            .timed(py, || self.inner.with(|e| e.activate(q)))
+            .map_err(to_py)?;
         activation_dict(py, &a)
     }
 
@@ -902,7 +785,9 @@ impl PyEngram {
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let m = self.cue(cue, "cue")?;
         let q = m.as_slice();
-        let r = self.timed(py, || self.read().retrieve(q)).map_err(to_py)?;
+        let r = self
+            .timed(py, || self.inner.with(|e| e.retrieve(q)))
+            .map_err(to_py)?;
         r.map(|r| {
             let d = PyDict::new(py);
             d.set_item("episode", r.episode.0)?;
@@ -930,7 +815,7 @@ impl PyEngram {
         let m = self.cue(q, "q")?;
         let qs = m.as_slice();
         let hits = self
-            .timed(py, || self.read().search_semantic(qs, k, probes))
+            .timed(py, || self.inner.with(|e| e.search_semantic(qs, k, probes)))
             .map_err(to_py)?;
         let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
         Ok((vec1(py, ids), vec1(py, s)))
@@ -970,7 +855,7 @@ impl PyEngram {
         let m = self.cue(centroid, "centroid")?;
         let c = m.as_slice();
         let id = self
-            .timed(py, || self.write().add_concept(c, nc))
+            .timed(py, || self.inner.add_concept(c, nc))
             .map_err(to_py)?;
         Ok(id.0)
     }

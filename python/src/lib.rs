@@ -5,7 +5,8 @@
 //! - Float inputs: a C-contiguous `float32` array is read in place; any other float layout or
 //!   dtype (`float64`, Fortran order, strided views, lists of floats) is converted once to a
 //!   C-contiguous `float32` copy. Integer, boolean and complex arrays are rejected.
-//! - Every computation runs with the GIL released.
+//! - Every computation, lock wait and fsync runs with the GIL released; locking, durability
+//!   and consolidation retries are the library's (`engram::SharedEngram`).
 //! - Errors are `engram.EngramError` subclasses carrying the Rust message.
 
 use pyo3::prelude::*;
@@ -29,6 +30,10 @@ fn _engram(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans::synth, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans::merge_topk, m)?)?;
     m.add("NO_ID", u64::MAX)?;
+    // The options `consolidation=dict(...)` and `recall=dict(...)` take: the library's field
+    // lists (tests check the `.pyi` stub against them).
+    m.add("CONSOLIDATION_KEYS", memory::consolidation_keys()?)?;
+    m.add("RECALL_KEYS", memory::recall_keys()?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -11,32 +11,6 @@ use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 use crate::arrays::vec1;
 use crate::errors::{input, ConfigError};
 
-/// The keys `consolidation=dict(...)` accepts.
-pub(crate) const CONSOLIDATION_KEYS: &[&str] = &[
-    "seed",
-    "clusters",
-    "max_k",
-    "max_iter",
-    "warm_iter",
-    "replay_fraction",
-    "replay_min",
-    "min_coherence",
-    "min_cluster_size",
-    "match_threshold",
-    "novelty_threshold",
-    "soft_margin",
-    "soft_candidates",
-    "binding_gain",
-    "prune_below",
-    "replay_gain",
-    "proto_strength",
-    "confirm_gain",
-    "promote_after",
-    "concept_min_strength",
-    "link_threshold",
-    "forgetting",
-];
-
 fn config_err(msg: String) -> PyErr {
     ConfigError::new_err(format!("invalid configuration: consolidation: {msg}"))
 }
@@ -107,31 +81,98 @@ fn forgetting(v: &Bound<'_, PyAny>) -> PyResult<ForgettingCurve> {
     )))
 }
 
-/// `consolidation=dict(...)` as a checked [`ConsolidationConfig`].
-pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<ConsolidationConfig> {
-    let mut c = ConsolidationConfig::default();
-    let Some(d) = d else {
-        return Ok(c);
+/// The fields of a configuration struct with their default values, as its serde derive
+/// writes them: the one list of the options of `consolidation=dict(...)` and
+/// `recall=dict(...)` (the struct's own), which the parsers below follow and against which
+/// `tests/test_memory.py` checks the `.pyi` stub.
+fn defaults<T: Default + serde::Serialize>(
+    err: fn(String) -> PyErr,
+) -> PyResult<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        other => Err(err(format!(
+            "the configuration does not serialise to an object: {other:?}"
+        ))),
+    }
+}
+
+/// The keys `consolidation=dict(...)` accepts: every field of [`ConsolidationConfig`] (sorted),
+/// then `max_k` (the Python spelling of `clusters=None`'s parameter).
+pub(crate) fn consolidation_keys() -> PyResult<Vec<String>> {
+    let mut keys: Vec<String> = defaults::<ConsolidationConfig>(config_err)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    keys.push("max_k".into());
+    Ok(keys)
+}
+
+/// The keys `recall=dict(...)` accepts: the fields of [`RecallConfig`] (sorted).
+pub(crate) fn recall_keys() -> PyResult<Vec<String>> {
+    Ok(defaults::<RecallConfig>(recall_err)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect())
+}
+
+/// Sets field `key` of `fields` (a configuration's fields as JSON) to the Python value `v`,
+/// typed like the field's default: an integer field takes a Python int (not a bool, not a
+/// float), a float field any real number (not a bool). Each field is tried alone, so an
+/// error names it (e.g. a number too large for a `u32`).
+fn set_field<T: serde::de::DeserializeOwned>(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    v: &Bound<'_, PyAny>,
+    err: fn(String) -> PyErr,
+    keys: impl FnOnce() -> PyResult<Vec<String>>,
+) -> PyResult<()> {
+    let value: serde_json::Value = match fields.get(key) {
+        None => {
+            return Err(err(format!(
+                "unknown option {key:?}; expected one of {}",
+                keys()?.join(", ")
+            )))
+        }
+        Some(d) if d.is_u64() => int::<u64>(key, v, "an integer >= 0").map_err(err)?.into(),
+        Some(d) if d.is_f64() => real(key, v).map_err(err)?.into(),
+        Some(d) => return Err(err(format!("{key}: no Python form for its default {d}"))),
     };
+    fields.insert(key.to_owned(), value);
+    serde_json::from_value::<T>(fields.clone().into())
+        .map(drop)
+        .map_err(|e| err(format!("{key}: {e}")))
+}
+
+/// A dict key as a string.
+fn key_of(k: &Bound<'_, PyAny>, err: fn(String) -> PyErr) -> PyResult<String> {
+    k.extract().map_err(|_| {
+        err(format!(
+            "keys must be strings, got {}",
+            k.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+/// `consolidation=dict(...)` as a checked [`ConsolidationConfig`]: the defaults with the given
+/// fields replaced. The fields are the struct's (through its serde derive); only `clusters`
+/// (+ `max_k`) and `forgetting` have Python forms of their own.
+pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<ConsolidationConfig> {
+    let Some(d) = d else {
+        return Ok(ConsolidationConfig::default());
+    };
+    let mut fields = defaults::<ConsolidationConfig>(config_err)?;
     let mut clusters: Option<Option<usize>> = None;
     let mut max_k: Option<usize> = None;
+    let mut forgetting_curve: Option<ForgettingCurve> = None;
     for (k, v) in d.iter() {
-        let key: String = k.extract().map_err(|_| {
-            config_err(format!(
-                "keys must be strings, got {}",
-                k.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        })?;
-        let f = |v: &Bound<'_, PyAny>| real(&key, v).map(|x| x as f32).map_err(config_err);
-        c = match key.as_str() {
-            "seed" => c.seed(int(&key, &v, "an integer in [0, 2**64)").map_err(config_err)?),
+        let key = key_of(&k, config_err)?;
+        match key.as_str() {
             "clusters" => {
                 clusters = Some(if v.is_none() {
                     None
                 } else {
                     Some(int(&key, &v, "an integer >= 1 or None (discover)").map_err(config_err)?)
                 });
-                c
             }
             "max_k" => {
                 max_k = if v.is_none() {
@@ -139,41 +180,19 @@ pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<Con
                 } else {
                     Some(int(&key, &v, "an integer >= 1 or None").map_err(config_err)?)
                 };
-                c
             }
-            "max_iter" => c.max_iter(int(&key, &v, "an integer >= 1").map_err(config_err)?),
-            "warm_iter" => c.warm_iter(int(&key, &v, "an integer >= 1").map_err(config_err)?),
-            "replay_fraction" => c.replay_fraction(f(&v)?),
-            "replay_min" => c.replay_min(int(&key, &v, "an integer >= 0").map_err(config_err)?),
-            "min_coherence" => c.min_coherence(f(&v)?),
-            "min_cluster_size" => {
-                c.min_cluster_size(int(&key, &v, "an integer >= 0").map_err(config_err)?)
-            }
-            "match_threshold" => c.match_threshold(f(&v)?),
-            "novelty_threshold" => c.novelty_threshold(f(&v)?),
-            "soft_margin" => c.soft_margin(f(&v)?),
-            "soft_candidates" => {
-                c.soft_candidates(int(&key, &v, "an integer >= 0").map_err(config_err)?)
-            }
-            "binding_gain" => c.binding_gain(f(&v)?),
-            "prune_below" => c.prune_below(f(&v)?),
-            "replay_gain" => c.replay_gain(f(&v)?),
-            "proto_strength" => c.proto_strength(f(&v)?),
-            "confirm_gain" => c.confirm_gain(f(&v)?),
-            "promote_after" => {
-                c.promote_after(int(&key, &v, "an integer >= 1").map_err(config_err)?)
-            }
-            "concept_min_strength" => c.concept_min_strength(f(&v)?),
-            "link_threshold" => c.link_threshold(f(&v)?),
-            "forgetting" => c.forgetting(forgetting(&v)?),
-            _ => {
-                return Err(config_err(format!(
-                    "unknown option {key:?}; expected one of {}",
-                    CONSOLIDATION_KEYS.join(", ")
-                )))
-            }
-        };
+            "forgetting" => forgetting_curve = Some(forgetting(&v)?),
+            _ => set_field::<ConsolidationConfig>(
+                &mut fields,
+                &key,
+                &v,
+                config_err,
+                consolidation_keys,
+            )?,
+        }
     }
+    let mut c: ConsolidationConfig =
+        serde_json::from_value(fields.into()).map_err(|e| config_err(e.to_string()))?;
     if let (Some(Some(_)), Some(_)) = (clusters, max_k) {
         return Err(config_err(
             "max_k applies to discovery (clusters=None), not to a given number of clusters".into(),
@@ -183,30 +202,12 @@ pub(crate) fn parse_consolidation(d: Option<&Bound<'_, PyDict>>) -> PyResult<Con
         Some(Some(k)) => c.clusters(ClusterCount::Fixed(k)),
         _ => c.clusters(ClusterCount::Discover { max_k }),
     };
+    if let Some(f) = forgetting_curve {
+        c = c.forgetting(f);
+    }
     c.check()
         .map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))
 }
-
-/// The keys `recall=dict(...)` accepts: the fields of [`RecallConfig`].
-pub(crate) const RECALL_KEYS: &[&str] = &[
-    "latency_intercept_ms",
-    "latency_factor_ms",
-    "source_activation",
-    "spread_decay",
-    "spread_threshold",
-    "max_hops",
-    "source_min_similarity",
-    "max_sources",
-    "familiarity_episodic_weight",
-    "familiarity_threshold",
-    "familiarity_slope",
-    "completion_threshold",
-    "completion_exponent",
-    "forgetting_scale",
-    "forgetting_exponent",
-    "rehearsal_gain",
-    "rehearsal_base",
-];
 
 fn recall_err(msg: String) -> PyErr {
     ConfigError::new_err(format!("invalid configuration: recall: {msg}"))
@@ -215,46 +216,16 @@ fn recall_err(msg: String) -> PyErr {
 /// `recall=dict(...)` as a checked [`RecallConfig`]: the defaults with the given fields
 /// replaced.
 pub(crate) fn parse_recall(d: Option<&Bound<'_, PyDict>>) -> PyResult<RecallConfig> {
-    let mut c = RecallConfig::default();
     let Some(d) = d else {
-        return Ok(c);
+        return Ok(RecallConfig::default());
     };
+    let mut fields = defaults::<RecallConfig>(recall_err)?;
     for (k, v) in d.iter() {
-        let key: String = k.extract().map_err(|_| {
-            recall_err(format!(
-                "keys must be strings, got {}",
-                k.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        })?;
-        let x = || real(&key, &v).map_err(recall_err);
-        let f = || x().map(|x| x as f32);
-        let n = || int::<usize>(&key, &v, "an integer >= 0").map_err(recall_err);
-        match key.as_str() {
-            "latency_intercept_ms" => c.latency_intercept_ms = x()?,
-            "latency_factor_ms" => c.latency_factor_ms = x()?,
-            "source_activation" => c.source_activation = f()?,
-            "spread_decay" => c.spread_decay = f()?,
-            "spread_threshold" => c.spread_threshold = f()?,
-            "max_hops" => c.max_hops = n()?,
-            "source_min_similarity" => c.source_min_similarity = f()?,
-            "max_sources" => c.max_sources = n()?,
-            "familiarity_episodic_weight" => c.familiarity_episodic_weight = f()?,
-            "familiarity_threshold" => c.familiarity_threshold = f()?,
-            "familiarity_slope" => c.familiarity_slope = f()?,
-            "completion_threshold" => c.completion_threshold = f()?,
-            "completion_exponent" => c.completion_exponent = f()?,
-            "forgetting_scale" => c.forgetting_scale = x()?,
-            "forgetting_exponent" => c.forgetting_exponent = x()?,
-            "rehearsal_gain" => c.rehearsal_gain = f()?,
-            "rehearsal_base" => c.rehearsal_base = f()?,
-            _ => {
-                return Err(recall_err(format!(
-                    "unknown option {key:?}; expected one of {}",
-                    RECALL_KEYS.join(", ")
-                )))
-            }
-        }
+        let key = key_of(&k, recall_err)?;
+        set_field::<RecallConfig>(&mut fields, &key, &v, recall_err, recall_keys)?;
     }
+    let c: RecallConfig =
+        serde_json::from_value(fields.into()).map_err(|e| recall_err(e.to_string()))?;
     c.check()
         .map_err(|e| ConfigError::new_err(format!("invalid configuration: {e}")))?;
     Ok(c)
@@ -289,13 +260,9 @@ fn ids<'py>(py: Python<'py>, v: &[engram::ConceptId]) -> Bound<'py, PyAny> {
     vec1(py, v.iter().map(|c| c.0).collect::<Vec<u64>>()).into_any()
 }
 
-/// A [`CycleReport`] as a dict; `checkpoint` is the seconds a durable store spent writing its
-/// snapshot after the cycle.
-pub(crate) fn report_dict<'py>(
-    py: Python<'py>,
-    r: &CycleReport,
-    checkpoint: Option<f64>,
-) -> PyResult<Bound<'py, PyDict>> {
+/// A [`CycleReport`] as a dict; `timings["checkpoint"]` is the seconds a durable store spent
+/// making the cycle durable (None in memory).
+pub(crate) fn report_dict<'py>(py: Python<'py>, r: &CycleReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("cycle", r.cycle)?;
     d.set_item("now", r.now)?;
@@ -326,7 +293,7 @@ pub(crate) fn report_dict<'py>(
     t.set_item("decay", tm.decay.as_secs_f64())?;
     t.set_item("prune", tm.prune.as_secs_f64())?;
     t.set_item("total", tm.total().as_secs_f64())?;
-    t.set_item("checkpoint", checkpoint)?;
+    t.set_item("checkpoint", tm.checkpoint.map(|c| c.as_secs_f64()))?;
     d.set_item("timings", t)?;
     Ok(d)
 }
@@ -387,28 +354,14 @@ pub(crate) fn recall_params(
 /// One [`RecallHit`] as a dict.
 pub(crate) fn hit_dict<'py>(py: Python<'py>, h: &RecallHit) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let (kind, id) = match h.node {
-        MemoryNode::Episode(e) => ("episode", e.0),
-        MemoryNode::Concept(c) => ("concept", c.0),
-    };
-    d.set_item("kind", kind)?;
-    d.set_item("id", id)?;
+    d.set_item("kind", h.node.kind())?;
+    d.set_item("id", h.node.raw_id())?;
     d.set_item("score", h.score)?;
     d.set_item("confidence", h.confidence)?;
     d.set_item("similarity", h.similarity)?;
     d.set_item("episodic", h.episodic)?;
     d.set_item("semantic", h.semantic)?;
-    let mut via: Vec<&str> = Vec::new();
-    if h.via.episodic {
-        via.push("episodic");
-    }
-    if h.via.semantic {
-        via.push("semantic");
-    }
-    if h.via.completion {
-        via.push("completion");
-    }
-    d.set_item("pathways", PyTuple::new(py, via)?)?;
+    d.set_item("pathways", PyTuple::new(py, h.via.names())?)?;
     d.set_item("retention", h.retention)?;
     match &h.reconstruction {
         Some(v) => d.set_item("reconstruction", vec1(py, v.clone()))?,

@@ -171,6 +171,49 @@ def test_gil_released_during_search(rng):
     assert elapsed < 0.05 or ticks > 20, (elapsed, ticks)
 
 
+def test_gil_released_while_waiting_for_the_lock(tmp_path, rng):
+    # A writer holds the engine's write lock (a large batch written to a durable store's log
+    # and fsynced); another thread's reads wait for that lock. The main thread must keep
+    # running meanwhile: no call waits for the lock (or fsyncs) with the GIL held.
+    x = rng.standard_normal((300_000, 64)).astype(np.float32)
+    mem = engram.Engram.create(tmp_path / "s", 64, backend="cpu")
+    mem.remember_batch(x[:10])
+    started, stop = threading.Event(), threading.Event()
+    hold = []
+
+    def writer():
+        started.set()
+        t = time.perf_counter()
+        mem.remember_batch(x)
+        hold.append(time.perf_counter() - t)
+
+    errors = []
+
+    def reader():
+        started.wait()
+        time.sleep(0.01)
+        while not stop.is_set():
+            mem.get(0)
+            if len(mem) not in (10, 300_010) or mem.cycle != 0 or mem.path is None:
+                errors.append((len(mem), mem.cycle, mem.path))
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    ticks = []
+    while threads[0].is_alive():
+        ticks.append(time.perf_counter())
+        time.sleep(0.0005)
+    stop.set()
+    for t in threads:
+        t.join()
+    gaps = np.diff(ticks) if len(ticks) > 1 else np.zeros(1)
+    # With the GIL held by the waiting reader, the main thread would stop for about the
+    # writer's whole hold.
+    assert hold[0] < 0.1 or gaps.max() < hold[0] / 2, (hold, gaps.max(), len(ticks))
+    assert not errors and len(mem) == 300_010
+
+
 def test_concurrent_searches_agree(rng):
     mem, x, _ = make(rng, 5000, 32)
     q = unit_rows(rng, 64, 32)

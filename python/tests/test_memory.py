@@ -457,3 +457,61 @@ def test_open_takes_recall_constants(tmp_path):
     assert len(reopened) == 8
     with pytest.raises(engram.ConfigError):
         engram.Engram.open(tmp_path / "s", recall=dict(max_sources=-1))
+
+
+def _stub_keys(class_name):
+    """The keys a TypedDict of the `.pyi` stub declares, in order."""
+    import ast
+    from pathlib import Path
+
+    stub = Path(__file__).resolve().parents[1] / "engram" / "__init__.pyi"
+    tree = ast.parse(stub.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return [s.target.id for s in node.body if isinstance(s, ast.AnnAssign)]
+    raise AssertionError(f"{class_name} is not in {stub}")
+
+
+def test_consolidation_options_follow_the_library():
+    # The keys come from ConsolidationConfig's own fields (its serde derive); the stub must
+    # declare exactly those, and the parser must take each of them.
+    from engram import _engram
+
+    keys = list(_engram.CONSOLIDATION_KEYS)
+    assert len(keys) == len(set(keys)) and "max_k" in keys and "forgetting" in keys
+    assert sorted(_stub_keys("ConsolidationOptions")) == sorted(keys)
+    for key in keys:
+        value = {"clusters": 3, "max_k": 12, "forgetting": "none", "seed": 7}.get(key)
+        if value is None:
+            # An unknown key is refused by name; a known one gets past the key check (the
+            # value may still be out of range for this field).
+            try:
+                engram.Engram(DIM, backend="cpu", consolidation={key: 1})
+            except engram.ConfigError as e:
+                assert "unknown option" not in str(e), key
+        else:
+            engram.Engram(DIM, backend="cpu", consolidation={key: value})
+    with pytest.raises(engram.ConfigError, match="unknown option"):
+        engram.Engram(DIM, backend="cpu", consolidation=dict(max_iterations=3))
+
+
+def test_recall_options_follow_the_library():
+    from engram import _engram
+
+    keys = list(_engram.RECALL_KEYS)
+    assert len(keys) == len(set(keys)) and "max_hops" in keys
+    assert sorted(_stub_keys("RecallOptions")) == sorted(keys)
+    for key in keys:
+        try:
+            engram.Engram(8, recall={key: 1})
+        except engram.ConfigError as e:
+            assert "unknown option" not in str(e), key
+
+
+def test_consolidation_option_errors_name_the_option():
+    with pytest.raises(engram.ConfigError, match="promote_after"):
+        engram.Engram(DIM, backend="cpu", consolidation=dict(promote_after=2**40))
+    with pytest.raises(engram.ConfigError, match="max_iter must be an integer"):
+        engram.Engram(DIM, backend="cpu", consolidation=dict(max_iter=2.0))
+    with pytest.raises(engram.ConfigError, match="min_coherence must be a number"):
+        engram.Engram(DIM, backend="cpu", consolidation=dict(min_coherence="high"))

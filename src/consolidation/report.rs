@@ -19,6 +19,9 @@ pub struct PhaseTimings {
     pub decay: Duration,
     /// Pruning of weak bindings and faded proto-concepts, and concept links.
     pub prune: Duration,
+    /// The checkpoint that made the cycle durable (a durable store's log sync and snapshot
+    /// write after the cycle); `None` in memory. Not part of [`PhaseTimings::total`].
+    pub checkpoint: Option<Duration>,
 }
 
 impl PhaseTimings {

@@ -389,8 +389,9 @@ impl Run {
     /// Applies the reader's chunks to `sink` until the source ends (`Ok(true)`), `stop_after`
     /// records are consumed (`Ok(false)`) or something fails; after every chunk
     /// `checkpoint(run, sink, records since the last save)` may save a checkpoint (it returns
-    /// whether it did). Throttles to the rate limit, moves the progress bar, and always stops
-    /// and joins the reader. Returns the outcome and the records consumed by this run.
+    /// whether it did). Throttles to the rate limit, reports `progress(source bytes consumed,
+    /// source bytes)` before the first chunk and after every chunk, and always stops and joins
+    /// the reader. Returns the outcome and the records consumed by this run.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn pump<S: Sink>(
         &mut self,
@@ -399,11 +400,12 @@ impl Run {
         source: &Path,
         opts: &ImportOptions,
         started: Instant,
-        pb: Option<&indicatif::ProgressBar>,
+        progress: &mut dyn FnMut(u64, u64),
         mut checkpoint: impl FnMut(&mut Self, &mut S, u64) -> Result<bool>,
     ) -> (Result<bool>, u64) {
         let mut since = 0u64;
         let mut done = 0u64;
+        progress(self.ckpt.consumed_bytes, self.ckpt.source_size);
         let result = (|| -> Result<bool> {
             for chunk in rx.iter() {
                 let chunk = chunk?;
@@ -411,9 +413,7 @@ impl Run {
                 self.apply(sink, chunk, source, opts)?;
                 done += n;
                 since += n;
-                if let Some(pb) = pb {
-                    pb.set_position(self.ckpt.consumed_bytes);
-                }
+                progress(self.ckpt.consumed_bytes, self.ckpt.source_size);
                 if checkpoint(self, sink, since)? {
                     since = 0;
                 }
@@ -429,9 +429,6 @@ impl Run {
         })();
         drop(rx);
         let _ = reader.join();
-        if let Some(pb) = pb {
-            pb.finish_and_clear();
-        }
         (result, done)
     }
 }
@@ -461,22 +458,6 @@ pub(crate) fn throttle(rate: Option<f64>, done: u64, start: Instant) {
             std::thread::sleep(due - el);
         }
     }
-}
-
-/// A progress bar over the source's bytes, drawn only on a terminal.
-pub(crate) fn progress(opts: &ImportOptions, size: u64, at: u64) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !opts.progress || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let pb = indicatif::ProgressBar::new(size);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} import [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_position(at);
-    Some(pb)
 }
 
 /// Re-reads the spot records from the source and compares them with the store.

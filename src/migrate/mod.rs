@@ -41,7 +41,7 @@ use crate::persist::seal::SEAL_FILE;
 use crate::persist::{self, crash, DurableEngram, StoreOptions, SyncPolicy};
 use crate::shared::SharedEngram;
 use checkpoint::ImportCheckpoint;
-use import::{hash_prefix, progress, spawn_reader, spot_check, Online, Progress, Run, Work};
+use import::{hash_prefix, spawn_reader, spot_check, Online, Progress, Run, Work};
 pub use source::{Item, LegacyRecord, Position, SourceFormat, SourceReader};
 pub use verify::Verification;
 
@@ -71,8 +71,6 @@ pub struct ImportOptions {
     pub queue_batches: usize,
     /// What to do with a malformed record.
     pub on_bad_record: OnBadRecord,
-    /// Draw a progress bar (only when stderr is a terminal).
-    pub progress: bool,
     /// Records re-read from the source and compared with the store at the end.
     pub spot_checks: usize,
     /// The configuration of a store that does not exist yet (default: `Config::new(dim)` with
@@ -122,7 +120,6 @@ impl Default for ImportOptions {
             rate_limit: None,
             queue_batches: 4,
             on_bad_record: OnBadRecord::Stop,
-            progress: false,
             spot_checks: 32,
             config: None,
             stop_after: None,
@@ -353,11 +350,24 @@ pub fn import(
     opts: &ImportOptions,
     bootstrap: Option<Bootstrap<'_>>,
 ) -> Result<ImportReport> {
+    import_with_progress(source, store, opts, bootstrap, &mut |_, _| {})
+}
+
+/// [`import`], reporting progress as `progress(source bytes consumed, source bytes)` before
+/// the first batch and after every batch (a resumed import starts where it stopped). The
+/// library draws nothing: the `engram` binary turns these calls into a progress bar.
+pub fn import_with_progress(
+    source: &Path,
+    store: &Path,
+    opts: &ImportOptions,
+    bootstrap: Option<Bootstrap<'_>>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ImportReport> {
     opts.check()?;
     let format = format_of(source, opts)?;
     let work = Work::new(store);
     if persist::exists(store) || work.dir.exists() {
-        return import_into(source, store, opts, bootstrap, format);
+        return import_into(source, store, opts, bootstrap, format, progress);
     }
     let cfg = match &opts.config {
         Some(c) => c.clone(),
@@ -365,7 +375,7 @@ pub fn import(
     };
     let fresh_dir = !store.exists();
     drop(DurableEngram::create(store, cfg, StoreOptions::default())?);
-    let r = import_into(source, store, opts, bootstrap, format);
+    let r = import_into(source, store, opts, bootstrap, format, progress);
     if r.is_err() && !work.dir.exists() {
         // Nothing of the import is left to resume: leave no store behind either (its
         // dimension would bind the next import).
@@ -386,6 +396,7 @@ fn import_into(
     opts: &ImportOptions,
     bootstrap: Option<Bootstrap<'_>>,
     format: SourceFormat,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport> {
     let started = Instant::now();
     let work = Work::new(store);
@@ -515,7 +526,6 @@ fn import_into(
     };
     let (hasher, _) = hash_prefix(source, start.offset)?;
     let (rx, reader) = spawn_reader(source, format, start, hasher, opts)?;
-    let pb = progress(opts, ckpt.source_size, start.offset);
     let mut run = Run::new(ckpt, report)?;
     let cpath = work.checkpoint();
     let (result, done_this_run) = run.pump(
@@ -524,7 +534,7 @@ fn import_into(
         source,
         opts,
         started,
-        pb.as_ref(),
+        progress,
         |run, stage, since| {
             if since < opts.checkpoint_every {
                 return Ok(false);
@@ -548,6 +558,7 @@ fn import_into(
     let mut report = std::mem::take(&mut run.report);
     fill(&mut report, &run.ckpt, started, done_this_run);
     if !completed {
+        report.completed = false;
         return Ok(report);
     }
 
@@ -1105,6 +1116,18 @@ pub fn import_online(
     work: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
+    import_online_with_progress(source, target, work, opts, &mut |_, _| {})
+}
+
+/// [`import_online`], reporting progress as `progress(source bytes consumed, source bytes)`
+/// before the first batch and after every batch.
+pub fn import_online_with_progress(
+    source: &Path,
+    target: &SharedEngram,
+    work: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ImportReport> {
     let started = Instant::now();
     opts.check()?;
     let format = format_of(source, opts)?;
@@ -1154,7 +1177,6 @@ pub fn import_online(
     };
     let (hasher, _) = hash_prefix(source, start.offset)?;
     let (rx, reader) = spawn_reader(source, format, start, hasher, opts)?;
-    let pb = progress(opts, ckpt.source_size, start.offset);
     let mut sink = Online {
         target,
         id: ckpt.import_id.clone(),
@@ -1172,7 +1194,7 @@ pub fn import_online(
         source,
         opts,
         started,
-        pb.as_ref(),
+        progress,
         |run, _, since| {
             if since < opts.checkpoint_every && saved_after_first {
                 return Ok(false);

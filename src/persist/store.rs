@@ -654,11 +654,13 @@ impl DurableEngram {
     /// [`Deref`]), then a checkpoint: durable as [`DurableEngram::consolidate`].
     pub fn apply_cycle(&mut self, plan: CyclePlan) -> Result<CycleReport> {
         self.check_poison()?;
-        let report = self.engine.apply_cycle(plan)?;
+        let mut report = self.engine.apply_cycle(plan)?;
+        let t = std::time::Instant::now();
         if let Err(e) = self.checkpoint() {
             self.poisoned = true;
             return Err(e);
         }
+        report.timings.checkpoint = Some(t.elapsed());
         Ok(report)
     }
 

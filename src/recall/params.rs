@@ -133,6 +133,21 @@ pub struct Pathways {
     pub completion: bool,
 }
 
+impl Pathways {
+    /// The names of the pathways that found a hit, in the order `episodic`, `semantic`,
+    /// `completion`.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.episodic, "episodic"),
+            (self.semantic, "semantic"),
+            (self.completion, "completion"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+}
+
 /// One recalled memory.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

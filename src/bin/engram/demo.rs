@@ -183,28 +183,14 @@ fn hit_label(h: &RecallHit, label_of: &impl Fn(EpisodeId) -> u32) -> Option<u32>
 }
 
 fn hit_json(h: &RecallHit, label_of: &impl Fn(EpisodeId) -> u32) -> Value {
-    let (kind, id) = match h.node {
-        MemoryNode::Episode(e) => ("episode", e.0),
-        MemoryNode::Concept(c) => ("concept", c.0),
-    };
     json!({
-        kind: id, "score": h.score, "cosine": h.similarity, "episodic": h.episodic,
+        h.node.kind(): h.node.raw_id(), "score": h.score, "cosine": h.similarity, "episodic": h.episodic,
         "semantic": h.semantic, "via": via(h), "true_label": hit_label(h, label_of),
     })
 }
 
 fn via(h: &RecallHit) -> String {
-    let mut v = Vec::new();
-    if h.via.episodic {
-        v.push("episodic");
-    }
-    if h.via.semantic {
-        v.push("semantic");
-    }
-    if h.via.completion {
-        v.push("completion");
-    }
-    v.join("+")
+    h.via.names().join("+")
 }
 
 fn f(v: &Value) -> f64 {

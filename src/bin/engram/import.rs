@@ -6,7 +6,7 @@ use anyhow::Context;
 use engram::migrate::{self, ImportOptions, OnBadRecord};
 use engram::Engram;
 
-use crate::util::{bounded, clock, positive_rate, print_json, Common};
+use crate::util::{bounded, clock, positive_rate, print_json, Common, Progress};
 
 /// The largest `--batch`: a batch is held in memory (rows and metadata) while written.
 const MAX_BATCH: usize = 1 << 20;
@@ -87,7 +87,6 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         } else {
             OnBadRecord::Stop
         },
-        progress: crate::util::interactive(c),
         spot_checks: a.spot_checks,
         ..ImportOptions::default()
     };
@@ -101,8 +100,16 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
             cycle(e)
         }) as migrate::Bootstrap<'_>
     });
-    let r = migrate::import(&file, &a.store, &opts, hook)
-        .with_context(|| format!("importing {}", file.display()))?;
+    // The library reports the bytes of the source consumed; drawn as a bar on a terminal.
+    let mut bar = None::<Progress>;
+    let r = migrate::import_with_progress(&file, &a.store, &opts, hook, &mut |done, total| {
+        bar.get_or_insert_with(|| Progress::bytes(c, total, "import"))
+            .set(done, "");
+    });
+    if let Some(b) = bar {
+        b.finish();
+    }
+    let r = r.with_context(|| format!("importing {}", file.display()))?;
     let verified = r.verification.as_ref().is_some_and(|v| v.ok);
     if c.json {
         let mut j = r.to_json();

@@ -115,12 +115,8 @@ fn read_queries(p: &Path, dim: usize) -> anyhow::Result<Vec<f32>> {
 }
 
 fn hit_json(h: &RecallHit) -> Value {
-    let (kind, id) = match h.node {
-        MemoryNode::Episode(e) => ("episode", e.0),
-        MemoryNode::Concept(c) => ("concept", c.0),
-    };
     json!({
-        kind: id, "score": h.score, "cosine": h.similarity,
+        h.node.kind(): h.node.raw_id(), "score": h.score, "cosine": h.similarity,
         "episodic": h.episodic, "semantic": h.semantic,
         "via": { "episodic": h.via.episodic, "semantic": h.via.semantic },
         "retention": h.retention,

@@ -27,8 +27,8 @@ use serde_json::{json, Value};
 use crate::quality::{self, Quality};
 use crate::synth::{read_npy_chunks, StreamSpec};
 use crate::util::{
-    gb, parse_precision, peak_rss_bytes, positive, precision_name, print_json, rss_bytes, secs,
-    usage_error, Common, Progress,
+    gb, parse_precision, peak_rss_bytes, positive, print_json, rss_bytes, secs, usage_error,
+    Common, Progress,
 };
 
 /// Arguments of `engram stream`.
@@ -206,7 +206,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     let mut progress = Progress::new(c, n as u64, "episodes");
     progress.println(&format!(
         "stream: {n} × {dim} ({clusters} clusters), {} storage ({} raw), consolidating every {every} rows ({}), backend {}",
-        precision_name(a.precision),
+        a.precision.name(),
         gb(raw_bytes),
         if a.discover { "discovered k".to_string() } else { format!("k = {k}") },
         mem.backend().describe()
@@ -270,7 +270,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     let v = json!({
         "n": n, "dim": dim, "clusters": clusters, "seed": c.seed,
         "k": if a.discover { Value::Null } else { json!(k) },
-        "precision": precision_name(a.precision),
+        "precision": a.precision.name(),
         "backend": backend, "backend_reason": mem.backend_reason(),
         "source": if a.input.is_some() { "npy" } else { "synth" },
         "episodes": mem.len(),
@@ -307,7 +307,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         res.ids.len(),
         gb(peak),
         peak as f64 / raw_bytes as f64,
-        precision_name(a.precision),
+        a.precision.name(),
     );
     Ok(())
 }

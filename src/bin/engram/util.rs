@@ -31,23 +31,9 @@ fn parse_backend(s: &str) -> Result<BackendChoice, String> {
     BackendChoice::parse(s).ok_or_else(|| format!("`{s}` is not one of auto, cpu, gpu"))
 }
 
-/// Parses a storage precision: `f32`, `f16` or `f32+f16`.
+/// Parses a storage precision: `f32`, `f16` or `f32+f16` ([`Precision::parse`]).
 pub fn parse_precision(s: &str) -> Result<Precision, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "f32" => Ok(Precision::F32),
-        "f16" => Ok(Precision::F16),
-        "f32+f16" | "f32andf16" | "both" => Ok(Precision::F32AndF16),
-        _ => Err(format!("`{s}` is not one of f32, f16, f32+f16")),
-    }
-}
-
-/// The command-line name of a precision.
-pub fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::F32 => "f32",
-        Precision::F16 => "f16",
-        _ => "f32+f16",
-    }
+    Precision::parse(s).ok_or_else(|| format!("`{s}` is not one of f32, f16, f32+f16"))
 }
 
 /// The largest clock value a command accepts: 2^63 − 1, so that the engine's clock arithmetic
@@ -254,6 +240,27 @@ impl Progress {
             total,
             last_log: Instant::now(),
             every: Duration::from_secs(5),
+        }
+    }
+
+    /// A bar over `total` bytes named `label`, drawn only on a terminal (no log lines
+    /// otherwise).
+    pub fn bytes(c: &Common, total: u64, label: &str) -> Self {
+        let bar = interactive(c).then(|| {
+            let b = ProgressBar::new(total);
+            let tpl = format!(
+                "{{spinner}} {label} [{{bar:40}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"
+            );
+            if let Ok(style) = ProgressStyle::with_template(&tpl) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            b
+        });
+        Self {
+            bar,
+            total,
+            last_log: Instant::now(),
+            every: Duration::MAX,
         }
     }
 
