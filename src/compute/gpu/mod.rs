@@ -2,7 +2,7 @@
 //! limit-probe and spreading-activation kernels.
 //!
 //! Without the `gpu` feature the same names exist and every constructor or kernel returns
-//! [`GpuError::NotCompiled`](crate::error::GpuError::NotCompiled), so callers never need `#[cfg]`.
+//! [`GpuError::NotCompiled`](crate::compute::GpuError::NotCompiled), so callers never need `#[cfg]`.
 
 mod types;
 pub use types::{Capabilities, GpuLayout, GpuOptions, SpreadCsr, SpreadParams};
