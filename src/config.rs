@@ -194,13 +194,11 @@ impl crate::engine::Engram {
         choice: BackendChoice,
     ) -> crate::error::Result<&crate::compute::Selection> {
         let selection = crate::compute::select(choice)?;
-        self.selection = selection;
         self.config = self.config.clone().backend(choice);
-        self.gpu = std::sync::Mutex::new(Default::default());
-        self.gpu_failed
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.device
+            .reset(selection, self.config.falls_back_to_cpu());
         *self.spread_graph.lock() = None;
-        Ok(&self.selection)
+        Ok(self.device.selection())
     }
 }
 

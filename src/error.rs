@@ -76,6 +76,16 @@ impl From<crate::compute::SelectError> for Error {
     }
 }
 
+impl crate::compute::GpuFailure for Error {
+    /// [`Error::Gpu`] is a GPU failure; every other error is not.
+    fn gpu_failure(&self) -> Option<&GpuError> {
+        match self {
+            Error::Gpu(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A configuration value breaks one of its invariants.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

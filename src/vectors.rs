@@ -7,7 +7,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 pub use crate::compute::rows::RowMask;
-use crate::compute::rows::{RowChunk, Rows};
+use crate::compute::rows::{RowChunk, RowSet, Rows};
 use crate::config::Precision;
 use crate::error::InputError;
 
@@ -488,6 +488,16 @@ impl VectorArena {
                     rows: Rows::F32(c),
                 })
                 .collect()
+        }
+    }
+
+    /// Every row as the kernels see it ([`RowSet`]): the chunks [`VectorArena::read_row`]
+    /// reads (f32 when kept, else f16), with the tombstones.
+    pub fn row_set(&self) -> RowSet<'_> {
+        RowSet {
+            dim: self.dim,
+            chunks: self.row_chunks(false),
+            dead: &self.dead,
         }
     }
 

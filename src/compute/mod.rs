@@ -7,12 +7,14 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod device;
 pub mod error;
 pub mod gpu;
 pub mod rows;
 pub mod topk;
 
 pub use backend::{select, Backend, BackendChoice, Selection};
+pub use device::{Device, Gpu, GpuFailure};
 pub use error::{EnvError, GpuError, SelectError};
-pub use rows::{RowChunk, RowMask, Rows};
+pub use rows::{RowChunk, RowMask, RowSet, Rows};
 pub use topk::{merge_sorted, Hit, TopK};

@@ -90,3 +90,47 @@ pub struct RowChunk<'a> {
     /// The rows.
     pub rows: Rows<'a>,
 }
+
+/// Every row of an arena as the kernels see it: its chunks in order (each starting where the
+/// previous one ended), the dimension and the tombstones. What a resident GPU copy is
+/// synchronised from.
+#[derive(Debug, Clone)]
+pub struct RowSet<'a> {
+    /// Components per row.
+    pub dim: usize,
+    /// The chunks, by ascending first row, without gaps.
+    pub chunks: Vec<RowChunk<'a>>,
+    /// The tombstoned rows.
+    pub dead: &'a RowMask,
+}
+
+impl RowSet<'_> {
+    /// Rows stored, tombstones included.
+    pub fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |c| c.first_row + c.rows.count(self.dim))
+    }
+
+    /// Whether no row is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends rows `start..end` to `out` as f32 (f16 rows converted exactly). Rows past the
+    /// end are not there to append: the range is clipped to [`RowSet::len`].
+    pub fn extend_f32(&self, start: usize, end: usize, out: &mut Vec<f32>) {
+        let dim = self.dim;
+        for c in &self.chunks {
+            let n = c.rows.count(dim);
+            let (lo, hi) = (start.max(c.first_row), end.min(c.first_row + n));
+            if lo >= hi {
+                continue;
+            }
+            match c.rows.slice(dim, lo - c.first_row, hi - c.first_row) {
+                Rows::F32(r) => out.extend_from_slice(r),
+                Rows::F16(r) => out.extend(r.iter().map(|x| x.to_f32())),
+            }
+        }
+    }
+}
