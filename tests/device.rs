@@ -296,3 +296,62 @@ fn the_resident_copy_uploads_only_rows_it_lacks() {
     );
     assert_eq!(ids.len(), 600);
 }
+
+/// Searches on an unchanged store share the resident copy: one search holding it does not
+/// keep another from running (a read lock, not a mutex), and concurrent searches give the
+/// sequential results.
+#[test]
+fn concurrent_searches_share_the_resident_copy() {
+    use engram::compute::gpu::GpuLayout;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let Some(mut e) = gpu_engine(config()) else {
+        return;
+    };
+    fill(&mut e);
+    let q = queries();
+    let want = e.search_batch(&q, 5).expect("search");
+    let e = Arc::new(e);
+    // Inside one search's hold on the resident rows, another thread searches to the end.
+    let rows = e.episode_vectors().row_set();
+    let inner = e
+        .device()
+        .run_gpu("an outer search", |g| {
+            g.with_rows(&rows, GpuLayout::F32, |_ctx, m| {
+                assert_eq!(m.len(), 600);
+                let (e2, q2) = (Arc::clone(&e), q.clone());
+                let h = std::thread::spawn(move || e2.search_batch(&q2, 5));
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while !h.is_finished() {
+                    if Instant::now() > deadline {
+                        return Err(GpuError::Unsupported(
+                            "a concurrent search was blocked by the resident rows".into(),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                h.join()
+                    .map_err(|_| GpuError::Unsupported("the inner search panicked".into()))
+            })
+        })
+        .expect("outer")
+        .expect("on the GPU")
+        .expect("inner search");
+    assert_eq!(inner, want);
+    assert!(!e.device().failed());
+    // Four threads at once: the sequential results, and nothing uploaded twice.
+    let got: Vec<_> = (0..4)
+        .map(|_| {
+            let (e2, q2) = (Arc::clone(&e), q.clone());
+            std::thread::spawn(move || e2.search_batch(&q2, 5))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().expect("thread").expect("search"))
+        .collect();
+    for g in got {
+        assert_eq!(g, want);
+    }
+    assert_eq!(e.device().uploaded_rows(), 600);
+}

@@ -19,7 +19,9 @@
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::backend::{Backend, Selection};
 use super::cpu::SimdLevel;
@@ -45,8 +47,9 @@ pub struct Device {
     selection: Selection,
     level: SimdLevel,
     fallback: bool,
-    /// The GPU copy of the episode rows, synchronised lazily before GPU work.
-    mirror: Mutex<GpuMirror>,
+    /// The GPU copy of the episode rows, synchronised lazily before GPU work: brought up to
+    /// date under the write lock when rows changed, read under shared locks otherwise.
+    mirror: RwLock<GpuMirror>,
     /// Set when the GPU failed and the device fell back: it then stays on the CPU.
     failed: AtomicBool,
     /// A simulated failure for the next GPU operation (tests of the fallback).
@@ -60,7 +63,7 @@ impl std::fmt::Debug for Device {
             .field("level", &self.level)
             .field("fallback", &self.fallback)
             .field("failed", &self.failed.load(Ordering::Relaxed))
-            .field("mirror", &*self.lock_mirror())
+            .field("mirror", &*self.mirror.read())
             .finish()
     }
 }
@@ -73,7 +76,7 @@ impl Clone for Device {
             selection: self.selection.clone(),
             level: self.level,
             fallback: self.fallback,
-            mirror: Mutex::new(GpuMirror::default()),
+            mirror: RwLock::new(GpuMirror::default()),
             failed: AtomicBool::new(self.failed.load(Ordering::Relaxed)),
             fault: AtomicBool::new(false),
         }
@@ -83,7 +86,7 @@ impl Clone for Device {
 /// What GPU work receives from [`Device::run_gpu`]: the device's context and its resident rows.
 pub struct Gpu<'a> {
     ctx: &'a Arc<GpuContext>,
-    mirror: &'a Mutex<GpuMirror>,
+    mirror: &'a RwLock<GpuMirror>,
 }
 
 impl Gpu<'_> {
@@ -93,16 +96,29 @@ impl Gpu<'_> {
     }
 
     /// Runs `f` on the resident copy of `rows` in `layout`, first uploading the rows the copy
-    /// lacks and masking the rows tombstoned since the last call. Callers of this wait for
-    /// each other (one copy, brought up to date under a lock).
+    /// lacks and masking the rows tombstoned since the last call.
+    ///
+    /// Calls on an unchanged copy share it (a read lock: concurrent searches run side by side);
+    /// only a call that finds rows to upload or mask takes the write lock, and it runs `f`
+    /// under a read lock again once the copy is current.
     pub fn with_rows<T>(
         &self,
         rows: &RowSet<'_>,
         layout: GpuLayout,
         f: impl FnOnce(&GpuContext, &GpuMatrix) -> Result<T, GpuError>,
     ) -> Result<T, GpuError> {
-        let mut mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
-        let m = mirror.sync(self.ctx, rows, layout)?;
+        {
+            let mirror = self.mirror.read();
+            if let Some(m) = mirror.current(rows, layout) {
+                return f(self.ctx, m);
+            }
+        }
+        let mut mirror = self.mirror.write();
+        mirror.sync(self.ctx, rows, layout)?;
+        let mirror = RwLockWriteGuard::downgrade(mirror);
+        let m = mirror.current(rows, layout).ok_or_else(|| {
+            GpuError::Unsupported("the resident rows are not current after a sync".into())
+        })?;
         f(self.ctx, m)
     }
 }
@@ -115,7 +131,7 @@ impl Device {
             selection,
             level: SimdLevel::current(),
             fallback,
-            mirror: Mutex::new(GpuMirror::default()),
+            mirror: RwLock::new(GpuMirror::default()),
             failed: AtomicBool::new(false),
             fault: AtomicBool::new(false),
         }
@@ -126,7 +142,7 @@ impl Device {
     pub fn reset(&mut self, selection: Selection, fallback: bool) {
         self.selection = selection;
         self.fallback = fallback;
-        *self.mirror.get_mut().unwrap_or_else(|p| p.into_inner()) = GpuMirror::default();
+        *self.mirror.get_mut() = GpuMirror::default();
         *self.failed.get_mut() = false;
     }
 
@@ -185,16 +201,18 @@ impl Device {
     /// Drops the resident rows (e.g. after the rows moved); they are uploaded again on the
     /// next GPU call.
     pub fn drop_resident(&mut self) {
-        *self.mirror.get_mut().unwrap_or_else(|p| p.into_inner()) = GpuMirror::default();
+        *self.mirror.get_mut() = GpuMirror::default();
     }
 
     /// Rows uploaded to the resident copy since it was last dropped (both layouts).
     pub fn uploaded_rows(&self) -> u64 {
-        self.lock_mirror().uploaded_rows()
+        self.mirror.read().uploaded_rows()
     }
 
-    fn lock_mirror(&self) -> MutexGuard<'_, GpuMirror> {
-        self.mirror.lock().unwrap_or_else(|p| p.into_inner())
+    /// The resident rows, read-locked (for inspection; GPU work goes through
+    /// [`Device::run_gpu`] and [`Gpu::with_rows`]).
+    pub fn resident(&self) -> RwLockReadGuard<'_, GpuMirror> {
+        self.mirror.read()
     }
 
     /// Runs `f` on the GPU when that is the backend in use, else returns `Ok(None)`: the caller
@@ -230,7 +248,7 @@ impl Device {
                 if !self.failed.swap(true, Ordering::Relaxed) {
                     log::warn!("GPU {what} failed ({e}); continuing on the CPU");
                 }
-                *self.lock_mirror() = GpuMirror::default();
+                *self.mirror.write() = GpuMirror::default();
                 Ok(None)
             }
             Err(e) => Err(e),

@@ -39,6 +39,18 @@ impl GpuMirror {
         self.slot(layout).as_ref().map(GpuMatrix::len)
     }
 
+    /// The copy in `layout` if it holds exactly the rows and tombstones of `rows` (nothing to
+    /// upload or mask), else `None`.
+    ///
+    /// The copy only ever holds rows of `rows` and masks rows `rows` tombstoned (tombstones
+    /// are never lifted; moved rows mean a new mirror), so equal lengths and equal tombstone
+    /// counts mean equal contents.
+    pub fn current(&self, rows: &RowSet<'_>, layout: GpuLayout) -> Option<&GpuMatrix> {
+        self.slot(layout)
+            .as_ref()
+            .filter(|m| m.len() == rows.len() && m.len() - m.live() == rows.dead.count())
+    }
+
     fn slot(&self, layout: GpuLayout) -> &Option<GpuMatrix> {
         match layout {
             GpuLayout::F32 => &self.f32_rows,
