@@ -7,37 +7,13 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use engram::cluster::{assign, reduce};
+use engram::compute::cpu::gemm::{matmul_t, Threads};
 use engram::synth::SynthParams;
-use gemm::Parallelism;
 
 const DIM: usize = 384;
 
 fn plain_gemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    // SAFETY: a is m × k, b is n × k read as k × n (column stride k), c is m × n; all
-    // row-major and in bounds.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::Rayon(0),
-        );
-    }
+    matmul_t(m, n, k, a, b, c, Threads::Rayon(0));
 }
 
 fn bench(c: &mut Criterion) {

@@ -6,6 +6,7 @@
 //! (the same queries as separate single-query calls, for the batch speed-up).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use engram::compute::cpu::gemm::{matmul, Threads};
 use engram::compute::cpu::{search, SimdLevel};
 use engram::{Config, Engram, Layout, Precision};
 use rand::{Rng, SeedableRng};
@@ -73,30 +74,7 @@ fn limits(c: &mut Criterion) {
     g.throughput(Throughput::Elements((2 * m * m * m) as u64));
     g.bench_function("gemm_2048_all_threads", |b| {
         b.iter(|| {
-            // SAFETY: a, bm and c are m × m row-major with the strides given.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    m,
-                    m,
-                    c.as_mut_ptr(),
-                    1,
-                    m as isize,
-                    false,
-                    a.as_ptr(),
-                    1,
-                    m as isize,
-                    bm.as_ptr(),
-                    1,
-                    m as isize,
-                    0.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(0),
-                )
-            }
+            matmul(m, m, m, &a, &bm, &mut c, Threads::Rayon(0));
         })
     });
     g.finish();

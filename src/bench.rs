@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::compute::cpu::gemm::{matmul, Threads};
+
 /// How the CPU issues 512-bit FMAs, from the measured FMA rates at both widths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -328,36 +330,11 @@ pub fn gemm_rate(m: usize, threads: usize) -> f64 {
     let b: Vec<f32> = (0..m * m).map(|i| ((i % 11) as f32) * 0.1).collect();
     let mut c = vec![0.0f32; m * m];
     let par = if threads <= 1 {
-        gemm::Parallelism::None
+        Threads::One
     } else {
-        gemm::Parallelism::Rayon(threads)
+        Threads::Rayon(threads)
     };
-    let t = median_time(5, || {
-        // SAFETY: a, b and c are m × m row-major with the strides given.
-        unsafe {
-            gemm::gemm(
-                m,
-                m,
-                m,
-                c.as_mut_ptr(),
-                1,
-                m as isize,
-                false,
-                a.as_ptr(),
-                1,
-                m as isize,
-                b.as_ptr(),
-                1,
-                m as isize,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                par,
-            )
-        }
-    });
+    let t = median_time(5, || matmul(m, m, m, &a, &b, &mut c, par));
     2.0 * (m as f64).powi(3) / t.as_secs_f64() / 1e9
 }
 

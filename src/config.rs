@@ -3,52 +3,14 @@
 use crate::consolidation::ConsolidationConfig;
 use crate::error::ConfigError;
 
-/// Which compute backend to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum BackendChoice {
-    /// A real GPU adapter if one exists, otherwise the CPU (software adapters are not taken).
-    /// The choice and its reason are logged. The environment variable `ENGRAM_BACKEND`
-    /// (`cpu`, `gpu`, `auto`) overrides this default.
-    #[default]
-    Auto,
-    /// Always the CPU path.
-    Cpu,
-    /// The GPU path (any adapter, software ones included); an error if none exists.
-    Gpu,
-}
+/// The backend choice lives with the kernels ([`crate::compute`]); re-exported here, where
+/// it is one setting of a [`Config`].
+pub use crate::compute::BackendChoice;
 
 impl BackendChoice {
-    /// Parses `cpu`, `gpu` or `auto` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Some(Self::Auto),
-            "cpu" => Some(Self::Cpu),
-            "gpu" => Some(Self::Gpu),
-            _ => None,
-        }
-    }
-
     /// The value of `ENGRAM_BACKEND`, if set.
     pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        match std::env::var("ENGRAM_BACKEND") {
-            Ok(v) if v.trim().is_empty() => Ok(None),
-            Ok(v) => Self::parse(&v).map(Some).ok_or(ConfigError::BadEnv {
-                name: "ENGRAM_BACKEND",
-                value: v,
-                expected: "cpu, gpu, auto",
-            }),
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// The name, as accepted by [`BackendChoice::parse`].
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Cpu => "cpu",
-            Self::Gpu => "gpu",
-        }
+        Ok(crate::compute::backend::choice_from_env()?)
     }
 }
 
@@ -250,13 +212,11 @@ impl crate::engine::Engram {
         choice: BackendChoice,
     ) -> crate::error::Result<&crate::compute::Selection> {
         let selection = crate::compute::select(choice)?;
-        self.selection = selection;
         self.config = self.config.clone().backend(choice);
-        self.gpu = std::sync::Mutex::new(Default::default());
-        self.gpu_failed
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.device
+            .reset(selection, self.config.falls_back_to_cpu());
         *self.spread_graph.lock() = None;
-        Ok(&self.selection)
+        Ok(self.device.selection())
     }
 }
 

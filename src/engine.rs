@@ -1,13 +1,9 @@
 //! [`Engram`]: the engine that owns both tiers, the arenas and the compute backend.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-
 use crate::compute::cpu::{self, SimdLevel};
-use crate::compute::gpu::{self, GpuContext, GpuLayout, GpuMatrix};
-use crate::compute::{select, Backend, Hit, Selection};
+use crate::compute::gpu::{self, GpuLayout};
+use crate::compute::{select, Backend, Device, Hit};
 use crate::config::{Config, Precision};
-use crate::error::GpuError;
 use crate::error::{InputError, Result};
 use crate::graph::Graph;
 use crate::memory::{Concept, ConceptId, Episode, EpisodeId, EpisodeMeta};
@@ -51,7 +47,8 @@ pub enum Layout {
 #[derive(Debug)]
 pub struct Engram {
     pub(crate) config: Config,
-    pub(crate) level: SimdLevel,
+    /// The backend, SIMD level, resident GPU rows and GPU failure state.
+    pub(crate) device: Device,
     /// Episode embeddings; row r belongs to the graph's episode at row r.
     pub(crate) episodes: VectorArena,
     /// Concept centroids; a concept node's `row` indexes it.
@@ -63,16 +60,8 @@ pub struct Engram {
     pub(crate) next_concept: u64,
     /// Consolidation cycles run so far.
     pub(crate) cycle: u64,
-    /// The backend chosen and why.
-    pub(crate) selection: Selection,
-    /// The GPU copy of the episode rows, synchronised lazily before GPU work.
-    pub(crate) gpu: Mutex<GpuMirror>,
-    /// Set when the GPU failed and the engine fell back: it then stays on the CPU.
-    pub(crate) gpu_failed: AtomicBool,
     /// Consolidation bookkeeping between cycles.
     pub(crate) consolidation: crate::consolidation::State,
-    /// A simulated device failure for the next GPU operation (tests of the fallback).
-    pub(crate) gpu_fault: AtomicBool,
     /// What each online import wrote ([`crate::ledger`]).
     pub(crate) imports: crate::ledger::Ledgers,
     /// The row buffer of the last consolidation cycle, reused by the next one (its pages
@@ -83,86 +72,19 @@ pub struct Engram {
     pub(crate) spread_graph: crate::recall::SpreadGraphCache,
 }
 
-/// Resident GPU copies of the episode rows (one per stored layout).
-#[derive(Default)]
-pub(crate) struct GpuMirror {
-    f32_rows: Option<GpuMatrix>,
-    f16_rows: Option<GpuMatrix>,
-}
-
-impl std::fmt::Debug for GpuMirror {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuMirror")
-            .field("f32_rows", &self.f32_rows.as_ref().map(|m| m.len()))
-            .field("f16_rows", &self.f16_rows.as_ref().map(|m| m.len()))
-            .finish()
-    }
-}
-
-impl GpuMirror {
-    /// Uploads rows the GPU copy lacks and masks rows forgotten since the last call. Returns
-    /// the copy for the layout asked for.
-    fn sync(
-        &mut self,
-        ctx: &GpuContext,
-        arena: &VectorArena,
-        layout: GpuLayout,
-    ) -> Result<&GpuMatrix, GpuError> {
-        let slot = match layout {
-            GpuLayout::F32 => &mut self.f32_rows,
-            GpuLayout::F16 => &mut self.f16_rows,
-        };
-        let m = match slot {
-            Some(m) => m,
-            None => slot.insert(GpuMatrix::new(ctx, arena.dim(), layout)?),
-        };
-        let dim = arena.dim();
-        if m.len() < arena.len() {
-            let mut row = m.len();
-            let mut buf = vec![0.0f32; dim];
-            let mut batch = Vec::new();
-            while row < arena.len() {
-                let end = (row + 65_536).min(arena.len());
-                batch.clear();
-                for r in row..end {
-                    arena.read_row(r, &mut buf);
-                    batch.extend_from_slice(&buf);
-                }
-                m.append(ctx, &batch)?;
-                row = end;
-            }
-        }
-        for (w, &word) in arena.dead().words().iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let row = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if !m.is_dead(row) {
-                    m.set_dead(ctx, row)?;
-                }
-            }
-        }
-        Ok(m)
-    }
-}
-
 impl Clone for Engram {
     /// A deep copy of the host data; the copy re-uploads its GPU rows when it first needs them.
     fn clone(&self) -> Self {
         Self {
             config: self.config.clone(),
-            level: self.level,
+            device: self.device.clone(),
             episodes: self.episodes.clone(),
             centroids: self.centroids.clone(),
             graph: self.graph.clone(),
             next_episode: self.next_episode,
             next_concept: self.next_concept,
             cycle: self.cycle,
-            selection: self.selection.clone(),
-            gpu: Mutex::new(GpuMirror::default()),
-            gpu_failed: AtomicBool::new(self.gpu_failed.load(Ordering::Relaxed)),
             consolidation: self.consolidation.clone(),
-            gpu_fault: AtomicBool::new(false),
             imports: self.imports.clone(),
             cycle_rows: Default::default(),
             spread_graph: Default::default(),
@@ -177,11 +99,7 @@ impl Engram {
         let dim = config.dim();
         let selection = select(config.backend_choice())?;
         Ok(Self {
-            selection,
-            gpu: Mutex::new(GpuMirror::default()),
-            gpu_failed: AtomicBool::new(false),
-            gpu_fault: AtomicBool::new(false),
-            level: SimdLevel::current(),
+            device: Device::new(selection, config.falls_back_to_cpu()),
             episodes: VectorArena::new(dim, config.storage(), config.chunk_limit()),
             centroids: VectorArena::new(dim, Precision::F32, config.chunk_limit()),
             graph: Graph::new(),
@@ -218,28 +136,29 @@ impl Engram {
 
     /// The backend searches run on (after any fallback from a failed GPU).
     pub fn backend(&self) -> &Backend {
-        if self.gpu_failed.load(Ordering::Relaxed) {
-            static CPU: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
-            return CPU.get_or_init(|| Backend::Cpu(SimdLevel::current()));
-        }
-        &self.selection.backend
+        self.device.backend()
     }
 
     /// Makes the next GPU operation fail as if the device were lost (for testing what an
     /// application sees: the error, or the CPU fallback of [`Config::gpu_fallback`]).
     #[doc(hidden)]
     pub fn simulate_gpu_failure(&self) {
-        self.gpu_fault.store(true, Ordering::Relaxed);
+        self.device.simulate_failure();
     }
 
     /// Why the backend was chosen.
     pub fn backend_reason(&self) -> &str {
-        &self.selection.reason
+        &self.device.selection().reason
     }
 
     /// The SIMD level of the CPU kernels.
     pub fn simd_level(&self) -> SimdLevel {
-        self.level
+        self.device.level()
+    }
+
+    /// The compute device: backend, SIMD level, resident GPU rows and GPU failure state.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The dual-tier graph (read only).
@@ -374,7 +293,7 @@ impl Engram {
             let remap2 = self.episodes.compact();
             debug_assert_eq!(remap, remap2);
             // Rows moved: the GPU copy is rebuilt on next use.
-            *self.gpu.get_mut().unwrap_or_else(|p| p.into_inner()) = GpuMirror::default();
+            self.device.drop_resident();
         }
         if !self.centroids.dead().is_empty() {
             let remap = self.centroids.compact();
@@ -427,7 +346,7 @@ impl Engram {
         let chunks = self.episodes.row_chunks(prefer_f16);
         let dead = self.episodes.dead();
         let hits = cpu::search(
-            self.level,
+            self.device.level(),
             &chunks,
             self.dim(),
             &q,
@@ -437,37 +356,16 @@ impl Engram {
         Ok(hits.into_iter().map(|h| self.rows_to_ids(h)).collect())
     }
 
-    /// Runs a search on the GPU when that is the backend. `Ok(None)` means "use the CPU":
-    /// the backend is the CPU, or the GPU failed under `Auto` (logged once; the engine then
-    /// stays on the CPU with the same results).
+    /// Runs a search on the GPU when that is the backend, through the device's one door
+    /// ([`Device::run_gpu`]). `Ok(None)` means "use the CPU": the backend is the CPU, or the GPU
+    /// failed and the device fell back (logged once; the engine then stays on the CPU with the
+    /// same results).
     fn gpu_search(&self, q: &[f32], k: usize, f16: bool) -> Result<Option<Vec<Vec<Hit>>>> {
-        let Backend::Gpu(ctx) = &self.selection.backend else {
-            return Ok(None);
-        };
-        if self.gpu_failed.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
         let layout = if f16 { GpuLayout::F16 } else { GpuLayout::F32 };
-        let result = if self.gpu_fault.swap(false, Ordering::Relaxed) {
-            Err(GpuError::DeviceLost("simulated device loss".into()))
-        } else {
-            let mut mirror = self.gpu.lock().unwrap_or_else(|p| p.into_inner());
-            mirror
-                .sync(ctx, &self.episodes, layout)
-                .and_then(|m| gpu::search(ctx, m, q, k))
-        };
-        match result {
-            Ok(h) => Ok(Some(h)),
-            Err(e) if self.config.falls_back_to_cpu() => {
-                log::warn!("GPU search failed ({e}); continuing on the CPU");
-                self.gpu_failed.store(true, Ordering::Relaxed);
-                if let Ok(mut m) = self.gpu.lock() {
-                    *m = GpuMirror::default();
-                }
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let rows = self.episodes.row_set();
+        Ok(self.device.run_gpu("search", |g| {
+            g.with_rows(&rows, layout, |ctx, m| gpu::search(ctx, m, q, k))
+        })?)
     }
 
     /// Validates queries and returns them normalised.
@@ -568,7 +466,7 @@ impl Engram {
         let chunks = self.centroids.row_chunks(false);
         let dead = self.centroids.dead();
         let hits = cpu::search(
-            self.level,
+            self.device.level(),
             &chunks,
             self.dim(),
             &q,

@@ -7,6 +7,10 @@
 
 use std::path::PathBuf;
 
+/// The GPU error lives with the kernels ([`crate::compute`]); re-exported here, where it is
+/// one layer of [`Error`].
+pub use crate::compute::GpuError;
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -62,6 +66,26 @@ impl Error {
     }
 }
 
+impl From<crate::compute::SelectError> for Error {
+    /// A bad `ENGRAM_BACKEND` is a configuration error, a missing GPU a GPU error.
+    fn from(e: crate::compute::SelectError) -> Self {
+        match e {
+            crate::compute::SelectError::BadEnv(e) => Error::Config(e.into()),
+            crate::compute::SelectError::Gpu(e) => Error::Gpu(e),
+        }
+    }
+}
+
+impl crate::compute::GpuFailure for Error {
+    /// [`Error::Gpu`] is a GPU failure; every other error is not.
+    fn gpu_failure(&self) -> Option<&GpuError> {
+        match self {
+            Error::Gpu(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A configuration value breaks one of its invariants.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -97,6 +121,16 @@ pub enum ConfigError {
         /// What it may hold.
         expected: &'static str,
     },
+}
+
+impl From<crate::compute::EnvError> for ConfigError {
+    fn from(e: crate::compute::EnvError) -> Self {
+        ConfigError::BadEnv {
+            name: e.name,
+            value: e.value,
+            expected: e.expected,
+        }
+    }
 }
 
 /// A call's arguments are invalid. Nothing was stored or changed.
@@ -170,41 +204,6 @@ pub enum InputError {
     /// The operation needs data that is not there.
     #[error("{0}")]
     Empty(&'static str),
-}
-
-/// The GPU backend failed or is unavailable.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum GpuError {
-    /// The crate was built without the `gpu` feature.
-    #[error("engram was built without the `gpu` feature")]
-    NotCompiled,
-    /// No adapter matched the request.
-    #[error("no GPU adapter found: {0}")]
-    NoAdapter(String),
-    /// The device could not be created.
-    #[error("could not create a device on {adapter}: {reason}")]
-    RequestDevice {
-        /// The adapter's name.
-        adapter: String,
-        /// What wgpu said.
-        reason: String,
-    },
-    /// The device ran out of memory.
-    #[error("the GPU ran out of memory: {0}")]
-    OutOfMemory(String),
-    /// The device was lost (driver reset, removal).
-    #[error("the GPU device was lost: {0}")]
-    DeviceLost(String),
-    /// wgpu reported a validation error: a bug in engram, please report it.
-    #[error("GPU validation error (a bug in engram): {0}")]
-    Validation(String),
-    /// Reading results back failed.
-    #[error("GPU readback failed: {0}")]
-    Readback(String),
-    /// The request exceeds what this device can do.
-    #[error("the device cannot do this: {0}")]
-    Unsupported(String),
 }
 
 /// The on-disk store failed. Nothing already stored was changed.

@@ -6,54 +6,10 @@ use std::mem::MaybeUninit;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
-use crate::compute::cpu::{RowChunk, Rows};
+pub use crate::compute::rows::RowMask;
+use crate::compute::rows::{RowChunk, RowSet, Rows};
 use crate::config::Precision;
 use crate::error::InputError;
-
-/// A growable bit set of row indices (the tombstones of an arena).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowMask {
-    words: Vec<u64>,
-    count: usize,
-}
-
-impl RowMask {
-    /// Whether `row` is set.
-    #[inline]
-    pub fn contains(&self, row: usize) -> bool {
-        self.words
-            .get(row / 64)
-            .is_some_and(|w| (w >> (row % 64)) & 1 == 1)
-    }
-
-    /// Sets `row`; returns whether it was newly set.
-    pub fn insert(&mut self, row: usize) -> bool {
-        let w = row / 64;
-        if w >= self.words.len() {
-            self.words.resize(w + 1, 0);
-        }
-        let bit = 1u64 << (row % 64);
-        let new = self.words[w] & bit == 0;
-        self.words[w] |= bit;
-        self.count += new as usize;
-        new
-    }
-
-    /// How many rows are set.
-    pub fn count(&self) -> usize {
-        self.count
-    }
-
-    /// Whether no row is set.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The raw 64-bit words (bit `r % 64` of word `r / 64` is row `r`).
-    pub fn words(&self) -> &[u64] {
-        &self.words
-    }
-}
 
 /// Checks every row of a flat batch (dimension, finiteness, non-zero length) and returns the
 /// reciprocal norm of each. Nothing is written: a bad row makes the whole batch fail, naming
@@ -535,6 +491,16 @@ impl VectorArena {
         }
     }
 
+    /// Every row as the kernels see it ([`RowSet`]): the chunks [`VectorArena::read_row`]
+    /// reads (f32 when kept, else f16), with the tombstones.
+    pub fn row_set(&self) -> RowSet<'_> {
+        RowSet {
+            dim: self.dim,
+            chunks: self.row_chunks(false),
+            dead: &self.dead,
+        }
+    }
+
     /// Drops tombstoned rows, keeping the order of the others. Returns, for each old row, its
     /// new index (`None` for dropped rows).
     pub fn compact(&mut self) -> Vec<Option<usize>> {
@@ -565,6 +531,6 @@ impl VectorArena {
     pub fn memory_bytes(&self) -> usize {
         self.f32_chunks.iter().map(|c| c.len() * 4).sum::<usize>()
             + self.f16_chunks.iter().map(|c| c.len() * 2).sum::<usize>()
-            + self.dead.words.capacity() * 8
+            + self.dead.memory_bytes()
     }
 }

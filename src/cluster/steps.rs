@@ -19,12 +19,12 @@
 //! assert!((next[0] - 0.9487).abs() < 1e-4);
 //! ```
 
-use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::error::ClusterError;
 use super::params::Metric;
 use super::{check_shape, dot, SUM_ROWS};
+use crate::compute::cpu::gemm::{matmul_t, Threads};
 use crate::compute::cpu::{argmax_panels, pack_panels, SimdLevel};
 
 /// Rows per score block of the assignment step.
@@ -275,40 +275,14 @@ fn top2_block(
 }
 
 /// `dst (m × kb, row-major) = rows (m × dim) · centroidsᵀ (dim × kb)`.
+///
+/// # Panics
+/// When `rows` or `centroids` is not a whole number of rows, or `dst` does not hold `m × kb`
+/// floats.
 pub(crate) fn score_block(rows: &[f32], dim: usize, centroids: &[f32], dst: &mut [f32]) {
-    let m = rows.len() / dim;
-    let kb = centroids.len() / dim;
-    debug_assert_eq!(dst.len(), m * kb);
-    if m == 0 || kb == 0 {
-        return;
-    }
-    // SAFETY: `dst` holds m × kb floats with row stride kb; `rows` holds m × dim floats with
-    // row stride dim; the right-hand side (dim × kb) is `centroids` read column-wise: element
-    // (p, j) is centroids[j·dim + p], all within the slices. `read_dst` is false so `dst` is
-    // only written. Dimensions fit in isize because the slices exist.
-    unsafe {
-        gemm::gemm(
-            m,
-            kb,
-            dim,
-            dst.as_mut_ptr(),
-            1,
-            kb as isize,
-            false,
-            rows.as_ptr(),
-            1,
-            dim as isize,
-            centroids.as_ptr(),
-            dim as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+    let m = rows.len().checked_div(dim).unwrap_or(0);
+    let kb = centroids.len().checked_div(dim).unwrap_or(0);
+    matmul_t(m, kb, dim, rows, centroids, dst, Threads::One);
 }
 
 fn argmax_block(

@@ -3,9 +3,57 @@
 use std::sync::{Arc, OnceLock};
 
 use super::cpu::SimdLevel;
+use super::error::{EnvError, GpuError, SelectError};
 use super::gpu::{GpuContext, GpuOptions};
-use crate::config::BackendChoice;
-use crate::error::{ConfigError, Error, GpuError};
+
+/// Which compute backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum BackendChoice {
+    /// A real GPU adapter if one exists, otherwise the CPU (software adapters are not taken).
+    /// The choice and its reason are logged. The environment variable `ENGRAM_BACKEND`
+    /// (`cpu`, `gpu`, `auto`) overrides this default.
+    #[default]
+    Auto,
+    /// Always the CPU path.
+    Cpu,
+    /// The GPU path (any adapter, software ones included); an error if none exists.
+    Gpu,
+}
+
+impl BackendChoice {
+    /// Parses `cpu`, `gpu` or `auto` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "cpu" => Some(Self::Cpu),
+            "gpu" => Some(Self::Gpu),
+            _ => None,
+        }
+    }
+
+    /// The name, as accepted by [`BackendChoice::parse`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
+/// The choice `ENGRAM_BACKEND` names, if it is set (and not blank).
+pub fn choice_from_env() -> Result<Option<BackendChoice>, EnvError> {
+    match std::env::var("ENGRAM_BACKEND") {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => BackendChoice::parse(&v).map(Some).ok_or(EnvError {
+            name: "ENGRAM_BACKEND",
+            value: v,
+            expected: "cpu, gpu, auto",
+        }),
+        Err(_) => Ok(None),
+    }
+}
 
 /// The compute backend an engine runs on.
 #[derive(Debug, Clone)]
@@ -73,11 +121,9 @@ pub fn shared_context(software: bool) -> Result<Arc<GpuContext>, GpuError> {
 /// Resolves a choice: `ENGRAM_BACKEND` replaces `Auto`; `Auto` takes a hardware GPU adapter
 /// if one exists and otherwise the CPU (never a software adapter), saying why; `Gpu` takes any
 /// adapter, software ones included, and is an error when there is none; `Cpu` is the CPU.
-pub fn select(choice: BackendChoice) -> Result<Selection, Error> {
+pub fn select(choice: BackendChoice) -> Result<Selection, SelectError> {
     let requested = match choice {
-        BackendChoice::Auto => BackendChoice::from_env()
-            .map_err(|e: ConfigError| Error::Config(e))?
-            .unwrap_or(BackendChoice::Auto),
+        BackendChoice::Auto => choice_from_env()?.unwrap_or(BackendChoice::Auto),
         c => c,
     };
     let cpu = Backend::Cpu(SimdLevel::current());

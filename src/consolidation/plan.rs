@@ -481,19 +481,14 @@ impl Engram {
         }
 
         let t = Instant::now();
-        let backend = self.backend().clone();
-        let model = match self.cycle_clusters(&backend, cfg, data, seed) {
-            Ok(m) => m,
-            Err(crate::Error::Gpu(e))
-                if self.config.falls_back_to_cpu() && matches!(backend, Backend::Gpu(_)) =>
-            {
-                log::warn!("GPU clustering failed ({e}); continuing on the CPU");
-                self.gpu_failed
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                let cpu = Backend::Cpu(self.level);
-                self.cycle_clusters(&cpu, cfg, data, seed)?
-            }
-            Err(e) => return Err(e),
+        // Through the device's one door: a GPU failure (or a simulated one) falls back to the
+        // CPU, or is returned, exactly as for a search.
+        let on_gpu = self.device.run_gpu("clustering", |g| {
+            self.cycle_clusters(&Backend::Gpu(g.context().clone()), cfg, data, seed)
+        })?;
+        let model = match on_gpu {
+            Some(m) => m,
+            None => self.cycle_clusters(&Backend::Cpu(self.device.level()), cfg, data, seed)?,
         };
         plan.timings.cluster = t.elapsed();
 
@@ -512,7 +507,7 @@ impl Engram {
         plan: &mut CyclePlan,
     ) {
         let dim = self.dim();
-        let level = self.level;
+        let level = self.device.level();
         let Clustered {
             model,
             scores,

@@ -5,9 +5,10 @@
 //! [`GPU_SPREAD_MIN_WORK`]; otherwise the CPU spreads (it touches only the nodes activation
 //! reaches, the GPU every node of every set, so the GPU pays off only for large batches over
 //! large graphs). A graph the device cannot hold (one set's node state, or one node's links,
-//! larger than the storage-binding limit) stays on the CPU. A GPU failure falls back to the CPU
-//! when [`Config::falls_back_to_cpu`](crate::Config::falls_back_to_cpu) (the engine then stays
-//! on the CPU, as after a failed search), else it is returned.
+//! larger than the storage-binding limit) stays on the CPU. The work runs through the device's
+//! one door ([`Device::run_gpu`](crate::compute::Device::run_gpu)): a GPU failure falls back to
+//! the CPU when [`Config::falls_back_to_cpu`](crate::Config::falls_back_to_cpu) (the engine then
+//! stays on the CPU, as after a failed search), else it is returned.
 //!
 //! Results match the CPU: nodes are numbered episodes first (by id) then concepts (by id), which
 //! is [`MemoryNode`]'s order, and each node's in-edges are kept in that order, so arrivals add up
@@ -18,7 +19,6 @@
 //! The CSR is built on the host (O(nodes + edges)) when the graph changed since the last GPU
 //! call ([`Graph::version`]) and reused otherwise.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -247,9 +247,6 @@ impl Engram {
         batch: &[Vec<(MemoryNode, f32)>],
         episodes_only: bool,
     ) -> std::result::Result<Vec<Activation>, GpuError> {
-        if self.gpu_fault.swap(false, Ordering::Relaxed) {
-            return Err(GpuError::DeviceLost("simulated device loss".into()));
-        }
         let (known, unknown) = split_sources(g, batch);
         let read = if episodes_only {
             g.episodes
@@ -285,18 +282,9 @@ impl Engram {
             log::debug!("spreading activation stays on the CPU: {e}");
             return Ok(None);
         }
-        match self.spread_on(&ctx, &g, batch, episodes_only) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if self.config.falls_back_to_cpu() => {
-                log::warn!("GPU spreading activation failed ({e}); continuing on the CPU");
-                self.gpu_failed.store(true, Ordering::Relaxed);
-                if let Ok(mut m) = self.gpu.lock() {
-                    *m = Default::default();
-                }
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.device.run_gpu("spreading activation", |dev| {
+            self.spread_on(dev.context(), &g, batch, episodes_only)
+        })?)
     }
 
     /// The hook of [`Engram::spread_batch`]: the GPU result, or `None` for the CPU.
@@ -391,6 +379,7 @@ impl Engram {
         batch: &[Vec<(MemoryNode, f32)>],
     ) -> Result<Vec<Activation>> {
         check_sources(batch)?;
+        self.device.take_simulated_failure()?;
         let g = self.spread_graph();
         Ok(self.spread_on(ctx, &g, batch, false)?)
     }

@@ -148,7 +148,7 @@ impl Engram {
                 }
                 if let Some(c) = probed.first() {
                     let echo = self.echo(&q, &probed[..1])?;
-                    let sim = self.level.dot(&q, &echo);
+                    let sim = self.device.level().dot(&q, &echo);
                     if sim > best {
                         out.push(RecallHit {
                             node: MemoryNode::Concept(c.id),
@@ -201,7 +201,7 @@ impl Engram {
                 if !self.episodes.read_row(row, &mut buf) {
                     continue;
                 }
-                let a = self.level.dot(q, &buf).max(0.0).powf(p) * b;
+                let a = self.device.level().dot(q, &buf).max(0.0).powf(p) * b;
                 if a > 0.0 {
                     any = true;
                     acc.iter_mut()
@@ -277,7 +277,7 @@ impl Engram {
         } else {
             Vec::new()
         };
-        let level = self.level;
+        let level = self.device.level();
         let cosine = |id: u64| -> Option<f32> {
             let row = self.graph.episode_row(EpisodeId(id))?;
             let (c, o) = (row / rpc, (row % rpc) * dim);
@@ -434,7 +434,7 @@ impl Engram {
         let mut coh = 0.0f64;
         for (e, _) in members {
             let v = self.embedding(*e)?;
-            coh += self.level.dot(&c, &v) as f64;
+            coh += self.device.level().dot(&c, &v) as f64;
         }
         let coherence = if members.is_empty() {
             1.0

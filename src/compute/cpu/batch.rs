@@ -8,10 +8,11 @@
 //!   crate) with top-k selection from a small score block for large ones — as faiss does with
 //!   BLAS.
 
+use super::gemm::Threads;
 use super::search::GEMM_MIN_QUERIES;
 use super::{Pusher, RowChunk, Rows, SimdLevel};
+use crate::compute::rows::RowMask;
 use crate::compute::TopK;
-use crate::vectors::RowMask;
 
 /// Rows converted or scored together in the small-batch kernel (kept in L1/L2 across queries).
 const SMALL_ROW_BLOCK: usize = 16;
@@ -284,32 +285,7 @@ impl BatchJob<'_> {
                 let qn = (nq - q0).min(GEMM_QUERY_BLOCK);
                 scores.resize(qn * tile, 0.0);
                 let lhs = &queries[q0 * dim..(q0 + qn) * dim];
-                // SAFETY: every pointer covers the extent implied by its dimensions and strides:
-                // dst is qn × tile row-major, lhs is qn × dim row-major, rhs is the transpose of
-                // the tile × dim row-major block (element (kk, j) at j * dim + kk).
-                unsafe {
-                    gemm::gemm(
-                        qn,
-                        tile,
-                        dim,
-                        scores.as_mut_ptr(),
-                        1,
-                        tile as isize,
-                        false,
-                        lhs.as_ptr(),
-                        1,
-                        dim as isize,
-                        block.as_ptr(),
-                        dim as isize,
-                        1,
-                        0.0f32,
-                        1.0f32,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
+                super::gemm::matmul_t(qn, tile, dim, lhs, block, scores, Threads::One);
                 for (qi, top) in tops[q0..q0 + qn].iter_mut().enumerate() {
                     let mut p = Pusher::new(top, dead);
                     select_row(
@@ -434,8 +410,10 @@ fn panels_portable(
     flags
 }
 
-/// The panel kernel ([`super::avx2::block_8x16_avx512`]); only called when
-/// [`panel_kernel`] said yes.
+/// The panel kernel (`avx512::block_8x16`); only called when [`panel_kernel`] said yes.
+///
+/// # Panics
+/// When a row is shorter than `dim`, the panel than `dim × 16` or `thr` than 16.
 #[inline]
 fn block_8x16(
     rows: [&[f32]; 8],
@@ -444,11 +422,17 @@ fn block_8x16(
     dim: usize,
     out: &mut [f32; 8 * PANEL],
 ) -> u32 {
+    assert!(
+        rows.iter().all(|r| r.len() >= dim) && panel.len() >= dim * PANEL && thr.len() >= PANEL,
+        "panel kernel: rows of {dim}, a panel of {} and {} thresholds are too short",
+        panel.len(),
+        thr.len()
+    );
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `pack_panels` returned panels only after `panel_kernel` saw the `Avx512` level
-    // (AVX-512F, AVX2, FMA); every row is `dim` long, the panel `dim × 16`, `thr` 16 long.
+    // (AVX-512F, AVX2, FMA); the lengths were checked above.
     unsafe {
-        super::avx2::block_8x16_avx512(rows, panel, thr, dim, out)
+        super::avx512::block_8x16(rows, panel, thr, dim, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -456,8 +440,10 @@ fn block_8x16(
     }
 }
 
-/// The two-panel kernel ([`super::avx2::block_8x32_avx512`]), under the same conditions as
-/// [`block_8x16`].
+/// The two-panel kernel (`avx512::block_8x32`), under the same conditions as [`block_8x16`].
+///
+/// # Panics
+/// When a row is shorter than `dim`, a panel than `dim × 16` or `thr` than 32.
 #[inline]
 fn block_8x32(
     rows: [&[f32]; 8],
@@ -466,10 +452,17 @@ fn block_8x32(
     dim: usize,
     out: &mut [f32; 16 * PANEL],
 ) -> u32 {
+    assert!(
+        rows.iter().all(|r| r.len() >= dim)
+            && panels.iter().all(|p| p.len() >= dim * PANEL)
+            && thr.len() >= 2 * PANEL,
+        "two-panel kernel: rows of {dim}, panels or {} thresholds are too short",
+        thr.len()
+    );
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as in `block_8x16` (`thr` 32 long).
+    // SAFETY: as in `block_8x16`; the lengths were checked above.
     unsafe {
-        super::avx2::block_8x32_avx512(rows, panels, thr, dim, out)
+        super::avx512::block_8x32(rows, panels, thr, dim, out)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -477,11 +470,20 @@ fn block_8x32(
     }
 }
 
+/// Scores of two queries against four rows (`out[q * 4 + r]`).
+///
+/// # Panics
+/// When a query or a row is shorter than `dim`.
 #[inline]
 fn block_2x4(level: SimdLevel, q: [&[f32]; 2], r: [&[f32]; 4], dim: usize) -> [f32; 8] {
+    assert!(
+        q.iter().chain(&r).all(|v| v.len() >= dim),
+        "2×4 kernel: a query or row is shorter than {dim}"
+    );
     let mut out = [0.0f32; 8];
     match level {
-        // SAFETY: the x86-64 levels are only acted on when the CPU has the features.
+        // SAFETY: the x86-64 levels are only acted on when the CPU has the features; the
+        // lengths were checked above.
         #[cfg(target_arch = "x86_64")]
         SimdLevel::Avx2Fma | SimdLevel::Avx512 if level.supported() => unsafe {
             super::avx2::block_2x4(q, r, dim, &mut out)

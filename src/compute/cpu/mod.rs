@@ -1,7 +1,9 @@
-//! CPU kernels: a scalar reference that is always compiled, AVX2/FMA (x86-64) and NEON
-//! (aarch64) kernels picked at run time, and the blocked batch search on top of them.
+//! CPU kernels: a scalar reference that is always compiled, AVX2/FMA and AVX-512 (x86-64) and
+//! NEON (aarch64) kernels picked at run time, the blocked batch search on top of them, and one
+//! safe door to the `gemm` crate ([`gemm`]).
 //!
-//! Dispatch follows qdrant's model: one module per instruction set, chosen at run time with
+//! Dispatch follows qdrant's model: one module per instruction set (`scalar.rs`, `avx2.rs`,
+//! `avx512.rs`, `neon.rs`), chosen at run time with
 //! `is_x86_feature_detected!`, never `target-cpu=native`. Where the CPU has AVX-512F (besides
 //! AVX2, FMA and F16C) the level is [`SimdLevel::Avx512`]: the 512-bit kernels run (the f16
 //! scan, the panel kernel of batches and k-means), the rest are the 256-bit ones.
@@ -11,7 +13,10 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod batch;
+pub mod gemm;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 pub mod scalar;
@@ -22,11 +27,13 @@ use std::sync::OnceLock;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
+/// The row views, re-exported where the kernels' users have always found them.
+pub use crate::compute::rows::{RowChunk, Rows};
 pub(crate) use batch::{argmax_panels, pack_panels};
-pub use search::{search, RowChunk};
+pub use search::search;
 
+use crate::compute::rows::RowMask;
 use crate::compute::TopK;
-use crate::vectors::RowMask;
 
 /// The instruction set a CPU kernel uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,14 +60,14 @@ pub fn fma_loop(level: SimdLevel, iters: usize, seed: f32) -> (f32, f64) {
             // SAFETY: `supported` saw AVX-512F, AVX2 and FMA.
             SimdLevel::Avx512 => {
                 return (
-                    unsafe { avx2::fma_loop_avx512(iters, seed) },
+                    unsafe { avx512::fma_loop(iters, seed) },
                     iters as f64 * 16.0 * 16.0 * 2.0,
                 )
             }
             // SAFETY: `supported` saw AVX2 and FMA.
             SimdLevel::Avx2Fma => {
                 return (
-                    unsafe { avx2::fma_loop_avx2(iters, seed) },
+                    unsafe { avx2::fma_loop(iters, seed) },
                     iters as f64 * 12.0 * 8.0 * 2.0,
                 )
             }
@@ -215,33 +222,6 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     SimdLevel::current().dot(a, b)
 }
 
-/// A block of stored rows, in either layout.
-#[derive(Debug, Clone, Copy)]
-pub enum Rows<'a> {
-    /// f32 rows, row-major.
-    F32(&'a [f32]),
-    /// f16 rows, row-major.
-    F16(&'a [f16]),
-}
-
-impl Rows<'_> {
-    /// Number of rows for a dimension.
-    pub fn count(&self, dim: usize) -> usize {
-        match self {
-            Rows::F32(r) => r.len() / dim,
-            Rows::F16(r) => r.len() / dim,
-        }
-    }
-
-    /// Rows `start..end` of this block.
-    pub fn slice(&self, dim: usize, start: usize, end: usize) -> Self {
-        match self {
-            Rows::F32(r) => Rows::F32(&r[start * dim..end * dim]),
-            Rows::F16(r) => Rows::F16(&r[start * dim..end * dim]),
-        }
-    }
-}
-
 /// Offers scores to a [`TopK`], skipping dead rows, with the entry threshold cached locally.
 pub(crate) struct Pusher<'a> {
     top: &'a mut TopK,
@@ -284,25 +264,30 @@ pub(crate) fn scan(
     first_row: usize,
     out: &mut Pusher<'_>,
 ) {
-    match level {
-        // SAFETY: the x86-64 levels are only acted on when supported (checked here, once per
-        // block); the 512-bit f16 scan only at `Avx512`.
-        #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2Fma | SimdLevel::Avx512 if level.supported() => unsafe {
-            avx2::scan(query, rows, dim, first_row, level.wide(), out)
-        },
-        _ => match rows {
-            Rows::F32(r) => {
-                for (i, row) in r.chunks_exact(dim).enumerate() {
-                    out.offer(level.dot(query, row), first_row + i);
-                }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let (true, Rows::F16(r)) = (level.wide(), rows) {
+            // SAFETY: `wide` is true only at `Avx512` on a CPU that has AVX-512F.
+            unsafe { avx512::scan_f16(query, r, dim, first_row, out) };
+            return;
+        }
+        if matches!(level, SimdLevel::Avx2Fma | SimdLevel::Avx512) && level.supported() {
+            // SAFETY: the CPU has AVX2, FMA and F16C (checked here, once per block).
+            unsafe { avx2::scan(query, rows, dim, first_row, out) };
+            return;
+        }
+    }
+    match rows {
+        Rows::F32(r) => {
+            for (i, row) in r.chunks_exact(dim).enumerate() {
+                out.offer(level.dot(query, row), first_row + i);
             }
-            Rows::F16(r) => {
-                for (i, row) in r.chunks_exact(dim).enumerate() {
-                    out.offer(level.dot_f16(query, row), first_row + i);
-                }
+        }
+        Rows::F16(r) => {
+            for (i, row) in r.chunks_exact(dim).enumerate() {
+                out.offer(level.dot_f16(query, row), first_row + i);
             }
-        },
+        }
     }
 }
 

@@ -3,22 +3,13 @@
 use rayon::prelude::*;
 
 use super::batch::{pack_panels, BatchJob, Scratch};
-use super::{scan, Pusher, Rows, SimdLevel};
+use super::{scan, Pusher, SimdLevel};
+use crate::compute::rows::{RowChunk, RowMask};
 use crate::compute::{Hit, TopK};
-use crate::vectors::RowMask;
 
 /// Without AVX-512, batches of at least this many queries go through GEMM tiles, smaller ones
 /// through the query-blocked kernel (with AVX-512 the panel kernel takes every batch).
 pub const GEMM_MIN_QUERIES: usize = 96;
-
-/// One contiguous block of rows and the global index of its first row.
-#[derive(Debug, Clone, Copy)]
-pub struct RowChunk<'a> {
-    /// Global index of the first row.
-    pub first_row: usize,
-    /// The rows.
-    pub rows: Rows<'a>,
-}
 
 /// Exact top-`k` of every query (row-major, `dim` components each) over the rows of
 /// `chunks`, skipping rows marked in `dead`. Hits carry global row indices and are ordered by

@@ -14,7 +14,7 @@
 
 use super::context::{cast_vec, GpuContext};
 use super::types::{SpreadCsr, SpreadParams};
-use crate::error::GpuError;
+use crate::compute::error::GpuError;
 
 const GATE_SRC: &str = include_str!("../../../shaders/spread_gate.wgsl");
 const PULL_SRC: &str = include_str!("../../../shaders/spread.wgsl");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wgpu::util::DeviceExt;
 
 use super::types::{Capabilities, GpuOptions};
-use crate::error::GpuError;
+use crate::compute::error::GpuError;
 
 /// Key of the pipeline cache: shader name, entry point and override constants (as bit patterns).
 type PipelineKey = (&'static str, Vec<(&'static str, u64)>);

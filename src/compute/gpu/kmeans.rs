@@ -4,7 +4,7 @@
 use super::context::{cast_vec, GpuContext};
 use super::matrix::GpuMatrix;
 use super::types::GpuLayout;
-use crate::error::GpuError;
+use crate::compute::error::GpuError;
 
 const ASSIGN_SRC: &str = include_str!("../../../shaders/kmeans_assign.wgsl");
 const SUMS_SRC: &str = include_str!("../../../shaders/kmeans_sums.wgsl");

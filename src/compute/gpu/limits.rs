@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::context::GpuContext;
-use crate::error::GpuError;
+use crate::compute::error::GpuError;
 
 const COPY_SRC: &str = include_str!("../../../shaders/copy_bw.wgsl");
 const FMA_SRC: &str = include_str!("../../../shaders/fma_peak.wgsl");

@@ -3,7 +3,7 @@
 
 use super::context::GpuContext;
 use super::types::GpuLayout;
-use crate::error::GpuError;
+use crate::compute::error::GpuError;
 
 /// One chunk of rows.
 #[derive(Debug)]

@@ -1,10 +1,12 @@
-//! The GPU backend (wgpu): a device context, resident embeddings and the search, k-means,
-//! limit-probe and spreading-activation kernels.
+//! The GPU backend (wgpu): a device context, resident embeddings (and the mirror that keeps
+//! them up to date) and the search, k-means, limit-probe and spreading-activation kernels.
 //!
 //! Without the `gpu` feature the same names exist and every constructor or kernel returns
-//! [`GpuError::NotCompiled`](crate::error::GpuError::NotCompiled), so callers never need `#[cfg]`.
+//! [`GpuError::NotCompiled`](crate::compute::GpuError::NotCompiled), so callers never need `#[cfg]`.
 
+mod mirror;
 mod types;
+pub use mirror::GpuMirror;
 pub use types::{Capabilities, GpuLayout, GpuOptions, SpreadCsr, SpreadParams};
 
 #[cfg(feature = "gpu")]

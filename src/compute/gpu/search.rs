@@ -15,8 +15,8 @@
 use super::context::{cast_vec, GpuContext};
 use super::matrix::GpuMatrix;
 use super::types::GpuLayout;
+use crate::compute::error::GpuError;
 use crate::compute::topk::{merge_sorted, Hit};
-use crate::error::GpuError;
 
 const SEARCH_SRC: &str = include_str!("../../../shaders/search_topk.wgsl");
 const MERGE_SRC: &str = include_str!("../../../shaders/topk_merge.wgsl");

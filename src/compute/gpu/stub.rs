@@ -2,8 +2,8 @@
 //! constructor or kernel returns [`GpuError::NotCompiled`].
 
 use super::types::{Capabilities, GpuLayout, GpuOptions};
+use crate::compute::error::GpuError;
 use crate::compute::topk::Hit;
-use crate::error::GpuError;
 
 /// The largest `k` one GPU pass selects (unused without the `gpu` feature).
 pub const GPU_MAX_K: usize = 1024;
