@@ -26,8 +26,16 @@ pub fn search(
     if nq == 0 || k == 0 {
         return vec![Vec::new(); nq];
     }
-    // Rows per rayon task: large for the bandwidth-bound scan, one GEMM tile for batches.
-    let task_rows = if nq == 1 { 16_384 } else { 2_048 };
+    // Rows per rayon task: large for the bandwidth-bound scan (but small enough that a small
+    // store still spreads over every thread), one GEMM tile for batches.
+    let task_rows = if nq == 1 {
+        let total: usize = chunks.iter().map(|c| c.rows.count(dim)).sum();
+        total
+            .div_ceil(rayon::current_num_threads().max(1))
+            .clamp(1_024, 16_384)
+    } else {
+        2_048
+    };
     let mut tasks = Vec::new();
     for c in chunks {
         let n = c.rows.count(dim);
