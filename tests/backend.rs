@@ -5,28 +5,10 @@
 
 mod common;
 
+use common::gpu::gpu_engine;
 use common::*;
 use engram::compute::Backend;
 use engram::{BackendChoice, Config, Engram, EpisodeId, Error, GpuError, Layout, Precision};
-
-/// An engine on the GPU, or `None` after a loud skip (a failure under ENGRAM_REQUIRE_GPU=1).
-fn gpu_engine(config: Config) -> Option<Engram> {
-    match Engram::new(config.backend(BackendChoice::Gpu)) {
-        Ok(e) => Some(e),
-        Err(Error::Gpu(GpuError::NotCompiled)) => {
-            eprintln!("SKIPPED: built without the `gpu` feature");
-            None
-        }
-        Err(Error::Gpu(e)) => {
-            if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
-            }
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            None
-        }
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-}
 
 /// Identical ids in identical order, except that two hits whose CPU scores are within float
 /// rounding of each other (a near-tie summed in another order) may swap; scores within `tol`.

@@ -1,6 +1,9 @@
 //! Consolidation cycles: decay against the closed form, the report, the prepare/apply split,
 //! background consolidation, and CPU vs GPU consolidation.
 
+mod common;
+
+use common::gpu::gpu_engine;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -239,25 +242,6 @@ fn readers_search_while_a_background_cycle_prepares() {
     e.graph().check_invariants().expect("invariants");
 }
 
-/// An engine on the GPU, or `None` after a loud skip (a failure under ENGRAM_REQUIRE_GPU=1).
-fn gpu_engine(dim: usize, cc: ConsolidationConfig) -> Option<Engram> {
-    match Engram::new(
-        Config::new(dim)
-            .backend(BackendChoice::Gpu)
-            .consolidation(cc),
-    ) {
-        Ok(e) => Some(e),
-        Err(Error::Gpu(e)) => {
-            if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
-            }
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            None
-        }
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-}
-
 #[test]
 fn cpu_and_gpu_consolidation_form_the_same_concepts() {
     let dim = 64;
@@ -271,7 +255,7 @@ fn cpu_and_gpu_consolidation_form_the_same_concepts() {
             .seed(4),
         ConsolidationConfig::default().seed(4),
     ] {
-        let Some(mut g) = gpu_engine(dim, cc.clone()) else {
+        let Some(mut g) = gpu_engine(Config::new(dim).consolidation(cc.clone())) else {
             return;
         };
         let mut c = engine(dim, cc);

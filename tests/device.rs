@@ -11,6 +11,9 @@
 //! whatever adapter exists, software ones included (`ENGRAM_REQUIRE_GPU=1` turns a missing
 //! adapter into a failure instead of a loud skip).
 
+mod common;
+
+use common::gpu::gpu_engine;
 use engram::compute::{select, Backend, Device, GpuFailure};
 use engram::consolidation::{ClusterCount, ConsolidationConfig};
 use engram::recall::Activation;
@@ -21,28 +24,6 @@ use engram::{
 };
 
 const DIM: usize = 16;
-
-/// An engine on the GPU, or `None` after a loud skip (a failure under ENGRAM_REQUIRE_GPU=1).
-fn gpu_engine(config: Config) -> Option<Engram> {
-    match Engram::new(config.backend(BackendChoice::Gpu)) {
-        Ok(e) => {
-            assert!(matches!(e.backend(), Backend::Gpu(_)));
-            Some(e)
-        }
-        Err(Error::Gpu(GpuError::NotCompiled)) => {
-            eprintln!("SKIPPED: built without the `gpu` feature");
-            None
-        }
-        Err(Error::Gpu(e)) => {
-            if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
-            }
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            None
-        }
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-}
 
 fn config() -> Config {
     Config::new(DIM).consolidation(

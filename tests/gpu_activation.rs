@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::gpu::{gpu, gpu_tiny, random_unit};
+use common::gpu::{gpu, gpu_engine, gpu_tiny, random_unit};
 use engram::compute::Backend;
 use engram::persist::testing::graph_mut;
 use engram::recall::{Activation, RecallConfig};
@@ -23,28 +23,6 @@ fn recall_config(hops: usize, threshold: f32) -> RecallConfig {
         max_hops: hops,
         spread_threshold: threshold,
         ..RecallConfig::default()
-    }
-}
-
-/// An engine on the GPU backend, or `None` after a loud skip.
-fn gpu_engine(config: Config) -> Option<Engram> {
-    match Engram::new(config.backend(BackendChoice::Gpu)) {
-        Ok(e) => {
-            assert!(matches!(e.backend(), Backend::Gpu(_)));
-            Some(e)
-        }
-        Err(Error::Gpu(GpuError::NotCompiled)) => {
-            eprintln!("SKIPPED: built without the `gpu` feature");
-            None
-        }
-        Err(Error::Gpu(e)) => {
-            if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
-            }
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            None
-        }
-        Err(e) => panic!("unexpected error: {e}"),
     }
 }
 

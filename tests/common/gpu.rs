@@ -153,3 +153,27 @@ pub fn check_hits(
     }
     near_ties
 }
+
+/// An engine on the GPU backend (software adapters included), or `None` after a loud skip (a
+/// failure under `ENGRAM_REQUIRE_GPU=1`).
+pub fn gpu_engine(config: engram::Config) -> Option<engram::Engram> {
+    use engram::{BackendChoice, Engram, Error, GpuError};
+    match Engram::new(config.backend(BackendChoice::Gpu)) {
+        Ok(e) => {
+            assert!(matches!(e.backend(), engram::compute::Backend::Gpu(_)));
+            Some(e)
+        }
+        Err(Error::Gpu(GpuError::NotCompiled)) => {
+            eprintln!("SKIPPED: built without the `gpu` feature");
+            None
+        }
+        Err(Error::Gpu(e)) => {
+            if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("ENGRAM_REQUIRE_GPU=1 but the GPU backend is unavailable: {e}");
+            }
+            eprintln!("SKIPPED: no GPU adapter: {e}");
+            None
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}

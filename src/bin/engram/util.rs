@@ -222,19 +222,27 @@ pub struct Progress {
     every: Duration,
 }
 
+/// A bar over `total` drawn with the template `tpl`, on a terminal only.
+fn styled_bar(c: &Common, total: u64, tpl: &str) -> Option<ProgressBar> {
+    interactive(c).then(|| {
+        let b = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(tpl) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    })
+}
+
 impl Progress {
     /// A progress report over `total` items named `unit`.
     pub fn new(c: &Common, total: u64, unit: &str) -> Self {
-        let bar = interactive(c).then(|| {
-            let b = ProgressBar::new(total);
-            let tpl = format!(
+        let bar = styled_bar(
+            c,
+            total,
+            &format!(
                 "{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, eta {{eta}}) {{msg}}"
-            );
-            if let Ok(style) = ProgressStyle::with_template(&tpl) {
-                b.set_style(style.progress_chars("=> "));
-            }
-            b
-        });
+            ),
+        );
         Self {
             bar,
             total,
@@ -246,16 +254,13 @@ impl Progress {
     /// A bar over `total` bytes named `label`, drawn only on a terminal (no log lines
     /// otherwise).
     pub fn bytes(c: &Common, total: u64, label: &str) -> Self {
-        let bar = interactive(c).then(|| {
-            let b = ProgressBar::new(total);
-            let tpl = format!(
+        let bar = styled_bar(
+            c,
+            total,
+            &format!(
                 "{{spinner}} {label} [{{bar:40}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"
-            );
-            if let Ok(style) = ProgressStyle::with_template(&tpl) {
-                b.set_style(style.progress_chars("=> "));
-            }
-            b
-        });
+            ),
+        );
         Self {
             bar,
             total,
