@@ -65,9 +65,9 @@ fn single_and_batch_equal_f64_brute_force() {
 #[test]
 fn odd_dimensions_and_every_kernel_path() {
     for dim in [1usize, 3, 8, 13, 37, 64, 385] {
-        let rows = random_rows(300, dim, dim as u64);
+        let rows = random_rows(301, dim, dim as u64);
         let reference = normalised(&rows, dim);
-        let e = store(&rows, dim, Precision::F32, 64 * dim * 4);
+        let e = store(&rows, dim, Precision::F32, 63 * dim * 4);
         for nq in [1usize, 5, 96] {
             let queries = random_rows(nq, dim, 7);
             let qn = normalised(&queries, dim);

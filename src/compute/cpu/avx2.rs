@@ -91,9 +91,17 @@ pub unsafe fn scan(
 ) {
     match rows {
         Rows::F32(r) => {
-            for (i, row) in r.chunks_exact(dim).enumerate() {
-                let s = dot(query, row);
-                out.offer(s, first_row + i);
+            // Two read streams per core: the block's two halves, interleaved row by row.
+            let n = r.len() / dim;
+            let h = n / 2;
+            let (a, b) = r.split_at(h * dim);
+            for (i, (ra, rb)) in a.chunks_exact(dim).zip(b.chunks_exact(dim)).enumerate() {
+                let (sa, sb) = (dot(query, ra), dot(query, rb));
+                out.offer(sa, first_row + i);
+                out.offer(sb, first_row + h + i);
+            }
+            if n % 2 == 1 {
+                out.offer(dot(query, &r[(n - 1) * dim..]), first_row + n - 1);
             }
         }
         Rows::F16(r) => {
