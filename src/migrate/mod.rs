@@ -389,6 +389,15 @@ pub fn import_with_progress(
     r
 }
 
+/// An offline import under way: what every step of it names.
+struct Offline<'a> {
+    source: &'a Path,
+    store: &'a Path,
+    format: SourceFormat,
+    work: Work,
+    started: Instant,
+}
+
 /// [`import`] into a store that exists.
 fn import_into(
     source: &Path,
@@ -398,33 +407,28 @@ fn import_into(
     format: SourceFormat,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport> {
-    let started = Instant::now();
-    let work = Work::new(store);
+    let ctx = Offline {
+        source,
+        store,
+        format,
+        work: Work::new(store),
+        started: Instant::now(),
+    };
+    let work = &ctx.work;
     let lock = StoreLock::acquire(store, None)?;
     if work.committed().exists() && work.has_leftovers() {
         // A kill during the last clean-up of a commit left some of it.
-        tidy_committed(&work)?;
+        tidy_committed(work)?;
     }
     if work.intent().exists() {
         // A commit was interrupted: finish it (doing its rename if that had not happened).
-        return finish_interrupted_commit(source, store, &work, lock, started);
+        return finish_interrupted_commit(source, store, work, lock, ctx.started);
     }
     if work.committed().exists() {
-        if let Some(done) = already_imported(source, &work, started)? {
+        if let Some(done) = already_imported(source, work, ctx.started)? {
             return Ok(done);
         }
-        if read_json(&work.committed())?["verification"]["ok"].as_bool() == Some(false) {
-            return Err(StoreError::Refused {
-                path: work.dir.clone(),
-                reason: "the last import into this store failed its verification; roll it back \
-                         (engram import --rollback) or, to keep it, remove the import folder \
-                         (its rollback point) before importing again"
-                    .into(),
-            }
-            .into());
-        }
-        // A new import drops the previous import's rollback point.
-        fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+        drop_rollback_point(work)?;
     }
     let mut report = ImportReport {
         source: source.to_path_buf(),
@@ -433,91 +437,11 @@ fn import_into(
     };
     let stage_opts = StoreOptions::default().sync(SyncPolicy::Never);
     let (ckpt, mut stage, lock) = if work.checkpoint().exists() {
-        let c = ImportCheckpoint::load(&work.checkpoint())?;
-        let refuse = |reason: String| StoreError::Refused {
-            path: source.to_path_buf(),
-            reason,
-        };
-        let size = fs::metadata(source).map_err(io("stat", source))?.len();
-        if c.source_size != size || c.format != format.name() {
-            return Err(refuse(format!(
-                "the source changed since the import began ({} bytes then, {size} now); \
-                 discard the import or restore the original file",
-                c.source_size
-            ))
-            .into());
-        }
-        let (_, h) = hash_prefix(source, c.consumed_bytes)?;
-        if h != c.prefix_blake3 {
-            return Err(refuse(
-                "the part of the source already imported changed (BLAKE3 differs); discard the \
-                 import or restore the original file"
-                    .into(),
-            )
-            .into());
-        }
-        // Drop what the stage logged after the checkpoint: it is imported again.
-        let wal = work.stage().join(WAL_FILE);
-        let len = fs::metadata(&wal).map_err(io("stat", &wal))?.len();
-        if len < c.stage_wal_len {
-            return Err(StoreError::Refused {
-                path: wal,
-                reason: "the staged log is shorter than the checkpoint says; discard the import"
-                    .into(),
-            }
-            .into());
-        }
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .open(&wal)
-            .map_err(io("open", &wal))?;
-        f.set_len(c.stage_wal_len).map_err(io("truncate", &wal))?;
-        f.sync_all().map_err(io("fsync", &wal))?;
-        // The stage's seal vouches for the length just cut on purpose.
-        remove_if_exists(&work.stage().join(SEAL_FILE))?;
-        let stage = DurableEngram::open(&work.stage(), stage_opts)?;
+        let (c, stage) = resume_stage(&ctx, stage_opts)?;
         report.resumed_after = Some(c.consumed_records);
-        log::info!("resuming after record {}", c.consumed_records);
         (c, stage, lock)
     } else {
-        if work.dir.exists() {
-            fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
-        }
-        // Recover the store first (so the staged copy is clean), then copy it twice.
-        let live = DurableEngram::open_under(store, StoreOptions::default(), lock)?;
-        let (pre_episodes, pre_concepts, pre_generation) = (
-            live.len() as u64,
-            live.graph().concept_count() as u64,
-            live.generation(),
-        );
-        let lock = live.into_lock()?;
-        fs::create_dir_all(work.pre()).map_err(io("create", &work.pre()))?;
-        fs::create_dir_all(work.stage()).map_err(io("create", &work.stage()))?;
-        for f in [SNAPSHOT_FILE, WAL_FILE] {
-            copy_file(&store.join(f), &work.pre().join(f))?;
-            copy_file(&store.join(f), &work.stage().join(f))?;
-        }
-        // The rollback point keeps the log's seal too (the stage's log will outgrow it).
-        if store.join(SEAL_FILE).exists() {
-            copy_file(&store.join(SEAL_FILE), &work.pre().join(SEAL_FILE))?;
-        }
-        let stage = DurableEngram::open(&work.stage(), stage_opts)?;
-        let zero = verify::hex(&verify::CHAIN_START);
-        let c = ImportCheckpoint {
-            source: source.display().to_string(),
-            format: format.name().into(),
-            source_size: fs::metadata(source).map_err(io("stat", source))?.len(),
-            prefix_blake3: blake3::Hasher::new().finalize().to_hex().to_string(),
-            episode_chain: zero.clone(),
-            concept_chain: zero,
-            pre_episodes,
-            pre_concepts,
-            pre_generation,
-            stage_wal_len: stage.wal_bytes(),
-            ..ImportCheckpoint::default()
-        };
-        c.save(&work.checkpoint())?;
-        (c, stage, lock)
+        new_stage(&ctx, stage_opts, lock)?
     };
 
     let start = Position {
@@ -533,7 +457,7 @@ fn import_into(
         &mut stage,
         source,
         opts,
-        started,
+        ctx.started,
         progress,
         |run, stage, since| {
             if since < opts.checkpoint_every {
@@ -556,17 +480,149 @@ fn import_into(
         }
     };
     let mut report = std::mem::take(&mut run.report);
-    fill(&mut report, &run.ckpt, started, done_this_run);
+    fill(&mut report, &run.ckpt, ctx.started, done_this_run);
     if !completed {
         report.completed = false;
         return Ok(report);
     }
+    commit_stage(&ctx, lock, run, stage, bootstrap, report)
+}
 
-    // Commit. The staged engine (after the bootstrap) is written as the store's snapshot of
-    // the next generation, so the store's log is stale (folded in) from the moment the
-    // snapshot is renamed into place: that rename is the commit point. The checkpoint is
-    // saved first (a kill from here on finds the source fully consumed), then an intent
-    // naming both snapshots, so a re-run tells a commit that happened from one that did not.
+/// Before a new import into a store whose last import was committed: drops that import's
+/// rollback point, refusing when its verification failed (the user decides).
+fn drop_rollback_point(work: &Work) -> Result<()> {
+    if read_json(&work.committed())?["verification"]["ok"].as_bool() == Some(false) {
+        return Err(StoreError::Refused {
+            path: work.dir.clone(),
+            reason: "the last import into this store failed its verification; roll it back \
+                     (engram import --rollback) or, to keep it, remove the import folder \
+                     (its rollback point) before importing again"
+                .into(),
+        }
+        .into());
+    }
+    // A new import drops the previous import's rollback point.
+    fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+    Ok(())
+}
+
+/// Resumes an interrupted import from its checkpoint: refuses a changed source (size or the
+/// BLAKE3 of the part already imported), cuts the staged log back to the checkpoint and
+/// opens the stage.
+fn resume_stage(
+    ctx: &Offline<'_>,
+    stage_opts: StoreOptions,
+) -> Result<(ImportCheckpoint, DurableEngram)> {
+    let (source, work) = (ctx.source, &ctx.work);
+    let c = ImportCheckpoint::load(&work.checkpoint())?;
+    let refuse = |reason: String| StoreError::Refused {
+        path: source.to_path_buf(),
+        reason,
+    };
+    let size = fs::metadata(source).map_err(io("stat", source))?.len();
+    if c.source_size != size || c.format != ctx.format.name() {
+        return Err(refuse(format!(
+            "the source changed since the import began ({} bytes then, {size} now); \
+             discard the import or restore the original file",
+            c.source_size
+        ))
+        .into());
+    }
+    let (_, h) = hash_prefix(source, c.consumed_bytes)?;
+    if h != c.prefix_blake3 {
+        return Err(refuse(
+            "the part of the source already imported changed (BLAKE3 differs); discard the \
+             import or restore the original file"
+                .into(),
+        )
+        .into());
+    }
+    // Drop what the stage logged after the checkpoint: it is imported again.
+    let wal = work.stage().join(WAL_FILE);
+    let len = fs::metadata(&wal).map_err(io("stat", &wal))?.len();
+    if len < c.stage_wal_len {
+        return Err(StoreError::Refused {
+            path: wal,
+            reason: "the staged log is shorter than the checkpoint says; discard the import".into(),
+        }
+        .into());
+    }
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .map_err(io("open", &wal))?;
+    f.set_len(c.stage_wal_len).map_err(io("truncate", &wal))?;
+    f.sync_all().map_err(io("fsync", &wal))?;
+    // The stage's seal vouches for the length just cut on purpose.
+    remove_if_exists(&work.stage().join(SEAL_FILE))?;
+    let stage = DurableEngram::open(&work.stage(), stage_opts)?;
+    log::info!("resuming after record {}", c.consumed_records);
+    Ok((c, stage))
+}
+
+/// Starts a new import: recovers the store, copies it to the rollback point and to the
+/// stage, opens the stage and saves the first checkpoint.
+fn new_stage(
+    ctx: &Offline<'_>,
+    stage_opts: StoreOptions,
+    lock: StoreLock,
+) -> Result<(ImportCheckpoint, DurableEngram, StoreLock)> {
+    let (source, store, work) = (ctx.source, ctx.store, &ctx.work);
+    if work.dir.exists() {
+        fs::remove_dir_all(&work.dir).map_err(io("remove", &work.dir))?;
+    }
+    // Recover the store first (so the staged copy is clean), then copy it twice.
+    let live = DurableEngram::open_under(store, StoreOptions::default(), lock)?;
+    let (pre_episodes, pre_concepts, pre_generation) = (
+        live.len() as u64,
+        live.graph().concept_count() as u64,
+        live.generation(),
+    );
+    let lock = live.into_lock()?;
+    fs::create_dir_all(work.pre()).map_err(io("create", &work.pre()))?;
+    fs::create_dir_all(work.stage()).map_err(io("create", &work.stage()))?;
+    for f in [SNAPSHOT_FILE, WAL_FILE] {
+        copy_file(&store.join(f), &work.pre().join(f))?;
+        copy_file(&store.join(f), &work.stage().join(f))?;
+    }
+    // The rollback point keeps the log's seal too (the stage's log will outgrow it).
+    if store.join(SEAL_FILE).exists() {
+        copy_file(&store.join(SEAL_FILE), &work.pre().join(SEAL_FILE))?;
+    }
+    let stage = DurableEngram::open(&work.stage(), stage_opts)?;
+    let zero = verify::hex(&verify::CHAIN_START);
+    let c = ImportCheckpoint {
+        source: source.display().to_string(),
+        format: ctx.format.name().into(),
+        source_size: fs::metadata(source).map_err(io("stat", source))?.len(),
+        prefix_blake3: blake3::Hasher::new().finalize().to_hex().to_string(),
+        episode_chain: zero.clone(),
+        concept_chain: zero,
+        pre_episodes,
+        pre_concepts,
+        pre_generation,
+        stage_wal_len: stage.wal_bytes(),
+        ..ImportCheckpoint::default()
+    };
+    c.save(&work.checkpoint())?;
+    Ok((c, stage, lock))
+}
+
+/// Commits a completed import. The staged engine (after the bootstrap) is written as the
+/// store's snapshot of the next generation, so the store's log is stale (folded in) from the
+/// moment the snapshot is renamed into place: that rename is the commit point. The
+/// checkpoint is saved first (a kill from here on finds the source fully consumed), then an
+/// intent naming both snapshots, so a re-run tells a commit that happened from one that did
+/// not.
+fn commit_stage(
+    ctx: &Offline<'_>,
+    lock: StoreLock,
+    mut run: Run,
+    mut stage: DurableEngram,
+    bootstrap: Option<Bootstrap<'_>>,
+    report: ImportReport,
+) -> Result<ImportReport> {
+    let (source, store, format, work) = (ctx.source, ctx.store, ctx.format, &ctx.work);
     let pre_bootstrap = match bootstrap {
         Some(f) => {
             let (checked, failures) = spot_check(source, format, &run.spots, stage.engine())?;
@@ -578,7 +634,7 @@ fn import_into(
     };
     stage.sync()?;
     run.ckpt.stage_wal_len = stage.wal_bytes();
-    run.ckpt.save(&cpath)?;
+    run.ckpt.save(&work.checkpoint())?;
     let next_generation =
         run.ckpt.pre_generation.checked_add(1).ok_or_else(|| {
             StoreError::Other("the store's generation counter is exhausted".into())
@@ -625,7 +681,7 @@ fn import_into(
     sync_dir(store)?;
     let spots = run.spots;
     let ckpt = run.ckpt;
-    finish_commit(store, &work, lock, &ckpt, report, started, |live| {
+    finish_commit(store, work, lock, &ckpt, report, ctx.started, |live| {
         Ok(match pre_bootstrap {
             None => {
                 let (checked, failures) = spot_check(source, format, &spots, live)?;
