@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{io, remove_if_exists, sync_dir, SNAPSHOT_FILE, WAL_FILE};
 use super::lock::StoreLock;
-use super::recovery;
+use super::record;
 use super::seal::{Seal, SEAL_FILE};
 use super::snapshot;
 use super::wal::{SyncPolicy, Wal, WalReader};
@@ -122,7 +122,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
     let damage = loop {
         let at = r.offset();
         match r.next_record() {
-            Ok(Some((off, rec))) => match recovery::apply(&mut engine, &rec) {
+            Ok(Some((off, rec))) => match record::apply(&mut engine, &rec) {
                 Ok(()) => report.records_kept += 1,
                 Err(d) => break Some((off, format!("record at offset {off}: {d}"))),
             },
