@@ -547,13 +547,15 @@ impl Engram {
     }
 }
 
+/// Checks an episode's metadata (its confidence in [0, 1]); the error names `row`, the
+/// episode's row in its batch (0 for a single episode).
 fn check_meta(m: &EpisodeMeta, row: usize) -> Result<(), InputError> {
     if !(0.0..=1.0).contains(&m.confidence) {
-        let _ = row;
         return Err(InputError::OutOfRange {
             name: "confidence",
             range: "[0, 1]",
             value: m.confidence as f64,
+            row: Some(row),
         });
     }
     Ok(())
