@@ -788,6 +788,81 @@ impl From<crate::Error> for ReplayError {
     }
 }
 
+/// Checks the log's header against the snapshot (`info`, of dimension `dim`) and its seal:
+/// the log must be of the snapshot's dimension, generation and id. A log of the generation
+/// before, with no seal of the snapshot's generation, is stale (a checkpoint was interrupted
+/// after its snapshot was in place): returned as what replaying it amounts to.
+fn check_log_header(
+    wal_path: &Path,
+    r: &WalReader<'_>,
+    seal: Option<Seal>,
+    info: &SnapshotInfo,
+    dim: usize,
+) -> Result<Option<Replayed>, ReplayError> {
+    if r.dim != dim {
+        return Err(corrupt(
+            wal_path,
+            "log header",
+            0,
+            "dimension differs from the snapshot's",
+        )
+        .into());
+    }
+    if r.generation.checked_add(1) == Some(info.generation) {
+        if seal.is_some_and(|s| s.generation == info.generation) {
+            return Err(corrupt(
+                wal_path,
+                "log header",
+                0,
+                format!(
+                    "the log is of generation {}, from before the last checkpoint, whose own \
+                     log was in place (sealed): an older copy of the log was put back and \
+                     the records since that checkpoint are missing",
+                    r.generation
+                ),
+            )
+            .into());
+        }
+        // A checkpoint was interrupted after its snapshot was in place: the snapshot holds
+        // everything this log does.
+        return Ok(Some(Replayed {
+            good_len: r.size(),
+            header_len: r.offset(),
+            version: r.version,
+            stale: true,
+        }));
+    }
+    if r.generation != info.generation {
+        let e = corrupt(
+            wal_path,
+            "log header",
+            0,
+            format!(
+                "log generation {} does not follow snapshot generation {}",
+                r.generation, info.generation
+            ),
+        );
+        return Err(if r.generation > info.generation {
+            ReplayError::NewerLog(e)
+        } else {
+            e.into()
+        });
+    }
+    if let Some(want) = info.log_id {
+        if r.log_id != Some(want) {
+            return Err(corrupt(
+                wal_path,
+                "log header",
+                0,
+                "the log is not the one this snapshot's checkpoint started (another store's \
+                 or another checkpoint's log of the same generation)",
+            )
+            .into());
+        }
+    }
+    Ok(None)
+}
+
 /// Replays the log of `dir` onto the engine read from its snapshot (`info`); reads only.
 fn replay(
     dir: &Path,
@@ -815,67 +890,9 @@ fn replay(
     // written by a writer closing meanwhile can only be shorter than what is read next.
     let seal = Seal::read(dir)?;
     let mut r = WalReader::open(&wal_path)?;
-    if r.dim != engine.dim() {
-        return Err(corrupt(
-            &wal_path,
-            "log header",
-            0,
-            "dimension differs from the snapshot's",
-        )
-        .into());
-    }
-    if r.generation.checked_add(1) == Some(info.generation) {
-        if seal.is_some_and(|s| s.generation == info.generation) {
-            return Err(corrupt(
-                &wal_path,
-                "log header",
-                0,
-                format!(
-                    "the log is of generation {}, from before the last checkpoint, whose own \
-                     log was in place (sealed): an older copy of the log was put back and \
-                     the records since that checkpoint are missing",
-                    r.generation
-                ),
-            )
-            .into());
-        }
-        // A checkpoint was interrupted after its snapshot was in place: the snapshot holds
-        // everything this log does.
+    if let Some(stale) = check_log_header(&wal_path, &r, seal, info, engine.dim())? {
         report.stale_wal_discarded = true;
-        return Ok(Replayed {
-            good_len: r.size(),
-            header_len: r.offset(),
-            version: r.version,
-            stale: true,
-        });
-    }
-    if r.generation != info.generation {
-        let e = corrupt(
-            &wal_path,
-            "log header",
-            0,
-            format!(
-                "log generation {} does not follow snapshot generation {}",
-                r.generation, info.generation
-            ),
-        );
-        return Err(if r.generation > info.generation {
-            ReplayError::NewerLog(e)
-        } else {
-            e.into()
-        });
-    }
-    if let Some(want) = info.log_id {
-        if r.log_id != Some(want) {
-            return Err(corrupt(
-                &wal_path,
-                "log header",
-                0,
-                "the log is not the one this snapshot's checkpoint started (another store's \
-                 or another checkpoint's log of the same generation)",
-            )
-            .into());
-        }
+        return Ok(stale);
     }
     let seal = seal.filter(|s| s.generation == info.generation && Some(s.log_id) == r.log_id);
     if let Some(seal) = &seal {
