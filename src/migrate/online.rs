@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use super::checkpoint::ImportCheckpoint;
 use super::pipeline::{hash_prefix, spawn_reader, spot_check, Online, Progress, Run};
-use super::{fill, format_of, verify, verify_store, ImportOptions, ImportReport, Position};
+use super::{
+    fill, format_of, verify, verify_store, ImportOptions, ImportReport, Position, SourceFormat,
+    Verification,
+};
 use crate::error::{Result, StoreError};
 use crate::ledger::RollbackReport;
 use crate::memory::{ConceptId, EpisodeId};
@@ -208,22 +211,11 @@ pub fn import_online_with_progress(
         report.resumed_after = Some(r.0.consumed_records);
         r
     } else {
-        let zero = verify::hex(&verify::CHAIN_START);
-        let c = ImportCheckpoint {
-            source: source.display().to_string(),
-            format: format.name().into(),
-            source_size: fs::metadata(source).map_err(io("stat", source))?.len(),
-            prefix_blake3: blake3::Hasher::new().finalize().to_hex().to_string(),
-            episode_chain: zero.clone(),
-            concept_chain: zero,
-            pre_episodes: target.len() as u64,
-            pre_concepts: target.with(|e| e.graph().concept_count() as u64),
-            import_id: new_import_id(source, work),
-            ..ImportCheckpoint::default()
-        };
-        // Saved before the first batch: it names the import in the store's ledger.
-        c.save(&cpath)?;
-        (c, Vec::new(), Vec::new())
+        (
+            new_checkpoint(source, target, work, format)?,
+            Vec::new(),
+            Vec::new(),
+        )
     };
     report.import_id = ckpt.import_id.clone();
     let start = Position {
@@ -269,8 +261,50 @@ pub fn import_online_with_progress(
         report.completed = false;
         return Ok(report);
     }
-    // Verify every record of the import (all runs): the digests recomputed from the store
-    // over the ledger's ids, the counts, and spot re-reads against the source.
+    report.verification = Some(verify_online(source, format, target, &run)?);
+    report.committed = true;
+    let text = report.to_json().to_string();
+    atomic_write(&done_path, |w| {
+        std::io::Write::write_all(w, text.as_bytes())
+    })?;
+    fs::remove_file(&cpath).map_err(io("remove", &cpath))?;
+    sync_dir(work)?;
+    Ok(report)
+}
+
+/// The checkpoint of a new online import, saved before the first batch: it names the import
+/// in the store's ledger.
+fn new_checkpoint(
+    source: &Path,
+    target: &SharedEngram,
+    work: &Path,
+    format: SourceFormat,
+) -> Result<ImportCheckpoint> {
+    let zero = verify::hex(&verify::CHAIN_START);
+    let c = ImportCheckpoint {
+        source: source.display().to_string(),
+        format: format.name().into(),
+        source_size: fs::metadata(source).map_err(io("stat", source))?.len(),
+        prefix_blake3: blake3::Hasher::new().finalize().to_hex().to_string(),
+        episode_chain: zero.clone(),
+        concept_chain: zero,
+        pre_episodes: target.len() as u64,
+        pre_concepts: target.with(|e| e.graph().concept_count() as u64),
+        import_id: new_import_id(source, work),
+        ..ImportCheckpoint::default()
+    };
+    c.save(&online_paths(work).0)?;
+    Ok(c)
+}
+
+/// Verifies every record of a completed online import (all runs): the digests recomputed
+/// from the store over the ledger's ids, the counts, and spot re-reads against the source.
+fn verify_online(
+    source: &Path,
+    format: SourceFormat,
+    target: &SharedEngram,
+    run: &Run,
+) -> Result<Verification> {
     let (checked, failures) = target.with(|e| spot_check(source, format, &run.spots, e))?;
     let mut v = target.with(|e| verify_store(e, &run.ckpt, checked, failures, false));
     let ledger = target.with(|e| e.import_ledger(&run.ckpt.import_id).cloned());
@@ -302,15 +336,7 @@ pub fn import_online_with_progress(
         && v.concept_digest == run.ckpt.concept_chain;
     // Other writers may add episodes meanwhile: at least the expected count.
     v.ok = v.digest_ok && v.store_episodes >= v.expected_episodes && v.spot_failures.is_empty();
-    report.verification = Some(v);
-    report.committed = true;
-    let text = report.to_json().to_string();
-    atomic_write(&done_path, |w| {
-        std::io::Write::write_all(w, text.as_bytes())
-    })?;
-    fs::remove_file(&cpath).map_err(io("remove", &cpath))?;
-    sync_dir(work)?;
-    Ok(report)
+    Ok(v)
 }
 
 /// Rolls back the online import whose work directory is `work`, finished or interrupted:

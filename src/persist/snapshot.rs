@@ -120,58 +120,9 @@ pub fn write(
     let cfg = &engine.config;
     let vec_f16 = !cfg.storage().has_f32();
 
-    let mut meta = Enc::default();
-    let mut live = 0u64;
-    for (_, id, n) in g.episodes() {
-        live += 1;
-        meta.u64(id.0);
-        meta.u64(n.timestamp);
-        meta.u64(n.stream);
-        meta.f32(n.strength);
-        meta.f32(n.confidence);
-        meta.u32(n.rehearsals);
-        meta.u64(n.last_access);
-        meta.payload(n.payload());
-    }
-
-    let mut conc = Enc::default();
-    let mut links = Enc::default();
-    let mut n_links = 0u64;
+    let (meta, live) = encode_episode_metas(engine);
     let concept_ids = g.concept_ids();
-    let mut centroid = vec![0.0f32; dim];
-    for cid in &concept_ids {
-        let Some(cn) = g.concept_node(*cid) else {
-            continue;
-        };
-        let c = &cn.concept;
-        conc.u64(c.id.0);
-        conc.f32(c.coherence);
-        conc.u64(c.members);
-        conc.f32(c.strength);
-        conc.u8(match c.state {
-            ConceptState::Proto => 0,
-            ConceptState::Promoted => 1,
-        });
-        conc.u32(c.confirmations);
-        conc.u64(c.formed_cycle);
-        conc.u64(c.updated_cycle);
-        if !engine.centroids.read_row(cn.row, &mut centroid) {
-            return Err(StoreError::Other(format!(
-                "concept {} has no centroid row {}",
-                c.id, cn.row
-            ))
-            .into());
-        }
-        conc.f32s(&centroid);
-        for &(o, w) in cn.links() {
-            if c.id < o {
-                links.u64(c.id.0);
-                links.u64(o.0);
-                links.f32(w);
-                n_links += 1;
-            }
-        }
-    }
+    let (conc, links, n_links) = encode_concepts(engine, &concept_ids)?;
 
     let mut bind = Enc::default();
     let bindings = g.all_bindings();
@@ -231,6 +182,73 @@ pub fn write(
         Ok(())
     })?;
     Ok(total)
+}
+
+/// Encodes the EMET section: the live episodes' records in id order. Returns it with the
+/// number of episodes.
+fn encode_episode_metas(engine: &Engram) -> (Enc, u64) {
+    let mut meta = Enc::default();
+    let mut live = 0u64;
+    for (_, id, n) in engine.graph.episodes() {
+        live += 1;
+        meta.u64(id.0);
+        meta.u64(n.timestamp);
+        meta.u64(n.stream);
+        meta.f32(n.strength);
+        meta.f32(n.confidence);
+        meta.u32(n.rehearsals);
+        meta.u64(n.last_access);
+        meta.payload(n.payload());
+    }
+    (meta, live)
+}
+
+/// Encodes the CONC section (the concepts `concept_ids` with their centroids) and the LINK
+/// section (each undirected link once, from its smaller id). Returns both with the number
+/// of links.
+fn encode_concepts(
+    engine: &Engram,
+    concept_ids: &[ConceptId],
+) -> Result<(Enc, Enc, u64), crate::Error> {
+    let g = &engine.graph;
+    let mut conc = Enc::default();
+    let mut links = Enc::default();
+    let mut n_links = 0u64;
+    let mut centroid = vec![0.0f32; engine.dim()];
+    for cid in concept_ids {
+        let Some(cn) = g.concept_node(*cid) else {
+            continue;
+        };
+        let c = &cn.concept;
+        conc.u64(c.id.0);
+        conc.f32(c.coherence);
+        conc.u64(c.members);
+        conc.f32(c.strength);
+        conc.u8(match c.state {
+            ConceptState::Proto => 0,
+            ConceptState::Promoted => 1,
+        });
+        conc.u32(c.confirmations);
+        conc.u64(c.formed_cycle);
+        conc.u64(c.updated_cycle);
+        if !engine.centroids.read_row(cn.row, &mut centroid) {
+            return Err(StoreError::Other(format!(
+                "concept {} has no centroid row {}",
+                c.id, cn.row
+            ))
+            .into());
+        }
+        conc.f32s(&centroid);
+        for &(o, w) in cn.links() {
+            if c.id < o {
+                links.u64(c.id.0);
+                links.u64(o.0);
+                links.f32(w);
+                n_links += 1;
+            }
+        }
+    }
+    Ok((conc, links, n_links))
 }
 
 /// Streams the live rows of the episode arena as the EVEC section.
