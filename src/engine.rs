@@ -496,7 +496,6 @@ impl Engram {
 
     /// Adds a concept with this centroid (normalised here) and record fields; the id in
     /// `concept` is replaced by a fresh one, which is returned.
-    #[allow(dead_code)] // used by concept formation
     pub(crate) fn insert_concept(
         &mut self,
         centroid: &[f32],
@@ -511,7 +510,6 @@ impl Engram {
     }
 
     /// Replaces a concept's centroid (normalised here).
-    #[allow(dead_code)] // used by concept formation
     pub(crate) fn set_centroid(&mut self, id: ConceptId, centroid: &[f32]) -> Result<()> {
         let inv = validate_one(centroid, self.dim())?;
         let row = self
@@ -525,7 +523,6 @@ impl Engram {
 
     /// Removes a concept with its bindings and links; its centroid row is reclaimed by
     /// [`Engram::compact`].
-    #[allow(dead_code)] // used by concept formation
     pub(crate) fn delete_concept(&mut self, id: ConceptId) -> Result<()> {
         let node = self
             .graph
@@ -542,7 +539,6 @@ impl Engram {
 
     /// Hands out the next concept id (ids are never reused), or
     /// [`crate::Error::CounterOverflow`] with nothing changed when none is left.
-    #[allow(dead_code)] // used by concept formation
     pub(crate) fn take_concept_id(&mut self) -> Result<ConceptId> {
         self.check_concept_ids(1)?;
         let id = ConceptId(self.next_concept);
@@ -551,13 +547,15 @@ impl Engram {
     }
 }
 
+/// Checks an episode's metadata (its confidence in [0, 1]); the error names `row`, the
+/// episode's row in its batch (0 for a single episode).
 fn check_meta(m: &EpisodeMeta, row: usize) -> Result<(), InputError> {
     if !(0.0..=1.0).contains(&m.confidence) {
-        let _ = row;
         return Err(InputError::OutOfRange {
             name: "confidence",
             range: "[0, 1]",
             value: m.confidence as f64,
+            row: Some(row),
         });
     }
     Ok(())

@@ -191,8 +191,11 @@ pub enum InputError {
     /// The store holds no ledger for this import id.
     #[error("the store holds no import {0:?} (never started here, or rolled back)")]
     UnknownImport(String),
-    /// A parameter is outside its range.
-    #[error("{name} must be in {range}, got {value}")]
+    /// A parameter, or a field of an input row's metadata, is outside its range.
+    #[error(
+        "{}{name} must be in {range}, got {value}",
+        .row.map(|r| format!("row {r}: ")).unwrap_or_default()
+    )]
     OutOfRange {
         /// The parameter's name.
         name: &'static str,
@@ -200,6 +203,9 @@ pub enum InputError {
         range: &'static str,
         /// The value given.
         value: f64,
+        /// Which row of a batch holds the value (0 for a single episode), when it is a
+        /// field of an input row (an episode's confidence); `None` for a call's parameter.
+        row: Option<usize>,
     },
     /// The operation needs data that is not there.
     #[error("{0}")]

@@ -211,3 +211,38 @@ fn a_bad_row_deep_in_a_large_batch_leaves_the_store_unchanged() {
         e.embedding(EpisodeId(4999)).unwrap()
     );
 }
+
+#[test]
+fn a_bad_confidence_names_its_row() {
+    let mut e = Engram::new(Config::new(2)).unwrap();
+    let metas = vec![
+        EpisodeMeta::default(),
+        EpisodeMeta::default(),
+        EpisodeMeta::default().with_confidence(1.5),
+    ];
+    let err = e.remember_batch(&[1.0; 6], metas).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Input(InputError::OutOfRange {
+                name: "confidence",
+                row: Some(2),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("row 2"), "{err}");
+    assert_eq!(e.len(), 0, "the batch is all or nothing");
+    // A single episode is row 0; a call's parameter names no row.
+    let err = e
+        .remember(&[1.0, 0.0], EpisodeMeta::default().with_confidence(-0.5))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Input(InputError::OutOfRange { row: Some(0), .. })
+        ),
+        "{err:?}"
+    );
+}

@@ -22,9 +22,6 @@ pub(crate) struct Matrix<'py> {
     pub rows: usize,
     /// Columns (the dimension).
     pub cols: usize,
-    /// Whether a converted copy was made.
-    #[allow(dead_code)]
-    pub copied: bool,
     /// Whether the argument was 1-D.
     pub one_d: bool,
 }
@@ -80,20 +77,19 @@ pub(crate) fn matrix<'py>(
         && arr.is_c_contiguous()
         && arr.is_aligned()
         && !shape.contains(&0);
-    let (array, copied) = if in_place {
-        (arr.cast::<PyArrayDyn<f32>>()?.clone(), false)
+    let array = if in_place {
+        arr.cast::<PyArrayDyn<f32>>()?.clone()
     } else {
         let np = numpy(py)?;
         let kw = pyo3::types::PyDict::new(py);
         kw.set_item(intern!(py, "dtype"), np.getattr(intern!(py, "float32"))?)?;
         let c = np.call_method(intern!(py, "ascontiguousarray"), (arr,), Some(&kw))?;
-        (c.cast_into::<PyArrayDyn<f32>>()?, true)
+        c.cast_into::<PyArrayDyn<f32>>()?
     };
     Ok(Matrix {
         array: array.try_readonly()?,
         rows,
         cols,
-        copied,
         one_d,
     })
 }

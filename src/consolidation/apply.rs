@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use super::plan::{CyclePlan, UNKEPT};
+use rustc_hash::FxHashSet;
+
+use super::config::ConsolidationConfig;
+use super::plan::{CyclePlan, PlannedCluster, PlannedRow, UNKEPT};
 use super::report::CycleReport;
 use super::ConsolidationError;
 use crate::cluster::steps::score_block;
@@ -33,6 +36,45 @@ impl Engram {
     /// would pass `u64::MAX`, [`crate::Error::Input`] if a new concept's centroid cannot be
     /// normalised. Nothing is changed then.
     pub fn apply_cycle(&mut self, plan: CyclePlan) -> Result<CycleReport> {
+        let cycle = self.check_plan(&plan)?;
+        let cfg = self.config.consolidation_config().clone();
+        let now = plan.now;
+        let mut report = CycleReport {
+            now,
+            episodes_new: plan.episodes_new,
+            clusters_found: plan.clusters_found,
+            clusters_kept: plan.clusters.len(),
+            timings: plan.timings,
+            min_decay_factor: 1.0,
+            ..CycleReport::default()
+        };
+        let t = Instant::now();
+        self.cycle = cycle;
+        report.cycle = cycle;
+        let (concept_of, confirmed) =
+            self.apply_concepts(&plan.clusters, &cfg, cycle, now, &mut report)?;
+        let touched = self.apply_bindings(&plan.rows, &concept_of, &cfg, now, &mut report);
+        report.timings.apply = t.elapsed();
+
+        let t = Instant::now();
+        let faded = self.decay_unreplayed(&touched, &confirmed, &cfg, now, &mut report);
+        report.timings.decay = t.elapsed();
+
+        let t = Instant::now();
+        self.prune_and_relink(faded, &cfg, &mut report)?;
+        report.timings.prune = t.elapsed();
+
+        let prev = self.consolidation.last_time;
+        self.consolidation.watermark = self.consolidation.watermark.max(plan.watermark);
+        self.consolidation.last_time = Some(prev.map_or(now, |p| p.max(now)));
+        Ok(report)
+    }
+
+    /// Every check of [`Engram::apply_cycle`] that can fail, run before the first change:
+    /// the plan is current and of this engine's dimension, and the next cycle number, one
+    /// concept id per cluster that creates a concept, and those clusters' centroids are
+    /// valid. Returns the next cycle number.
+    fn check_plan(&self, plan: &CyclePlan) -> Result<u64> {
         if plan.cycle != self.cycle {
             return Err(ConsolidationError::StalePlan {
                 planned: plan.cycle,
@@ -48,8 +90,6 @@ impl Engram {
             }
             .into());
         }
-        // Every check that can fail runs before the first change: the next cycle number, one
-        // concept id per cluster that creates a concept, and those clusters' centroids.
         let cycle = crate::Error::check_counter("consolidation cycle", self.cycle, 1)?;
         let mut creates = 0u64;
         for cl in &plan.clusters {
@@ -62,55 +102,29 @@ impl Engram {
             }
         }
         self.check_concept_ids(creates)?;
-        let cfg = self.config.consolidation_config().clone();
-        let now = plan.now;
-        let mut report = CycleReport {
-            now,
-            episodes_new: plan.episodes_new,
-            clusters_found: plan.clusters_found,
-            clusters_kept: plan.clusters.len(),
-            timings: plan.timings,
-            min_decay_factor: 1.0,
-            ..CycleReport::default()
-        };
-        let t = Instant::now();
-        self.cycle = cycle;
-        report.cycle = cycle;
+        Ok(cycle)
+    }
 
-        // Concepts: update the matched ones in place, create the others.
-        let mut concept_of: Vec<Option<ConceptId>> = Vec::with_capacity(plan.clusters.len());
-        let mut confirmed = rustc_hash::FxHashSet::default();
-        let mut buf = vec![0.0f32; dim];
-        for cl in &plan.clusters {
+    /// Concepts: updates the matched ones in place, creates the others. Returns each
+    /// cluster's concept (by cluster index) and the set of concepts confirmed this cycle.
+    fn apply_concepts(
+        &mut self,
+        clusters: &[PlannedCluster],
+        cfg: &ConsolidationConfig,
+        cycle: u64,
+        now: u64,
+        report: &mut CycleReport,
+    ) -> Result<(Vec<Option<ConceptId>>, FxHashSet<ConceptId>)> {
+        let mut concept_of: Vec<Option<ConceptId>> = Vec::with_capacity(clusters.len());
+        let mut confirmed = FxHashSet::default();
+        let mut buf = vec![0.0f32; self.dim()];
+        for cl in clusters {
             let existing = cl
                 .matched
                 .and_then(|id| self.graph.concept_node(id).map(|n| (id, n.row)));
             let id = match existing {
                 Some((id, row)) => {
-                    self.centroids.read_row(row, &mut buf);
-                    let w_old = self.graph.concept_node(id).map_or(0, |n| n.member_count()) as f32;
-                    let w_new = cl.size as f32;
-                    let moved: Vec<f32> = buf
-                        .iter()
-                        .zip(&cl.centroid)
-                        .map(|(o, c)| w_old * o + w_new * c)
-                        .collect();
-                    // A zero sum (opposite centroids cannot match) keeps the old centroid.
-                    if self.set_centroid(id, &moved).is_err() {
-                        log::debug!("{id}: centroid update skipped (degenerate sum)");
-                    }
-                    if let Some(n) = self.graph.concept_node_mut(id) {
-                        let c = &mut n.concept;
-                        c.coherence =
-                            (w_old * c.coherence + w_new * cl.coherence) / (w_old + w_new);
-                        c.confirmations = c.confirmations.saturating_add(1);
-                        c.updated_cycle = cycle;
-                        c.strength += cfg.confirm_gain * (1.0 - c.strength);
-                        if c.state == ConceptState::Proto && c.confirmations >= cfg.promote_after {
-                            c.state = ConceptState::Promoted;
-                            report.concepts_promoted.push(id);
-                        }
-                    }
+                    self.confirm_concept(id, row, cl, cfg, cycle, &mut buf, report);
                     report.concepts_updated.push(id);
                     id
                 }
@@ -139,10 +153,62 @@ impl Engram {
             confirmed.insert(id);
             concept_of.push(Some(id));
         }
+        Ok((concept_of, confirmed))
+    }
 
-        // Bindings and replay.
+    /// Updates concept `id` (centroid in arena row `row`) in place from the cluster that
+    /// matched it: centroid and coherence moved toward the cluster's (weighted by member
+    /// counts), one more confirmation, strength up, promoted after the configured
+    /// confirmations. `buf` is scratch of one row.
+    #[allow(clippy::too_many_arguments)]
+    fn confirm_concept(
+        &mut self,
+        id: ConceptId,
+        row: usize,
+        cl: &PlannedCluster,
+        cfg: &ConsolidationConfig,
+        cycle: u64,
+        buf: &mut [f32],
+        report: &mut CycleReport,
+    ) {
+        self.centroids.read_row(row, buf);
+        let w_old = self.graph.concept_node(id).map_or(0, |n| n.member_count()) as f32;
+        let w_new = cl.size as f32;
+        let moved: Vec<f32> = buf
+            .iter()
+            .zip(&cl.centroid)
+            .map(|(o, c)| w_old * o + w_new * c)
+            .collect();
+        // A zero sum (opposite centroids cannot match) keeps the old centroid.
+        if self.set_centroid(id, &moved).is_err() {
+            log::debug!("{id}: centroid update skipped (degenerate sum)");
+        }
+        if let Some(n) = self.graph.concept_node_mut(id) {
+            let c = &mut n.concept;
+            c.coherence = (w_old * c.coherence + w_new * cl.coherence) / (w_old + w_new);
+            c.confirmations = c.confirmations.saturating_add(1);
+            c.updated_cycle = cycle;
+            c.strength += cfg.confirm_gain * (1.0 - c.strength);
+            if c.state == ConceptState::Proto && c.confirmations >= cfg.promote_after {
+                c.state = ConceptState::Promoted;
+                report.concepts_promoted.push(id);
+            }
+        }
+    }
+
+    /// Bindings and replay: every planned row still stored binds to its cluster's concept
+    /// (and its second-best within the margin), replayed rows are strengthened. Returns, by
+    /// episode row, whether the row was in the cycle.
+    fn apply_bindings(
+        &mut self,
+        rows: &[PlannedRow],
+        concept_of: &[Option<ConceptId>],
+        cfg: &ConsolidationConfig,
+        now: u64,
+        report: &mut CycleReport,
+    ) -> Vec<bool> {
         let mut touched = vec![false; self.graph.episode_slots()];
-        for row in &plan.rows {
+        for row in rows {
             let Some(r) = self.graph.episode_row(row.episode) else {
                 report.rows_skipped += 1;
                 continue;
@@ -178,10 +244,20 @@ impl Engram {
                 }
             }
         }
-        report.timings.apply = t.elapsed();
+        touched
+    }
 
-        // Decay of what was not replayed.
-        let t = Instant::now();
+    /// Decay of what was not replayed: episodes (and the bindings of episodes not in the
+    /// cycle) and concepts not confirmed decay along the forgetting curve. Returns the
+    /// proto-concepts that faded below the minimum strength.
+    fn decay_unreplayed(
+        &mut self,
+        touched: &[bool],
+        confirmed: &FxHashSet<ConceptId>,
+        cfg: &ConsolidationConfig,
+        now: u64,
+        report: &mut CycleReport,
+    ) -> Vec<ConceptId> {
         let curve = cfg.forgetting;
         let prev = self.consolidation.last_time;
         let mut factors: Vec<(usize, f32)> = Vec::new();
@@ -240,10 +316,17 @@ impl Engram {
                 }
             }
         }
-        report.timings.decay = t.elapsed();
+        faded
+    }
 
-        // Pruning, member counts, links.
-        let t = Instant::now();
+    /// Pruning, member counts, links: removes the `faded` concepts and the weak bindings,
+    /// recounts members and recomputes concept links.
+    fn prune_and_relink(
+        &mut self,
+        faded: Vec<ConceptId>,
+        cfg: &ConsolidationConfig,
+        report: &mut CycleReport,
+    ) -> Result<()> {
         for c in faded {
             self.delete_concept(c)?;
             self.consolidation.concept_time.remove(&c);
@@ -255,12 +338,8 @@ impl Engram {
                 n.concept.members = n.member_count() as u64;
             }
         }
-        self.relink_concepts(cfg.link_threshold, &mut report);
-        report.timings.prune = t.elapsed();
-
-        self.consolidation.watermark = self.consolidation.watermark.max(plan.watermark);
-        self.consolidation.last_time = Some(prev.map_or(now, |p| p.max(now)));
-        Ok(report)
+        self.relink_concepts(cfg.link_threshold, report);
+        Ok(())
     }
 
     /// Links every pair of concepts whose centroids have cosine ≥ `threshold` (weight = the

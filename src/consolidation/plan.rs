@@ -611,7 +611,20 @@ impl Engram {
             row.second = best.filter(|&(_, s)| s >= row.score - margin && s >= floor);
         });
 
-        // Matching: one-to-one, greedy by cosine (ties: cluster, then concept id).
+        self.match_concepts(cfg, &kept_centroids, plan);
+    }
+
+    /// Matching: each kept cluster (centroids `kept_centroids`, in the order of
+    /// `plan.clusters`) to an existing concept, one-to-one, greedy by cosine (ties: cluster,
+    /// then concept id), when the cosine reaches the match threshold.
+    fn match_concepts(
+        &self,
+        cfg: &ConsolidationConfig,
+        kept_centroids: &[f32],
+        plan: &mut CyclePlan,
+    ) {
+        let dim = self.dim();
+        let kk = plan.clusters.len();
         let existing = self.graph.concept_ids();
         if existing.is_empty() {
             return;
@@ -626,7 +639,7 @@ impl Engram {
         }
         let ne = existing.len();
         let mut cos = vec![0f32; kk * ne];
-        score_block(&kept_centroids, dim, &ex, &mut cos);
+        score_block(kept_centroids, dim, &ex, &mut cos);
         let mut pairs: Vec<(f32, u32, u32)> = Vec::new();
         for a in 0..kk {
             for b in 0..ne {

@@ -12,14 +12,18 @@ pub mod crash;
 pub mod export;
 pub mod format;
 pub mod lock;
-pub mod recovery;
+pub mod record;
+/// The former name of [`record`] (it holds the log-record codec), kept so paths through it
+/// still compile.
+#[doc(hidden)]
+pub use record as recovery;
 mod repair;
 pub mod seal;
 pub mod snapshot;
 mod store;
 pub mod wal;
 
-pub use recovery::{add_concept, NewConcept, RecoveryReport};
+pub use record::{add_concept, NewConcept, RecoveryReport};
 pub use repair::{repair, RepairReport};
 pub(crate) use store::new_log_id;
 pub use store::{exists, DurableEngram, StoreOptions};
@@ -127,7 +131,7 @@ pub mod testing {
     /// to an engine, as opening a store replays it; a record that does not decode or does
     /// not fit the engine is a [`StoreError::Corrupt`].
     pub fn replay_record(engine: &mut Engram, payload: &[u8]) -> Result<(), Error> {
-        super::recovery::apply(engine, payload).map_err(|d| {
+        super::record::apply(engine, payload).map_err(|d| {
             Error::Store(StoreError::Corrupt {
                 path: "<record bytes>".into(),
                 section: "log record".into(),

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::format::{io, remove_if_exists, sync_dir, SNAPSHOT_FILE, WAL_FILE};
 use super::lock::StoreLock;
-use super::recovery;
+use super::record;
 use super::seal::{Seal, SEAL_FILE};
-use super::snapshot;
+use super::snapshot::{self, SnapshotInfo};
 use super::wal::{SyncPolicy, Wal, WalReader};
 use crate::error::{Result, StoreError};
 
@@ -54,27 +54,9 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         Ok(s) => (s, None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let new_log = |report: &mut RepairReport, problem: String| -> Result<()> {
-        report.problem = Some(problem);
-        report.new_log = true;
-        if wal_path.exists() {
-            let side = side_path(dir, 0);
-            report.dropped_bytes = fs::metadata(&wal_path)
-                .map_err(io("stat", &wal_path))?
-                .len();
-            fs::rename(&wal_path, &side).map_err(io("save the old log as", &side))?;
-            report.saved_to = Some(side);
-        }
-        let id = info.log_id.unwrap_or(1);
-        let w = Wal::create(
-            &wal_path,
-            info.generation,
-            id,
-            engine.dim(),
-            SyncPolicy::Never,
-        )?;
-        report.log_bytes = w.len();
-        reseal(dir, info.generation, id, w.len())
+    let dim = engine.dim();
+    let new_log = |report: &mut RepairReport, problem: String| {
+        start_new_log(dir, &info, dim, report, problem)
     };
     if !wal_path.exists() {
         new_log(&mut report, "the log was missing".into())?;
@@ -122,7 +104,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
     let damage = loop {
         let at = r.offset();
         match r.next_record() {
-            Ok(Some((off, rec))) => match recovery::apply(&mut engine, &rec) {
+            Ok(Some((off, rec))) => match record::apply(&mut engine, &rec) {
                 Ok(()) => report.records_kept += 1,
                 Err(d) => break Some((off, format!("record at offset {off}: {d}"))),
             },
@@ -174,7 +156,48 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         }
         return Ok(report);
     }
-    // Save what is removed, then cut the log.
+    let side = cut_log(dir, good_len, size)?;
+    report.problem = Some(problem);
+    report.dropped_bytes = size - good_len;
+    report.log_bytes = good_len;
+    report.saved_to = Some(side);
+    match log_id {
+        Some(id) => reseal(dir, info.generation, id, good_len)?,
+        None => remove_seal(dir)?,
+    }
+    Ok(report)
+}
+
+/// Replaces a missing or unusable log by an empty one of the snapshot's generation and id
+/// (the old log, if any, is saved beside it) and reseals; `problem` goes in the report.
+fn start_new_log(
+    dir: &Path,
+    info: &SnapshotInfo,
+    dim: usize,
+    report: &mut RepairReport,
+    problem: String,
+) -> Result<()> {
+    let wal_path = dir.join(WAL_FILE);
+    report.problem = Some(problem);
+    report.new_log = true;
+    if wal_path.exists() {
+        let side = side_path(dir, 0);
+        report.dropped_bytes = fs::metadata(&wal_path)
+            .map_err(io("stat", &wal_path))?
+            .len();
+        fs::rename(&wal_path, &side).map_err(io("save the old log as", &side))?;
+        report.saved_to = Some(side);
+    }
+    let id = info.log_id.unwrap_or(1);
+    let w = Wal::create(&wal_path, info.generation, id, dim, SyncPolicy::Never)?;
+    report.log_bytes = w.len();
+    reseal(dir, info.generation, id, w.len())
+}
+
+/// Saves the log's bytes from `good_len` to its `size` to a file beside it, then cuts the
+/// log to `good_len` (both synced). Returns the file the bytes were saved to.
+fn cut_log(dir: &Path, good_len: u64, size: u64) -> Result<PathBuf> {
+    let wal_path = dir.join(WAL_FILE);
     let side = side_path(dir, good_len);
     let mut src = File::open(&wal_path).map_err(io("open", &wal_path))?;
     src.seek(SeekFrom::Start(good_len))
@@ -193,15 +216,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
     f.set_len(good_len).map_err(io("truncate", &wal_path))?;
     f.sync_all().map_err(io("fsync", &wal_path))?;
     sync_dir(dir)?;
-    report.problem = Some(problem);
-    report.dropped_bytes = size - good_len;
-    report.log_bytes = good_len;
-    report.saved_to = Some(side);
-    match log_id {
-        Some(id) => reseal(dir, info.generation, id, good_len)?,
-        None => remove_seal(dir)?,
-    }
-    Ok(report)
+    Ok(side)
 }
 
 /// A free name for the bytes dropped from offset `at`.

@@ -120,58 +120,9 @@ pub fn write(
     let cfg = &engine.config;
     let vec_f16 = !cfg.storage().has_f32();
 
-    let mut meta = Enc::default();
-    let mut live = 0u64;
-    for (_, id, n) in g.episodes() {
-        live += 1;
-        meta.u64(id.0);
-        meta.u64(n.timestamp);
-        meta.u64(n.stream);
-        meta.f32(n.strength);
-        meta.f32(n.confidence);
-        meta.u32(n.rehearsals);
-        meta.u64(n.last_access);
-        meta.payload(n.payload());
-    }
-
-    let mut conc = Enc::default();
-    let mut links = Enc::default();
-    let mut n_links = 0u64;
+    let (meta, live) = encode_episode_metas(engine);
     let concept_ids = g.concept_ids();
-    let mut centroid = vec![0.0f32; dim];
-    for cid in &concept_ids {
-        let Some(cn) = g.concept_node(*cid) else {
-            continue;
-        };
-        let c = &cn.concept;
-        conc.u64(c.id.0);
-        conc.f32(c.coherence);
-        conc.u64(c.members);
-        conc.f32(c.strength);
-        conc.u8(match c.state {
-            ConceptState::Proto => 0,
-            ConceptState::Promoted => 1,
-        });
-        conc.u32(c.confirmations);
-        conc.u64(c.formed_cycle);
-        conc.u64(c.updated_cycle);
-        if !engine.centroids.read_row(cn.row, &mut centroid) {
-            return Err(StoreError::Other(format!(
-                "concept {} has no centroid row {}",
-                c.id, cn.row
-            ))
-            .into());
-        }
-        conc.f32s(&centroid);
-        for &(o, w) in cn.links() {
-            if c.id < o {
-                links.u64(c.id.0);
-                links.u64(o.0);
-                links.f32(w);
-                n_links += 1;
-            }
-        }
-    }
+    let (conc, links, n_links) = encode_concepts(engine, &concept_ids)?;
 
     let mut bind = Enc::default();
     let bindings = g.all_bindings();
@@ -231,6 +182,73 @@ pub fn write(
         Ok(())
     })?;
     Ok(total)
+}
+
+/// Encodes the EMET section: the live episodes' records in id order. Returns it with the
+/// number of episodes.
+fn encode_episode_metas(engine: &Engram) -> (Enc, u64) {
+    let mut meta = Enc::default();
+    let mut live = 0u64;
+    for (_, id, n) in engine.graph.episodes() {
+        live += 1;
+        meta.u64(id.0);
+        meta.u64(n.timestamp);
+        meta.u64(n.stream);
+        meta.f32(n.strength);
+        meta.f32(n.confidence);
+        meta.u32(n.rehearsals);
+        meta.u64(n.last_access);
+        meta.payload(n.payload());
+    }
+    (meta, live)
+}
+
+/// Encodes the CONC section (the concepts `concept_ids` with their centroids) and the LINK
+/// section (each undirected link once, from its smaller id). Returns both with the number
+/// of links.
+fn encode_concepts(
+    engine: &Engram,
+    concept_ids: &[ConceptId],
+) -> Result<(Enc, Enc, u64), crate::Error> {
+    let g = &engine.graph;
+    let mut conc = Enc::default();
+    let mut links = Enc::default();
+    let mut n_links = 0u64;
+    let mut centroid = vec![0.0f32; engine.dim()];
+    for cid in concept_ids {
+        let Some(cn) = g.concept_node(*cid) else {
+            continue;
+        };
+        let c = &cn.concept;
+        conc.u64(c.id.0);
+        conc.f32(c.coherence);
+        conc.u64(c.members);
+        conc.f32(c.strength);
+        conc.u8(match c.state {
+            ConceptState::Proto => 0,
+            ConceptState::Promoted => 1,
+        });
+        conc.u32(c.confirmations);
+        conc.u64(c.formed_cycle);
+        conc.u64(c.updated_cycle);
+        if !engine.centroids.read_row(cn.row, &mut centroid) {
+            return Err(StoreError::Other(format!(
+                "concept {} has no centroid row {}",
+                c.id, cn.row
+            ))
+            .into());
+        }
+        conc.f32s(&centroid);
+        for &(o, w) in cn.links() {
+            if c.id < o {
+                links.u64(c.id.0);
+                links.u64(o.0);
+                links.f32(w);
+                n_links += 1;
+            }
+        }
+    }
+    Ok((conc, links, n_links))
 }
 
 /// Streams the live rows of the episode arena as the EVEC section.
@@ -434,61 +452,143 @@ pub(crate) fn read_from<R: Read + Send>(
         offset: 0,
         size,
     };
+    let version = read_magic(&mut s)?;
+    let (mut engine, head) = read_head(&mut s)?;
+    let eps = read_episode_metas(&mut s, &head)?;
+    read_episode_rows(&mut s, &mut engine, &head, eps.len())?;
+    for (id, meta, strength, rehearsals, last_access) in eps {
+        let row = engine.graph.push_episode(EpisodeId(id), meta, strength);
+        if let Some(n) = engine.graph.node_at_mut(row) {
+            n.rehearsals = rehearsals;
+            n.last_access = last_access;
+        }
+    }
+    read_concepts(&mut s, &mut engine, &head)?;
+    read_bindings(&mut s, &mut engine, head.n_bind)?;
+    read_links(&mut s, &mut engine, head.n_link)?;
+    let mut sections = read_consolidation(&mut s, &mut engine, version)?;
+    if version >= 3 {
+        read_imports(&mut s, &mut engine, &head)?;
+        sections += 1;
+    }
+    let log_id = if version >= 4 {
+        sections += 1;
+        Some(read_log_id(&mut s)?)
+    } else {
+        None
+    };
+    read_end(&mut s, sections)?;
+    engine
+        .graph
+        .check_invariants()
+        .map_err(|e| corrupt(path, "graph", 0, e))?;
+    Ok((
+        engine,
+        SnapshotInfo {
+            generation: head.generation,
+            bytes: size,
+            log_id,
+        },
+    ))
+}
+
+/// A closure turning a decoding message into [`StoreError::Corrupt`] at `section`, `offset`.
+fn bad<'a>(
+    path: &'a Path,
+    section: &'static str,
+    offset: u64,
+) -> impl Fn(String) -> StoreError + 'a {
+    move |d| corrupt(path, section, offset, d)
+}
+
+/// Reads the magic and the format version; refuses a file that is not a snapshot or of a
+/// version this build does not read.
+fn read_magic<R: Read>(s: &mut Sections<'_, R>) -> Result<u32, StoreError> {
     let mut magic = [0u8; 12];
     s.read_exact(&mut magic, "header")?;
     if magic[..8] != SNAPSHOT_MAGIC {
-        return Err(corrupt(path, "header", 0, "not an engram snapshot (bad magic)").into());
+        return Err(corrupt(
+            s.path,
+            "header",
+            0,
+            "not an engram snapshot (bad magic)",
+        ));
     }
     let version = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
     if !(1..=SNAPSHOT_VERSION).contains(&version) {
         return Err(StoreError::Version {
-            path: path.to_path_buf(),
+            path: s.path.to_path_buf(),
             found: version,
             supported: format!("1 to {SNAPSHOT_VERSION}"),
-        }
-        .into());
+        });
     }
+    Ok(version)
+}
 
-    // HEAD
+/// What the HEAD section says, with the row sizes derived from it.
+struct Head {
+    dim: usize,
+    vec_f16: bool,
+    /// Bytes of one stored row (f16 or f32).
+    row_bytes: usize,
+    /// Bytes of one row as f32.
+    f32_row_bytes: usize,
+    generation: u64,
+    next_episode: u64,
+    next_concept: u64,
+    cycle: u64,
+    n_ep: u64,
+    n_conc: u64,
+    n_bind: u64,
+    n_link: u64,
+}
+
+/// Decodes the fields of the HEAD section: (dim, precision, f16 rows, chunk bytes, the eight
+/// counters).
+type HeadFields = (usize, Precision, bool, u64, [u64; 8]);
+
+fn decode_head(d: &mut Dec<'_>) -> Result<HeadFields, String> {
+    let dim = usize::try_from(d.u32()?).map_err(|_| "dimension too large".to_string())?;
+    let precision = match d.u8()? {
+        0 => Precision::F32,
+        1 => Precision::F32AndF16,
+        2 => Precision::F16,
+        p => return Err(format!("unknown precision {p}")),
+    };
+    // The backend the writer ran on is information only (see `read`).
+    match d.u8()? {
+        0..=2 => {}
+        b => return Err(format!("unknown backend {b}")),
+    }
+    let vec_f16 = d.u8()? != 0;
+    let chunk = d.u64()?;
+    let v: [u64; 8] = [
+        d.u64()?,
+        d.u64()?,
+        d.u64()?,
+        d.u64()?,
+        d.u64()?,
+        d.u64()?,
+        d.u64()?,
+        d.u64()?,
+    ];
+    d.finish()?;
+    if vec_f16 == precision.has_f32() {
+        return Err("vector kind does not match precision".into());
+    }
+    if dim == 0 {
+        return Err("dimension 0".into());
+    }
+    Ok((dim, precision, vec_f16, chunk, v))
+}
+
+/// Reads HEAD and opens the (empty) engine it describes, with its id and cycle counters set.
+fn read_head<R: Read>(s: &mut Sections<'_, R>) -> Result<(Engram, Head), crate::Error> {
+    let path = s.path;
     let (hoff, head) = s.small(HEAD)?;
-    let bad = |sec: &'static str, off: u64| move |d: String| corrupt(path, sec, off, d);
     let mut d = Dec::new(&head);
-    let h = (|| -> Result<_, String> {
-        let dim = usize::try_from(d.u32()?).map_err(|_| "dimension too large".to_string())?;
-        let precision = match d.u8()? {
-            0 => Precision::F32,
-            1 => Precision::F32AndF16,
-            2 => Precision::F16,
-            p => return Err(format!("unknown precision {p}")),
-        };
-        // The backend the writer ran on is information only (see `read`).
-        match d.u8()? {
-            0..=2 => {}
-            b => return Err(format!("unknown backend {b}")),
-        }
-        let vec_f16 = d.u8()? != 0;
-        let chunk = d.u64()?;
-        let v: [u64; 8] = [
-            d.u64()?,
-            d.u64()?,
-            d.u64()?,
-            d.u64()?,
-            d.u64()?,
-            d.u64()?,
-            d.u64()?,
-            d.u64()?,
-        ];
-        d.finish()?;
-        if vec_f16 == precision.has_f32() {
-            return Err("vector kind does not match precision".into());
-        }
-        if dim == 0 {
-            return Err("dimension 0".into());
-        }
-        Ok((dim, precision, vec_f16, chunk, v))
-    })()
-    .map_err(bad("HEAD", hoff))?;
-    let (dim, precision, vec_f16, chunk, v) = h;
+    let (dim, precision, vec_f16, chunk, v) =
+        decode_head(&mut d).map_err(bad(path, "HEAD", hoff))?;
     let [generation, next_episode, next_concept, cycle, n_ep, n_conc, n_bind, n_link] = v;
     if generation == u64::MAX {
         return Err(corrupt(
@@ -509,7 +609,7 @@ pub(crate) fn read_from<R: Read + Send>(
     let config = Config::new(dim)
         .precision(precision)
         .backend(BackendChoice::Auto)
-        .chunk_bytes(reopen_chunk_bytes(chunk, size, f32_row_bytes))
+        .chunk_bytes(reopen_chunk_bytes(chunk, s.size, f32_row_bytes))
         .check()
         .map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
     // Not corruption: the backend is the process's (ENGRAM_BACKEND), and its errors are its own.
@@ -517,40 +617,69 @@ pub(crate) fn read_from<R: Read + Send>(
     engine.next_episode = next_episode;
     engine.next_concept = next_concept;
     engine.cycle = cycle;
+    Ok((
+        engine,
+        Head {
+            dim,
+            vec_f16,
+            row_bytes,
+            f32_row_bytes,
+            generation,
+            next_episode,
+            next_concept,
+            cycle,
+            n_ep,
+            n_conc,
+            n_bind,
+            n_link,
+        },
+    ))
+}
 
-    // EMET
+/// One episode's record of EMET: id, metadata, strength, rehearsals, last access.
+type EpisodeRecord = (u64, EpisodeMeta, f32, u32, u64);
+
+fn decode_episode(d: &mut Dec<'_>) -> Result<EpisodeRecord, String> {
+    let id = d.u64()?;
+    let timestamp = d.u64()?;
+    let stream = d.u64()?;
+    let strength = d.f32()?;
+    let confidence = d.f32()?;
+    let rehearsals = d.u32()?;
+    let last_access = d.u64()?;
+    let payload = d.payload()?;
+    Ok((
+        id,
+        EpisodeMeta {
+            timestamp,
+            confidence,
+            stream,
+            payload,
+        },
+        strength,
+        rehearsals,
+        last_access,
+    ))
+}
+
+/// Reads EMET: the live episodes' records, ids strictly ascending and below the next id.
+fn read_episode_metas<R: Read>(
+    s: &mut Sections<'_, R>,
+    head: &Head,
+) -> Result<Vec<EpisodeRecord>, StoreError> {
+    let path = s.path;
+    let next_episode = head.next_episode;
     let (moff, metas) = s.small(EMET)?;
     let mut d = Dec::new(&metas);
     // Each record is at least 45 bytes: bound the count before allocating.
     let n_ep = d
-        .count(n_ep, EMET_MIN, "episodes")
-        .map_err(bad("EMET", moff))?;
+        .count(head.n_ep, EMET_MIN, "episodes")
+        .map_err(bad(path, "EMET", moff))?;
     let mut eps = Vec::with_capacity(n_ep);
     let mut last: Option<u64> = None;
     for i in 0..n_ep {
-        let r = (|| -> Result<_, String> {
-            let id = d.u64()?;
-            let timestamp = d.u64()?;
-            let stream = d.u64()?;
-            let strength = d.f32()?;
-            let confidence = d.f32()?;
-            let rehearsals = d.u32()?;
-            let last_access = d.u64()?;
-            let payload = d.payload()?;
-            Ok((
-                id,
-                EpisodeMeta {
-                    timestamp,
-                    confidence,
-                    stream,
-                    payload,
-                },
-                strength,
-                rehearsals,
-                last_access,
-            ))
-        })()
-        .map_err(|e| corrupt(path, "EMET", moff, format!("episode {i}: {e}")))?;
+        let r = decode_episode(&mut d)
+            .map_err(|e| corrupt(path, "EMET", moff, format!("episode {i}: {e}")))?;
         if last.is_some_and(|l| l >= r.0) || r.0 >= next_episode {
             return Err(corrupt(
                 path,
@@ -561,29 +690,36 @@ pub(crate) fn read_from<R: Read + Send>(
                      {next_episode}",
                     r.0
                 ),
-            )
-            .into());
+            ));
         }
         last = Some(r.0);
         eps.push(r);
     }
-    d.finish().map_err(bad("EMET", moff))?;
+    d.finish().map_err(bad(path, "EMET", moff))?;
+    Ok(eps)
+}
 
-    // EVEC, streamed
+/// Reads EVEC, streamed: the `total` rows of the episodes into the engine's arena.
+fn read_episode_rows<R: Read + Send>(
+    s: &mut Sections<'_, R>,
+    engine: &mut Engram,
+    head: &Head,
+    total: usize,
+) -> Result<(), StoreError> {
+    let path = s.path;
     let (voff, vlen, c) = s.header(EVEC)?;
+    let (dim, row_bytes, vec_f16) = (head.dim, head.row_bytes, head.vec_f16);
     // `header` bounded vlen by the file's size, so the rows it must hold are bounded too.
-    if (n_ep as u64).checked_mul(row_bytes as u64) != Some(vlen) {
+    if (total as u64).checked_mul(row_bytes as u64) != Some(vlen) {
         return Err(corrupt(
             path,
             "EVEC",
             voff,
             "length does not match the episode count",
-        )
-        .into());
+        ));
     }
-    let total = n_ep;
     // Buffers hold a block of rows, never more rows than the section holds.
-    let rows_per_block = (VEC_BLOCK_BYTES / f32_row_bytes).clamp(1, total.max(1));
+    let rows_per_block = (VEC_BLOCK_BYTES / head.f32_row_bytes).clamp(1, total.max(1));
     let ones = vec![1.0f32; if total == 0 { 0 } else { rows_per_block }];
     engine.episodes.set_huge_pages(false);
     // A reader thread reads and checksums the next block while this one stores the last in
@@ -600,7 +736,7 @@ pub(crate) fn read_from<R: Read + Send>(
         for _ in 0..3.min(total) {
             let _ = back_tx.send(vec![0.0f32; words]);
         }
-        let sections = &mut s;
+        let sections = &mut *s;
         let reader = scope.spawn(move || {
             let mut c = c;
             let mut done = 0usize;
@@ -672,24 +808,27 @@ pub(crate) fn read_from<R: Read + Send>(
         Ok(c)
     })?;
     engine.episodes.set_huge_pages(true);
-    s.check_crc(EVEC, voff, c)?;
-    for (id, meta, strength, rehearsals, last_access) in eps {
-        let row = engine.graph.push_episode(EpisodeId(id), meta, strength);
-        if let Some(n) = engine.graph.node_at_mut(row) {
-            n.rehearsals = rehearsals;
-            n.last_access = last_access;
-        }
-    }
+    s.check_crc(EVEC, voff, c)
+}
 
-    // CONC
+/// Reads CONC: the concepts with their centroids, ids below the next id, unique, and
+/// cycles not past the store's.
+fn read_concepts<R: Read>(
+    s: &mut Sections<'_, R>,
+    engine: &mut Engram,
+    head: &Head,
+) -> Result<(), StoreError> {
+    let path = s.path;
+    let (dim, next_concept, cycle) = (head.dim, head.next_concept, head.cycle);
     let (coff, conc) = s.small(CONC)?;
     let mut d = Dec::new(&conc);
-    let rec = f32_row_bytes
+    let rec = head
+        .f32_row_bytes
         .checked_add(CONC_FIXED)
         .ok_or_else(|| corrupt(path, "CONC", coff, "record size overflows"))?;
     let n_conc = d
-        .count(n_conc, rec, "concepts")
-        .map_err(bad("CONC", coff))?;
+        .count(head.n_conc, rec, "concepts")
+        .map_err(bad(path, "CONC", coff))?;
     let one = [1.0f32];
     for i in 0..n_conc {
         let (concept, centroid) = (|| -> Result<_, String> {
@@ -708,14 +847,26 @@ pub(crate) fn read_from<R: Read + Send>(
         })()
         .map_err(|e| corrupt(path, "CONC", coff, format!("concept {i}: {e}")))?;
         if engine.graph.concept_node(concept.id).is_some() {
-            return Err(corrupt(path, "CONC", coff, format!("concept {i}: duplicate id")).into());
+            return Err(corrupt(
+                path,
+                "CONC",
+                coff,
+                format!("concept {i}: duplicate id"),
+            ));
         }
         let row = engine.centroids.push_scaled(&centroid, &one);
         engine.graph.add_concept(concept, row);
     }
-    d.finish().map_err(bad("CONC", coff))?;
+    d.finish().map_err(bad(path, "CONC", coff))
+}
 
-    // BIND
+/// Reads BIND: `n_bind` bindings, none duplicate or dangling.
+fn read_bindings<R: Read>(
+    s: &mut Sections<'_, R>,
+    engine: &mut Engram,
+    n_bind: u64,
+) -> Result<(), StoreError> {
+    let path = s.path;
     let (boff, bind) = s.small(BIND)?;
     if n_bind.checked_mul(PAIR_BYTES) != Some(bind.len() as u64) {
         return Err(corrupt(
@@ -723,13 +874,12 @@ pub(crate) fn read_from<R: Read + Send>(
             "BIND",
             boff,
             "length does not match the binding count",
-        )
-        .into());
+        ));
     }
     let mut d = Dec::new(&bind);
     for i in 0..n_bind {
         let (e, c, w) = (|| -> Result<_, String> { Ok((d.u64()?, d.u64()?, d.f32()?)) })()
-            .map_err(bad("BIND", boff))?;
+            .map_err(bad(path, "BIND", boff))?;
         let (e, c) = (EpisodeId(e), ConceptId(c));
         if engine.graph.binding(e, c).is_some() || !engine.graph.bind(e, c, w) {
             return Err(corrupt(
@@ -737,30 +887,51 @@ pub(crate) fn read_from<R: Read + Send>(
                 "BIND",
                 boff,
                 format!("binding {i} ({e}, {c}) is duplicate or dangling"),
-            )
-            .into());
+            ));
         }
     }
+    Ok(())
+}
 
-    // LINK
+/// Reads LINK: `n_link` undirected concept links (a < b) between known concepts.
+fn read_links<R: Read>(
+    s: &mut Sections<'_, R>,
+    engine: &mut Engram,
+    n_link: u64,
+) -> Result<(), StoreError> {
+    let path = s.path;
     let (loff, link) = s.small(LINK)?;
     if n_link.checked_mul(PAIR_BYTES) != Some(link.len() as u64) {
-        return Err(corrupt(path, "LINK", loff, "length does not match the link count").into());
+        return Err(corrupt(
+            path,
+            "LINK",
+            loff,
+            "length does not match the link count",
+        ));
     }
     let mut d = Dec::new(&link);
     for i in 0..n_link {
         let (a, b, w) = (|| -> Result<_, String> { Ok((d.u64()?, d.u64()?, d.f32()?)) })()
-            .map_err(bad("LINK", loff))?;
+            .map_err(bad(path, "LINK", loff))?;
         if a >= b || !engine.graph.link_concepts(ConceptId(a), ConceptId(b), w) {
-            return Err(corrupt(path, "LINK", loff, format!("link {i} is invalid")).into());
+            return Err(corrupt(path, "LINK", loff, format!("link {i} is invalid")));
         }
     }
+    Ok(())
+}
 
-    // CONS (v2)
-    let sections = if version >= 2 {
+/// Reads CONS (version 2 on); a version 1 snapshot has none and starts the consolidation
+/// state fresh. Returns the number of sections read so far (7 with CONS, 6 without).
+fn read_consolidation<R: Read>(
+    s: &mut Sections<'_, R>,
+    engine: &mut Engram,
+    version: u32,
+) -> Result<u32, StoreError> {
+    let path = s.path;
+    if version >= 2 {
         let (soff, cons) = s.small(CONS)?;
-        decode_consolidation(&cons, &mut engine).map_err(bad("CONS", soff))?;
-        7u32
+        decode_consolidation(&cons, engine).map_err(bad(path, "CONS", soff))?;
+        Ok(7)
     } else {
         if engine.cycle > 0 {
             log::warn!(
@@ -771,64 +942,54 @@ pub(crate) fn read_from<R: Read + Send>(
                 engine.cycle
             );
         }
-        6u32
-    };
+        Ok(6)
+    }
+}
 
-    // IMPT (v3)
-    let sections = if version >= 3 {
-        let (ioff, impt) = s.small(IMPT)?;
-        let mut d = Dec::new(&impt);
-        engine.imports = crate::ledger::decode(&mut d)
-            .and_then(|l| d.finish().map(|_| l))
-            .and_then(|l| crate::ledger::check(&l, next_episode, next_concept).map(|_| l))
-            .map_err(bad("IMPT", ioff))?;
-        sections + 1
-    } else {
-        sections
-    };
+/// Reads IMPT (version 3 on): the import ledgers, naming only ids the store handed out.
+fn read_imports<R: Read>(
+    s: &mut Sections<'_, R>,
+    engine: &mut Engram,
+    head: &Head,
+) -> Result<(), StoreError> {
+    let path = s.path;
+    let (ioff, impt) = s.small(IMPT)?;
+    let mut d = Dec::new(&impt);
+    engine.imports = crate::ledger::decode(&mut d)
+        .and_then(|l| d.finish().map(|_| l))
+        .and_then(|l| crate::ledger::check(&l, head.next_episode, head.next_concept).map(|_| l))
+        .map_err(bad(path, "IMPT", ioff))?;
+    Ok(())
+}
 
-    // WLOG (v4)
-    let (sections, log_id) = if version >= 4 {
-        let (woff, wlog) = s.small(WLOG)?;
-        let mut d = Dec::new(&wlog);
-        let id = d
-            .u64()
-            .and_then(|id| d.finish().map(|_| id))
-            .map_err(bad("WLOG", woff))?;
-        (sections + 1, Some(id))
-    } else {
-        (sections, None)
-    };
+/// Reads WLOG (version 4 on): the id of the log that follows the snapshot.
+fn read_log_id<R: Read>(s: &mut Sections<'_, R>) -> Result<u64, StoreError> {
+    let path = s.path;
+    let (woff, wlog) = s.small(WLOG)?;
+    let mut d = Dec::new(&wlog);
+    d.u64()
+        .and_then(|id| d.finish().map(|_| id))
+        .map_err(bad(path, "WLOG", woff))
+}
 
-    // END
+/// Reads END (holding the number of `sections` before it) and checks nothing follows.
+fn read_end<R: Read>(s: &mut Sections<'_, R>, sections: u32) -> Result<(), StoreError> {
     let (eoff, end) = s.small(END)?;
     if end != sections.to_le_bytes() {
-        return Err(corrupt(path, "END_", eoff, "bad section count").into());
+        return Err(corrupt(s.path, "END_", eoff, "bad section count"));
     }
-    if s.offset != size {
+    if s.offset != s.size {
         return Err(corrupt(
-            path,
+            s.path,
             "trailer",
             s.offset,
             format!(
                 "{} unexpected bytes after the end",
-                size.saturating_sub(s.offset)
+                s.size.saturating_sub(s.offset)
             ),
-        )
-        .into());
+        ));
     }
-    engine
-        .graph
-        .check_invariants()
-        .map_err(|e| corrupt(path, "graph", 0, e))?;
-    Ok((
-        engine,
-        SnapshotInfo {
-            generation,
-            bytes: size,
-            log_id,
-        },
-    ))
+    Ok(())
 }
 
 /// Encodes the consolidation state and configuration (the CONS section):

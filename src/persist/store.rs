@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::format::{corrupt, io, tmp_path, SNAPSHOT_FILE, WAL_FILE};
 use super::lock::StoreLock;
-use super::recovery::{self, NewConcept, RecoveryReport};
+use super::record::{self, NewConcept, RecoveryReport};
 use super::seal::Seal;
 use super::snapshot::{self, SnapshotInfo};
 use super::wal::{SyncPolicy, Wal, WalReader};
@@ -408,7 +408,7 @@ impl DurableEngram {
             .into());
         }
         if self.poisoned {
-            return Err(recovery::poisoned());
+            return Err(record::poisoned());
         }
         Ok(())
     }
@@ -429,16 +429,16 @@ impl DurableEngram {
     ) -> Result<Vec<EpisodeId>> {
         self.check_poison()?;
         let first = self.engine.next_episode;
-        let meta_bytes = recovery::encode_metas(&metas);
+        let meta_bytes = record::encode_metas(&metas);
         let ids = self.engine.remember_batch(rows, metas)?;
         let n = ids.len();
         let r = if n == 0 {
             Ok(())
         } else if meta_bytes.is_empty() {
-            let defaults = recovery::encode_metas(&vec![EpisodeMeta::default(); n]);
-            self.append(|b| recovery::encode_batch(b, first, &defaults, n, rows))
+            let defaults = record::encode_metas(&vec![EpisodeMeta::default(); n]);
+            self.append(|b| record::encode_batch(b, first, &defaults, n, rows))
         } else {
-            self.append(|b| recovery::encode_batch(b, first, &meta_bytes, n, rows))
+            self.append(|b| record::encode_batch(b, first, &meta_bytes, n, rows))
         };
         self.logged(r)?;
         Ok(ids)
@@ -448,14 +448,14 @@ impl DurableEngram {
     pub fn forget(&mut self, id: EpisodeId) -> Result<()> {
         self.check_poison()?;
         self.engine.forget(id)?;
-        let r = self.append(|b| recovery::encode_forget(b, id));
+        let r = self.append(|b| record::encode_forget(b, id));
         self.logged(r)
     }
 
     /// Adds a concept with this centroid (normalised here), logged. Returns its id.
     pub fn add_concept(&mut self, centroid: &[f32], c: NewConcept) -> Result<ConceptId> {
         self.check_poison()?;
-        let id = recovery::add_concept(&mut self.engine, centroid, c)?;
+        let id = record::add_concept(&mut self.engine, centroid, c)?;
         let node = self.engine.graph.concept_node(id);
         let concept: Option<Concept> = node.map(|n| n.concept.clone());
         let unit = self.engine.centroid(id)?;
@@ -463,7 +463,7 @@ impl DurableEngram {
             Some(c) => {
                 let buf = &mut self.buf;
                 buf.clear();
-                recovery::encode_concept(buf, &c, &unit);
+                record::encode_concept(buf, &c, &unit);
                 let bytes = std::mem::take(buf);
                 let r = self.append(|b| b.extend_from_slice(&bytes));
                 self.buf = bytes;
@@ -488,12 +488,12 @@ impl DurableEngram {
         self.check_poison()?;
         let first = self.engine.next_episode;
         let n_metas = metas.len();
-        let mut meta_bytes = recovery::encode_metas(&metas);
+        let mut meta_bytes = record::encode_metas(&metas);
         let (eps, cids) = self
             .engine
             .import_batch(id, progress, rows, metas, concepts)?;
         if n_metas == 0 && !eps.is_empty() {
-            meta_bytes = recovery::encode_metas(&vec![EpisodeMeta::default(); eps.len()]);
+            meta_bytes = record::encode_metas(&vec![EpisodeMeta::default(); eps.len()]);
         }
         let mut stored = Vec::with_capacity(cids.len());
         for &c in &cids {
@@ -508,7 +508,7 @@ impl DurableEngram {
         }
         let n = eps.len();
         let r = self.append(|b| {
-            recovery::encode_import(b, id, progress, first, &meta_bytes, n, rows, &stored)
+            record::encode_import(b, id, progress, first, &meta_bytes, n, rows, &stored)
         });
         self.logged(r)?;
         Ok((eps, cids))
@@ -788,6 +788,81 @@ impl From<crate::Error> for ReplayError {
     }
 }
 
+/// Checks the log's header against the snapshot (`info`, of dimension `dim`) and its seal:
+/// the log must be of the snapshot's dimension, generation and id. A log of the generation
+/// before, with no seal of the snapshot's generation, is stale (a checkpoint was interrupted
+/// after its snapshot was in place): returned as what replaying it amounts to.
+fn check_log_header(
+    wal_path: &Path,
+    r: &WalReader<'_>,
+    seal: Option<Seal>,
+    info: &SnapshotInfo,
+    dim: usize,
+) -> Result<Option<Replayed>, ReplayError> {
+    if r.dim != dim {
+        return Err(corrupt(
+            wal_path,
+            "log header",
+            0,
+            "dimension differs from the snapshot's",
+        )
+        .into());
+    }
+    if r.generation.checked_add(1) == Some(info.generation) {
+        if seal.is_some_and(|s| s.generation == info.generation) {
+            return Err(corrupt(
+                wal_path,
+                "log header",
+                0,
+                format!(
+                    "the log is of generation {}, from before the last checkpoint, whose own \
+                     log was in place (sealed): an older copy of the log was put back and \
+                     the records since that checkpoint are missing",
+                    r.generation
+                ),
+            )
+            .into());
+        }
+        // A checkpoint was interrupted after its snapshot was in place: the snapshot holds
+        // everything this log does.
+        return Ok(Some(Replayed {
+            good_len: r.size(),
+            header_len: r.offset(),
+            version: r.version,
+            stale: true,
+        }));
+    }
+    if r.generation != info.generation {
+        let e = corrupt(
+            wal_path,
+            "log header",
+            0,
+            format!(
+                "log generation {} does not follow snapshot generation {}",
+                r.generation, info.generation
+            ),
+        );
+        return Err(if r.generation > info.generation {
+            ReplayError::NewerLog(e)
+        } else {
+            e.into()
+        });
+    }
+    if let Some(want) = info.log_id {
+        if r.log_id != Some(want) {
+            return Err(corrupt(
+                wal_path,
+                "log header",
+                0,
+                "the log is not the one this snapshot's checkpoint started (another store's \
+                 or another checkpoint's log of the same generation)",
+            )
+            .into());
+        }
+    }
+    Ok(None)
+}
+
 /// Replays the log of `dir` onto the engine read from its snapshot (`info`); reads only.
 fn replay(
     dir: &Path,
@@ -815,67 +890,9 @@ fn replay(
     // written by a writer closing meanwhile can only be shorter than what is read next.
     let seal = Seal::read(dir)?;
     let mut r = WalReader::open(&wal_path)?;
-    if r.dim != engine.dim() {
-        return Err(corrupt(
-            &wal_path,
-            "log header",
-            0,
-            "dimension differs from the snapshot's",
-        )
-        .into());
-    }
-    if r.generation.checked_add(1) == Some(info.generation) {
-        if seal.is_some_and(|s| s.generation == info.generation) {
-            return Err(corrupt(
-                &wal_path,
-                "log header",
-                0,
-                format!(
-                    "the log is of generation {}, from before the last checkpoint, whose own \
-                     log was in place (sealed): an older copy of the log was put back and \
-                     the records since that checkpoint are missing",
-                    r.generation
-                ),
-            )
-            .into());
-        }
-        // A checkpoint was interrupted after its snapshot was in place: the snapshot holds
-        // everything this log does.
+    if let Some(stale) = check_log_header(&wal_path, &r, seal, info, engine.dim())? {
         report.stale_wal_discarded = true;
-        return Ok(Replayed {
-            good_len: r.size(),
-            header_len: r.offset(),
-            version: r.version,
-            stale: true,
-        });
-    }
-    if r.generation != info.generation {
-        let e = corrupt(
-            &wal_path,
-            "log header",
-            0,
-            format!(
-                "log generation {} does not follow snapshot generation {}",
-                r.generation, info.generation
-            ),
-        );
-        return Err(if r.generation > info.generation {
-            ReplayError::NewerLog(e)
-        } else {
-            e.into()
-        });
-    }
-    if let Some(want) = info.log_id {
-        if r.log_id != Some(want) {
-            return Err(corrupt(
-                &wal_path,
-                "log header",
-                0,
-                "the log is not the one this snapshot's checkpoint started (another store's \
-                 or another checkpoint's log of the same generation)",
-            )
-            .into());
-        }
+        return Ok(stale);
     }
     let seal = seal.filter(|s| s.generation == info.generation && Some(s.log_id) == r.log_id);
     if let Some(seal) = &seal {
@@ -895,7 +912,7 @@ fn replay(
         }
     }
     while let Some((off, rec)) = r.next_record()? {
-        recovery::apply(engine, &rec).map_err(|d| corrupt(&wal_path, "log record", off, d))?;
+        record::apply(engine, &rec).map_err(|d| corrupt(&wal_path, "log record", off, d))?;
         report.records_replayed += 1;
     }
     let tail = r.tail();

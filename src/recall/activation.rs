@@ -70,6 +70,7 @@ impl Engram {
                     name: "source activation",
                     range: "[0, ∞)",
                     value: *a as f64,
+                    row: None,
                 }
                 .into());
             }

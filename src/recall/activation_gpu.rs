@@ -198,6 +198,7 @@ fn check_sources(batch: &[Vec<(MemoryNode, f32)>]) -> Result<()> {
                 name: "source activation",
                 range: "[0, ∞)",
                 value: *a as f64,
+                row: None,
             }
             .into());
         }

@@ -367,6 +367,7 @@ impl Engram {
                 name: "probes",
                 range: "[1, ∞)",
                 value: 0.0,
+                row: None,
             }
             .into());
         }

@@ -101,7 +101,14 @@ impl RecallParams {
         if self.k == 0 {
             return Err(InputError::ZeroK);
         }
-        let bad = |name, range, value: f64| Err(InputError::OutOfRange { name, range, value });
+        let bad = |name, range, value: f64| {
+            Err(InputError::OutOfRange {
+                name,
+                range,
+                value,
+                row: None,
+            })
+        };
         if self.probes == 0 {
             return bad("probes", "[1, ∞)", 0.0);
         }

@@ -112,6 +112,61 @@ fn node_chunks(csr: &SpreadCsr, words: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// The edges of `csr` on the device, one (offsets, sources, weights) triple per node chunk
+/// `lo..hi` of `chunks` (offsets rebased to the chunk's first edge).
+fn upload_edges(
+    ctx: &GpuContext,
+    csr: &SpreadCsr,
+    chunks: &[(usize, usize)],
+) -> Result<Vec<(wgpu::Buffer, wgpu::Buffer, wgpu::Buffer)>, GpuError> {
+    let mut edge_bufs = Vec::with_capacity(chunks.len());
+    for &(lo, hi) in chunks {
+        let base = csr.offsets[lo];
+        let (e0, e1) = (base as usize, csr.offsets[hi] as usize);
+        let offs: Vec<u32> = csr.offsets[lo..=hi].iter().map(|o| o - base).collect();
+        edge_bufs.push((
+            ctx.storage_init("engram spread offsets", bytemuck::cast_slice(&offs))?,
+            ctx.storage_init(
+                "engram spread sources",
+                bytemuck::cast_slice(&csr.sources[e0..e1]),
+            )?,
+            ctx.storage_init(
+                "engram spread weights",
+                bytemuck::cast_slice(&csr.weights[e0..e1]),
+            )?,
+        ));
+    }
+    Ok(edge_bufs)
+}
+
+/// The pull pass's parameters and dispatch grid for each node chunk of `chunks`, for a
+/// group of `g` sets over `n` nodes.
+fn pull_params(
+    ctx: &GpuContext,
+    chunks: &[(usize, usize)],
+    n: usize,
+    g: usize,
+) -> Vec<(wgpu::Buffer, (u32, u32))> {
+    chunks
+        .iter()
+        .map(|&(lo, hi)| {
+            let (px, py) = grid(ctx, g * (hi - lo));
+            let p = ctx.uniform(
+                "engram spread pull params",
+                &PullParams {
+                    n: n as u32,
+                    lo: lo as u32,
+                    len: (hi - lo) as u32,
+                    count: (g * (hi - lo)) as u32,
+                    nx: px,
+                    _pad: [0; 3],
+                },
+            );
+            (p, (px, py))
+        })
+        .collect()
+}
+
 /// Spreads activation from each of `sets` (node index, initial activation; duplicates add up)
 /// over `csr` for `params.hops` hops and returns, per set, the total activation (initial plus
 /// every hop's arrivals) of nodes `0..read_nodes`: `sets.len() × read_nodes` floats, set-major.
@@ -147,23 +202,7 @@ pub fn spread(
             "engram spread weight sums",
             bytemuck::cast_slice(&csr.weight_sums),
         )?;
-        let mut edge_bufs = Vec::with_capacity(chunks.len());
-        for &(lo, hi) in &chunks {
-            let base = csr.offsets[lo];
-            let (e0, e1) = (base as usize, csr.offsets[hi] as usize);
-            let offs: Vec<u32> = csr.offsets[lo..=hi].iter().map(|o| o - base).collect();
-            edge_bufs.push((
-                ctx.storage_init("engram spread offsets", bytemuck::cast_slice(&offs))?,
-                ctx.storage_init(
-                    "engram spread sources",
-                    bytemuck::cast_slice(&csr.sources[e0..e1]),
-                )?,
-                ctx.storage_init(
-                    "engram spread weights",
-                    bytemuck::cast_slice(&csr.weights[e0..e1]),
-                )?,
-            ));
-        }
+        let edge_bufs = upload_edges(ctx, csr, &chunks)?;
         for (gi, group_sets) in sets.chunks(group).enumerate() {
             let g = group_sets.len();
             let mut init = vec![0f32; g * n];
@@ -189,24 +228,7 @@ pub fn spread(
                     _pad1: [0.0; 2],
                 },
             );
-            let pulls: Vec<_> = chunks
-                .iter()
-                .map(|&(lo, hi)| {
-                    let (px, py) = grid(ctx, g * (hi - lo));
-                    let p = ctx.uniform(
-                        "engram spread pull params",
-                        &PullParams {
-                            n: n as u32,
-                            lo: lo as u32,
-                            len: (hi - lo) as u32,
-                            count: (g * (hi - lo)) as u32,
-                            nx: px,
-                            _pad: [0; 3],
-                        },
-                    );
-                    (p, (px, py))
-                })
-                .collect();
+            let pulls = pull_params(ctx, &chunks, n, g);
             let mut enc = ctx.encoder();
             for _ in 0..params.hops {
                 ctx.dispatch(&mut enc, &gate, &[&f, &wsum, &outv, &gp], (gx, gy, 1));

@@ -140,6 +140,55 @@ pub fn kmeans_assign(
     Ok((labels, scores))
 }
 
+/// The live rows `base..base + len` of `m` (one chunk) grouped by label, in row order
+/// within a label, cut into segments of at most `SEG` rows: the members (chunk-local row
+/// indices), each segment's `[start, end)` in them, and each segment's label.
+fn label_segments(
+    m: &GpuMatrix,
+    labels: &[u32],
+    k: usize,
+    base: usize,
+    len: usize,
+) -> (Vec<u32>, Vec<[u32; 2]>, Vec<usize>) {
+    let mut by_label: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for local in 0..len {
+        let r = base + local;
+        if !m.is_dead(r) {
+            by_label[labels[r] as usize].push(local as u32);
+        }
+    }
+    let mut members = Vec::new();
+    let mut items: Vec<[u32; 2]> = Vec::new();
+    let mut item_label = Vec::new();
+    for (l, rows) in by_label.iter().enumerate() {
+        for seg in rows.chunks(SEG) {
+            let start = members.len() as u32;
+            members.extend_from_slice(seg);
+            items.push([start, members.len() as u32]);
+            item_label.push(l);
+        }
+    }
+    (members, items, item_label)
+}
+
+/// Runs of consecutive items with the same label: each run's `[start, end)` in `labels_of`
+/// and its label.
+fn label_runs(labels_of: &[usize]) -> (Vec<[u32; 2]>, Vec<usize>) {
+    let mut runs: Vec<[u32; 2]> = Vec::new();
+    let mut run_label = Vec::new();
+    for (i, &l) in labels_of.iter().enumerate() {
+        if run_label.last() == Some(&l) {
+            if let Some(r) = runs.last_mut() {
+                r[1] = i as u32 + 1;
+            }
+        } else {
+            runs.push([i as u32, i as u32 + 1]);
+            run_label.push(l);
+        }
+    }
+    (runs, run_label)
+}
+
 /// Per-centroid sums of the live rows and their counts, for the centroid update.
 ///
 /// `labels` has one entry per row (dead rows' labels are ignored). Returns `k * dim` sums and
@@ -182,44 +231,14 @@ pub fn kmeans_partial_sums(
         let phase2 = ctx.pipeline("kmeans_reduce", REDUCE_SRC, &[("WG", f64::from(WG))])?;
         for (ci, chunk) in m.chunks.iter().enumerate() {
             let base = m.chunk_base(ci);
-            // Live rows of the chunk grouped by label, in row order within a label.
-            let mut by_label: Vec<Vec<u32>> = vec![Vec::new(); k];
-            for local in 0..chunk.len {
-                let r = base + local;
-                if !m.is_dead(r) {
-                    by_label[labels[r] as usize].push(local as u32);
-                }
-            }
-            let mut members = Vec::new();
-            let mut items: Vec<[u32; 2]> = Vec::new();
-            let mut item_label = Vec::new();
-            for (l, rows) in by_label.iter().enumerate() {
-                for seg in rows.chunks(SEG) {
-                    let start = members.len() as u32;
-                    members.extend_from_slice(seg);
-                    items.push([start, members.len() as u32]);
-                    item_label.push(l);
-                }
-            }
+            let (members, items, item_label) = label_segments(m, labels, k, base, chunk.len);
             if items.is_empty() {
                 continue;
             }
             let mbuf = ctx.storage_init("engram members", bytemuck::cast_slice(&members))?;
             for (bi, batch_items) in items.chunks(batch).enumerate() {
                 let labels_of = &item_label[bi * batch..bi * batch + batch_items.len()];
-                // Runs of consecutive items with the same label.
-                let mut runs: Vec<[u32; 2]> = Vec::new();
-                let mut run_label = Vec::new();
-                for (i, &l) in labels_of.iter().enumerate() {
-                    if run_label.last() == Some(&l) {
-                        if let Some(r) = runs.last_mut() {
-                            r[1] = i as u32 + 1;
-                        }
-                    } else {
-                        runs.push([i as u32, i as u32 + 1]);
-                        run_label.push(l);
-                    }
-                }
+                let (runs, run_label) = label_runs(labels_of);
                 let ibuf = ctx.storage_init("engram items", bytemuck::cast_slice(batch_items))?;
                 let rbuf = ctx.storage_init("engram runs", bytemuck::cast_slice(&runs))?;
                 let partial = ctx.storage_buffer(

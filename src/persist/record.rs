@@ -1,4 +1,6 @@
-//! Log records (encoding and replay) and the report of what opening a store found.
+//! The log-record codec: encoding the write-ahead log's records and replaying them into an
+//! engine (the log's framing is in [`super::wal`]), with the report of what opening a store
+//! found.
 
 use super::format::{Dec, Enc};
 use crate::engine::Engram;
