@@ -3,7 +3,8 @@
 // DT components at a time (each row word read is reused for CT centroids). The dot products are
 // fused with the arg-max: no N x k score matrix exists. Ties go to the lowest centroid index
 // (centroids are visited in ascending order and only a strictly greater score replaces the best).
-// Centroids may come in blocks (c_base > 0 continues from the stored best).
+// Centroids may come in blocks (c_base > 0 continues from the stored best). The second-best
+// score is kept too (the certified warm step bounds each row by it); NEG when k = 1.
 override WG: u32 = 64u;
 override F16: bool = false;
 
@@ -29,6 +30,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
+@group(0) @binding(6) var<storage, read_write> seconds: array<f32>;
 
 var<workgroup> s_c: array<f32, 512>; // CT * DT
 
@@ -39,9 +41,11 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
     let valid = r < p.n_rows && ((dead[min(r, p.n_rows - 1u) / 32u] >> (r % 32u)) & 1u) == 0u;
     var best = NEG;
     var best_c = NONE;
+    var second = NEG;
     if valid && p.c_base > 0u {
         best = scores[r];
         best_c = labels[r];
+        second = seconds[r];
     }
     let rbase = r * p.wpr;
     for (var c0 = 0u; c0 < p.c_count; c0 = c0 + CT) {
@@ -79,14 +83,20 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
             }
         }
         for (var ci = 0u; ci < CT; ci = ci + 1u) {
-            if c0 + ci < p.c_count && acc[ci] > best {
-                best = acc[ci];
-                best_c = p.c_base + c0 + ci;
+            if c0 + ci < p.c_count {
+                if acc[ci] > best {
+                    second = best;
+                    best = acc[ci];
+                    best_c = p.c_base + c0 + ci;
+                } else if acc[ci] > second {
+                    second = acc[ci];
+                }
             }
         }
     }
     if valid {
         labels[r] = best_c;
         scores[r] = best;
+        seconds[r] = second;
     }
 }

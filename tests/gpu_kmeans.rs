@@ -3,7 +3,24 @@
 mod common;
 
 use common::gpu::*;
-use engram::compute::gpu::{kmeans_assign, kmeans_partial_sums, GpuContext, GpuLayout, GpuMatrix};
+use engram::compute::gpu::{
+    kmeans_assign, kmeans_assign_top2, kmeans_partial_sums, GpuContext, GpuLayout, GpuMatrix,
+};
+
+/// Reference second-best score of each row (any centroid but `label`), −∞ when k = 1.
+fn ref_second(rows: &[f32], dim: usize, cents: &[f32], labels: &[u32]) -> Vec<f64> {
+    rows.chunks_exact(dim)
+        .zip(labels)
+        .map(|(r, &l)| {
+            cents
+                .chunks_exact(dim)
+                .enumerate()
+                .filter(|&(c, _)| c as u32 != l)
+                .map(|(_, cv)| dot64(r, cv))
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .collect()
+}
 
 /// Reference assignment: (label, score) with ties to the lowest centroid index.
 fn ref_assign(rows: &[f32], dim: usize, cents: &[f32]) -> Vec<(u32, f64)> {
@@ -65,6 +82,21 @@ fn check(ctx: &GpuContext, rows: &[f32], dim: usize, k: usize, layout: GpuLayout
             scores[r]
         );
     }
+    // The top-2 pass: the same labels and scores, and each row's second-best score.
+    let top2 = kmeans_assign_top2(ctx, &m, &cents, k).expect("assign top2");
+    assert_eq!(top2.labels, labels);
+    assert_eq!(top2.scores, scores);
+    let want2 = ref_second(&stored, dim, &cents, &labels);
+    for (r, (&got, want)) in top2.second.iter().zip(&want2).enumerate() {
+        if dead.contains(&r) {
+            assert_eq!(got, f32::NEG_INFINITY);
+            continue;
+        }
+        assert!(
+            (f64::from(got) - want).abs() < 1e-5,
+            "row {r}: second {got} vs {want}"
+        );
+    }
     let t = std::time::Instant::now();
     let (sums, counts) = kmeans_partial_sums(ctx, &m, &labels, k).expect("sums");
     let t_sums = t.elapsed().as_secs_f64();
@@ -120,4 +152,44 @@ fn lexicon_assign_and_sums() {
         return;
     };
     check(ctx, &rows, 384, 50, GpuLayout::F32, &[1, 2, 9999]);
+}
+
+/// Gathering rows on the device gives the matrix an upload of the same rows gives (compared
+/// through the assignment kernel, bit for bit), across chunks, in both layouts, without
+/// uploading a row; a dead or out-of-range index is a typed error.
+#[test]
+fn gather_copies_rows_on_the_device() {
+    let Some(ctx) = gpu_tiny_own() else { return };
+    let ctx = &ctx;
+    let (n, dim, k) = (900, 37, 9);
+    let rows = random_unit(n, dim, 11);
+    let cents = random_unit(k, dim, 12);
+    // Out of order, repeated, spanning every chunk (16 KiB bindings: ~110 rows per chunk).
+    let index: Vec<u32> = (0..700u32).map(|i| (i * 7919 + 13) % n as u32).collect();
+    let host: Vec<f32> = index
+        .iter()
+        .flat_map(|&r| rows[r as usize * dim..][..dim].iter().copied())
+        .collect();
+    for layout in [GpuLayout::F32, GpuLayout::F16] {
+        let mut m = GpuMatrix::from_rows(ctx, dim, layout, &rows).expect("upload");
+        assert!(m.chunk_count() >= 4, "the test must span chunks");
+        let before = ctx.rows_uploaded();
+        let g = m.gather(ctx, &index).expect("gather");
+        assert_eq!(ctx.rows_uploaded(), before, "a gather uploads no row");
+        assert_eq!((g.len(), g.live(), g.dim()), (700, 700, dim));
+        let direct = GpuMatrix::from_rows(ctx, dim, layout, &host).expect("upload");
+        assert_eq!(ctx.rows_uploaded(), before + 700);
+        let a = kmeans_assign_top2(ctx, &g, &cents, k).expect("assign gathered");
+        let b = kmeans_assign_top2(ctx, &direct, &cents, k).expect("assign uploaded");
+        assert_eq!(a, b, "{layout:?}: gathered rows differ from uploaded ones");
+        let (sa, ca) = kmeans_partial_sums(ctx, &g, &a.labels, k).expect("sums");
+        let (sb, cb) = kmeans_partial_sums(ctx, &direct, &b.labels, k).expect("sums");
+        assert_eq!((sa, ca), (sb, cb));
+        // Nothing gathered is a valid empty matrix.
+        assert!(m.gather(ctx, &[]).expect("empty gather").is_empty());
+        // A dead row or one out of range is refused.
+        m.set_dead(ctx, 5).expect("dead");
+        assert!(m.gather(ctx, &[1, 5]).is_err());
+        assert!(m.gather(ctx, &[n as u32]).is_err());
+    }
 }

@@ -5,10 +5,15 @@
 //!
 //! - **CPU**: the crate's own steps ([`assign`](super::assign) through `gemm` tiles and the
 //!   fixed-block partial sums) — exactly the iterations of [`KMeansValidParams::fit`].
-//! - **GPU**: the rows are uploaded once into a temporary [`GpuMatrix`]; every iteration runs
-//!   [`kmeans_assign`] (dot products fused with the arg-max) and [`kmeans_partial_sums`] (the
-//!   deterministic two-phase reduction) on the device; the sums come back (`k × dim` floats,
-//!   never an `n × k` matrix) and [`reduce`] turns them into centroids on the host.
+//! - **GPU**: every iteration runs [`kmeans_assign`] (dot products fused with the arg-max) and
+//!   [`kmeans_partial_sums`] (the deterministic two-phase reduction) on a [`GpuMatrix`] holding
+//!   the rows; the sums come back (`k × dim` floats, never an `n × k` matrix) and [`reduce`]
+//!   turns them into centroids on the host.
+//!
+//! The `*_on` functions take host rows and, on the GPU, upload them once per call. The
+//! `*_resident` functions take the rows where they already are ([`Resident`]): a caller whose
+//! rows live on the device (the engine's resident copy, gathered by index with
+//! [`GpuMatrix::gather`]) clusters them without sending a row across the bus.
 //!
 //! Both backends stop by the same rule (labels stable, or an objective gain of at most
 //! `tolerance × |objective|`), so they agree on labels except at exact ties and on centroids
@@ -29,8 +34,11 @@ use super::init::initial_centroids;
 use super::lloyd::KMeansModel;
 use super::params::{KMeansValidParams, Metric};
 use super::steps::{accumulate, assign_raw, reduce, repair_empty, Assignment, PartialSums};
+use super::steps::{assign_top2, CENTROID_BLOCK};
 use super::{check_data, row_norms2, splitmix};
-use crate::compute::gpu::{kmeans_assign, kmeans_partial_sums, GpuContext, GpuLayout, GpuMatrix};
+use crate::compute::gpu::{
+    kmeans_assign, kmeans_assign_top2, kmeans_partial_sums, GpuContext, GpuLayout, GpuMatrix,
+};
 use crate::compute::Backend;
 use crate::error::Error;
 
@@ -57,6 +65,94 @@ impl Default for LloydOptions {
     }
 }
 
+/// Where a clustering's rows are computed on: the CPU (from the host copy), or the GPU on a
+/// matrix that already holds them — row `i` of the matrix is row `i` of the host copy, which
+/// the host-side parts (empty-cluster repair, seeding) still read.
+#[derive(Debug, Clone, Copy)]
+pub enum Resident<'a> {
+    /// The CPU kernels, on the host rows.
+    Cpu,
+    /// The GPU kernels, on rows already on the device.
+    Gpu {
+        /// The device.
+        ctx: &'a GpuContext,
+        /// The rows, in the order of the host copy, none dead.
+        rows: &'a GpuMatrix,
+    },
+}
+
+impl<'a> Resident<'a> {
+    /// Checks that the device rows match a host copy of `n` rows of `dim` components.
+    fn check(&self, n: usize, dim: usize) -> Result<(), Error> {
+        match self {
+            Resident::Cpu => Ok(()),
+            Resident::Gpu { rows, .. } => {
+                if rows.dim() == dim && rows.len() == n && rows.live() == n {
+                    Ok(())
+                } else {
+                    Err(ClusterError::LengthMismatch {
+                        what: "resident GPU rows (live rows of the host dimension)",
+                        expected: n,
+                        got: rows.live(),
+                    }
+                    .into())
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of these (in that order), where they are: on the GPU gathered on the device
+    /// (nothing uploaded but the indices), `None` on the CPU.
+    ///
+    /// # Errors
+    /// [`Error::Gpu`] when an index is out of range or the device fails.
+    pub fn gather(&self, rows: &[u32]) -> Result<Option<GpuMatrix>, Error> {
+        match self {
+            Resident::Cpu => Ok(None),
+            Resident::Gpu { ctx, rows: m } => Ok(Some(m.gather(ctx, rows)?)),
+        }
+    }
+
+    /// These rows' device, on `rows` (a matrix from [`Resident::gather`]); the CPU stays the
+    /// CPU.
+    pub fn with<'b>(&self, rows: Option<&'b GpuMatrix>) -> Resident<'b>
+    where
+        'a: 'b,
+    {
+        match (self, rows) {
+            (Resident::Gpu { ctx, .. }, Some(m)) => Resident::Gpu { ctx, rows: m },
+            _ => Resident::Cpu,
+        }
+    }
+
+    fn steps<'b>(&self, data: &'b [f32], dim: usize) -> Box<dyn Steps + 'b>
+    where
+        'a: 'b,
+    {
+        match *self {
+            Resident::Cpu => Box::new(CpuSteps { data, dim }),
+            Resident::Gpu { ctx, rows } => Box::new(GpuSteps { ctx, rows, dim }),
+        }
+    }
+}
+
+/// Runs `f` on `data` where `backend` computes: uploaded once into a temporary matrix on the
+/// GPU, from the host on the CPU.
+fn uploaded<T>(
+    backend: &Backend,
+    data: &[f32],
+    dim: usize,
+    f: impl FnOnce(Resident<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match backend {
+        Backend::Cpu(_) => f(Resident::Cpu),
+        Backend::Gpu(ctx) => {
+            let rows = GpuMatrix::from_rows(ctx, dim, GpuLayout::F32, data)?;
+            f(Resident::Gpu { ctx, rows: &rows })
+        }
+    }
+}
+
 /// One backend's two Lloyd steps over a fixed set of rows.
 trait Steps {
     fn assign(&mut self, centroids: &[f32], k: usize) -> Result<Assignment, Error>;
@@ -79,17 +175,17 @@ impl Steps for CpuSteps<'_> {
 
 struct GpuSteps<'a> {
     ctx: &'a GpuContext,
-    rows: GpuMatrix,
+    rows: &'a GpuMatrix,
     dim: usize,
 }
 
 impl Steps for GpuSteps<'_> {
     fn assign(&mut self, centroids: &[f32], k: usize) -> Result<Assignment, Error> {
-        let (labels, scores) = kmeans_assign(self.ctx, &self.rows, centroids, k)?;
+        let (labels, scores) = kmeans_assign(self.ctx, self.rows, centroids, k)?;
         Ok(Assignment { labels, scores })
     }
     fn sums(&mut self, labels: &[u32], k: usize) -> Result<PartialSums, Error> {
-        let (sums, counts) = kmeans_partial_sums(self.ctx, &self.rows, labels, k)?;
+        let (sums, counts) = kmeans_partial_sums(self.ctx, self.rows, labels, k)?;
         Ok(PartialSums {
             k,
             dim: self.dim,
@@ -169,6 +265,27 @@ pub fn lloyd_on(
     first: Option<Assignment>,
 ) -> Result<KMeansModel, Error> {
     check_data(data, dim)?;
+    uploaded(backend, data, dim, |on| {
+        lloyd_resident(on, data, dim, centroids, opts, first)
+    })
+}
+
+/// [`lloyd_on`] on rows that are already where they are computed ([`Resident`]); `data` is
+/// their host copy.
+///
+/// # Errors
+/// As [`lloyd_on`]; a [`ClusterError::LengthMismatch`] when the device rows do not match
+/// `data`.
+pub fn lloyd_resident(
+    on: Resident<'_>,
+    data: &[f32],
+    dim: usize,
+    centroids: Vec<f32>,
+    opts: &LloydOptions,
+    first: Option<Assignment>,
+) -> Result<KMeansModel, Error> {
+    let n = check_data(data, dim)?;
+    on.check(n, dim)?;
     let k = super::check_shape(&centroids, dim)?;
     if k == 0 {
         return Err(ClusterError::EmptyData.into());
@@ -177,30 +294,16 @@ pub fn lloyd_on(
         return Err(ClusterError::Params(super::ParamsError::ZeroMaxIter).into());
     }
     if let Some(f) = &first {
-        if f.labels.len() != data.len() / dim || f.scores.len() != f.labels.len() {
+        if f.labels.len() != n || f.scores.len() != f.labels.len() {
             return Err(ClusterError::LengthMismatch {
                 what: "first assignment",
-                expected: data.len() / dim,
+                expected: n,
                 got: f.labels.len(),
             }
             .into());
         }
     }
-    match backend {
-        Backend::Cpu(_) => drive(
-            &mut CpuSteps { data, dim },
-            data,
-            dim,
-            centroids,
-            opts,
-            first,
-        ),
-        Backend::Gpu(ctx) => {
-            let rows = GpuMatrix::from_rows(ctx, dim, GpuLayout::F32, data)?;
-            let mut steps = GpuSteps { ctx, rows, dim };
-            drive(&mut steps, data, dim, centroids, opts, first)
-        }
-    }
+    drive(&mut *on.steps(data, dim), data, dim, centroids, opts, first)
 }
 
 /// One assignment of `data` to `centroids` on `backend` (labels and cosines; ties → the lowest
@@ -222,14 +325,106 @@ pub fn assign_on(
     if data.is_empty() {
         return Ok(Assignment::default());
     }
-    match backend {
-        Backend::Cpu(_) => Ok(assign_raw(data, dim, centroids, None)),
-        Backend::Gpu(ctx) => {
-            let rows = GpuMatrix::from_rows(ctx, dim, GpuLayout::F32, data)?;
-            let (labels, scores) = kmeans_assign(ctx, &rows, centroids, k)?;
-            Ok(Assignment { labels, scores })
+    uploaded(backend, data, dim, |on| {
+        assign_resident(on, data, dim, centroids)
+    })
+}
+
+/// [`assign_on`] on rows that are already where they are computed ([`Resident`]).
+///
+/// # Errors
+/// As [`lloyd_resident`].
+pub fn assign_resident(
+    on: Resident<'_>,
+    data: &[f32],
+    dim: usize,
+    centroids: &[f32],
+) -> Result<Assignment, Error> {
+    let n = super::check_shape(data, dim)?;
+    let k = super::check_shape(centroids, dim)?;
+    if k == 0 {
+        return Err(ClusterError::EmptyData.into());
+    }
+    if n == 0 {
+        return Ok(Assignment::default());
+    }
+    on.check(n, dim)?;
+    on.steps(data, dim).assign(centroids, k)
+}
+
+/// [`assign_resident`] that also returns each row's second-best cosine (−∞ when k = 1), in
+/// the same pass: what the certified warm step of a consolidation cycle bounds rows by.
+///
+/// # Errors
+/// As [`lloyd_resident`].
+pub fn assign_top2_resident(
+    on: Resident<'_>,
+    data: &[f32],
+    dim: usize,
+    centroids: &[f32],
+) -> Result<(Assignment, Vec<f32>), Error> {
+    let n = super::check_shape(data, dim)?;
+    let k = super::check_shape(centroids, dim)?;
+    if k == 0 {
+        return Err(ClusterError::EmptyData.into());
+    }
+    if n == 0 {
+        return Ok((Assignment::default(), Vec::new()));
+    }
+    on.check(n, dim)?;
+    match on {
+        Resident::Cpu => Ok(assign_top2(data, dim, centroids)),
+        Resident::Gpu { ctx, rows } => {
+            let t = kmeans_assign_top2(ctx, rows, centroids, k)?;
+            Ok((
+                Assignment {
+                    labels: t.labels,
+                    scores: t.scores,
+                },
+                t.second,
+            ))
         }
     }
+}
+
+/// Per-cluster sums and counts of the rows labelled `labels` (one label `< k` per row), where
+/// the rows are: f64 sums on the CPU, f32 sums of the deterministic reduction on the GPU (the
+/// two steps of a Lloyd iteration are [`assign_resident`] and this).
+///
+/// # Errors
+/// As [`lloyd_resident`]; a length mismatch when `labels` does not have one label per row.
+pub fn partial_sums_resident(
+    on: Resident<'_>,
+    data: &[f32],
+    dim: usize,
+    labels: &[u32],
+    k: usize,
+) -> Result<PartialSums, Error> {
+    let n = check_data(data, dim)?;
+    on.check(n, dim)?;
+    if labels.len() != n {
+        return Err(ClusterError::LengthMismatch {
+            what: "labels",
+            expected: n,
+            got: labels.len(),
+        }
+        .into());
+    }
+    if let Some(&l) = labels.iter().find(|&&l| l as usize >= k) {
+        return Err(ClusterError::LengthMismatch {
+            what: "clusters (a label is out of range)",
+            expected: k,
+            got: l as usize + 1,
+        }
+        .into());
+    }
+    on.steps(data, dim).sums(labels, k)
+}
+
+/// Whether [`assign_top2_resident`] costs about what a plain assignment costs here: always on
+/// the GPU (one pass keeps both), on the CPU while the centroids fit one panel block.
+pub fn top2_is_free(on: &Resident<'_>, k: usize) -> bool {
+    matches!(on, Resident::Gpu { .. }) || k <= CENTROID_BLOCK
 }
 
 /// Batch spherical k-means on `backend`: the initialisation of `params` on the CPU (same seed ⇒
@@ -246,8 +441,16 @@ pub fn fit_on(
     data: &[f32],
     dim: usize,
 ) -> Result<KMeansModel, Error> {
-    let p = params.params();
-    if p.metric != Metric::Spherical {
+    check_spherical(params)?;
+    if matches!(backend, Backend::Cpu(_)) {
+        return Ok(params.fit(data, dim)?);
+    }
+    check_data(data, dim)?;
+    uploaded(backend, data, dim, |on| fit_resident(on, params, data, dim))
+}
+
+fn check_spherical(params: &KMeansValidParams) -> Result<(), Error> {
+    if params.params().metric != Metric::Spherical {
         return Err(ClusterError::Params(super::ParamsError::OutOfRange {
             name: "metric (only spherical runs on a backend)",
             range: "spherical",
@@ -255,10 +458,26 @@ pub fn fit_on(
         })
         .into());
     }
-    if matches!(backend, Backend::Cpu(_)) {
+    Ok(())
+}
+
+/// [`fit_on`] on rows that are already where they are computed ([`Resident`]).
+///
+/// # Errors
+/// As [`fit_on`]; a [`ClusterError::LengthMismatch`] when the device rows do not match `data`.
+pub fn fit_resident(
+    on: Resident<'_>,
+    params: &KMeansValidParams,
+    data: &[f32],
+    dim: usize,
+) -> Result<KMeansModel, Error> {
+    check_spherical(params)?;
+    if matches!(on, Resident::Cpu) {
         return Ok(params.fit(data, dim)?);
     }
+    let p = params.params();
     let n = check_data(data, dim)?;
+    on.check(n, dim)?;
     if p.k > n {
         return Err(ClusterError::TooFewRows { k: p.k, n }.into());
     }
@@ -276,7 +495,7 @@ pub fn fit_on(
             splitmix(p.seed ^ splitmix(run as u64))
         };
         let start = initial_centroids(&p.init, p.metric, data, dim, &norms2, p.k, seed)?;
-        let model = lloyd_on(backend, data, dim, start, &opts, None)?;
+        let model = lloyd_resident(on, data, dim, start, &opts, None)?;
         if best.as_ref().is_none_or(|b| model.objective > b.objective) {
             best = Some(model);
         }
@@ -284,7 +503,8 @@ pub fn fit_on(
     best.ok_or_else(|| ClusterError::EmptyData.into())
 }
 
-/// k discovery ([`DiscoverValidParams`]) with every k-means run on `backend`.
+/// k discovery ([`DiscoverValidParams`]) with every k-means run on `backend` (on the GPU the
+/// rows are uploaded once for all of them).
 ///
 /// # Errors
 /// As [`DiscoverValidParams::fit`]; [`Error::Gpu`] when the device fails.
@@ -294,5 +514,28 @@ pub fn discover_on(
     data: &[f32],
     dim: usize,
 ) -> Result<KMeansModel, Error> {
-    params.fit_with(data, dim, |p, d| fit_on(backend, p, d, dim))
+    check_data(data, dim)?;
+    uploaded(backend, data, dim, |on| {
+        discover_resident(on, params, data, dim)
+    })
+}
+
+/// [`discover_on`] on rows that are already where they are computed ([`Resident`]).
+///
+/// # Errors
+/// As [`discover_on`].
+pub fn discover_resident(
+    on: Resident<'_>,
+    params: &DiscoverValidParams,
+    data: &[f32],
+    dim: usize,
+) -> Result<KMeansModel, Error> {
+    // Every k-means run of discovery is over all of `data` (the rows `on` holds).
+    params.fit_with(data, dim, |p, d| {
+        if d.len() == data.len() {
+            fit_resident(on, p, d, dim)
+        } else {
+            fit_resident(Resident::Cpu, p, d, dim)
+        }
+    })
 }

@@ -33,7 +33,11 @@ mod minibatch;
 mod params;
 pub mod steps;
 
-pub use backend::{assign_on, discover_on, fit_on, lloyd_on, LloydOptions};
+pub use backend::{
+    assign_on, assign_resident, assign_top2_resident, discover_on, discover_resident, fit_on,
+    fit_resident, lloyd_on, lloyd_resident, partial_sums_resident, top2_is_free, LloydOptions,
+    Resident,
+};
 pub use discover::{DiscoverParams, DiscoverValidParams};
 pub use error::{ClusterError, ParamsError};
 pub use lloyd::KMeansModel;

@@ -9,15 +9,14 @@ use rayon::prelude::*;
 
 use super::config::{ClusterCount, ConsolidationConfig};
 use super::report::PhaseTimings;
-use crate::cluster::steps::{
-    accumulate, assign_top2, reduce, score_block, Assignment, CENTROID_BLOCK,
-};
+use crate::cluster::steps::{reduce, score_block, Assignment};
 use crate::cluster::ClusterError;
 use crate::cluster::{
-    assign_on, discover_on, dot, fit_on, lloyd_on, splitmix, DiscoverParams, KMeansModel,
-    KMeansParams, LloydOptions,
+    assign_resident, assign_top2_resident, discover_resident, dot, fit_resident, lloyd_resident,
+    partial_sums_resident, splitmix, top2_is_free, DiscoverParams, KMeansModel, KMeansParams,
+    LloydOptions, Resident,
 };
-use crate::compute::Backend;
+use crate::compute::gpu::GpuLayout;
 use crate::engine::Engram;
 use crate::error::Result;
 use crate::memory::{ConceptId, EpisodeId};
@@ -220,16 +219,17 @@ fn moved_angles(old: &[f32], new: &[f32], dim: usize) -> Vec<f32> {
 /// (labels stable), without the pass that checks it. Otherwise `first` is handed back for
 /// the usual Lloyd run.
 fn certified_warm_step(
+    on: Resident<'_>,
     data: &[f32],
     dim: usize,
     init: &[f32],
     first: Assignment,
     second: &[f32],
-) -> std::result::Result<Clustered, Assignment> {
+) -> Result<std::result::Result<Clustered, Assignment>> {
     let k = init.len() / dim;
-    let sums = accumulate(data, dim, &first.labels, None, k);
+    let sums = partial_sums_resident(on, data, dim, &first.labels, k)?;
     let Ok(next) = reduce(&sums, init) else {
-        return Err(first);
+        return Ok(Err(first));
     };
     let moved = moved_angles(init, &next, dim);
     // The largest move, and the largest among the others for the centroid that made it.
@@ -264,7 +264,7 @@ fn certified_warm_step(
         })
         .all(|ok| ok);
     if !certified {
-        return Err(first);
+        return Ok(Err(first));
     }
     let mut scores = vec![0f32; n];
     let level = crate::compute::cpu::SimdLevel::current();
@@ -273,7 +273,7 @@ fn certified_warm_step(
         *s = level.dot(&data[i * dim..(i + 1) * dim], &next[j * dim..(j + 1) * dim]);
     });
     let objective = scores.iter().map(|&s| s as f64).sum();
-    Ok(Clustered {
+    Ok(Ok(Clustered {
         model: KMeansModel {
             k,
             dim,
@@ -286,14 +286,15 @@ fn certified_warm_step(
         },
         scores: Some(scores),
         others_below: Some(others_below),
-    })
+    }))
 }
 
 impl Engram {
-    /// The clustering of a cycle on the backend.
+    /// The clustering of a cycle where its rows are computed on (`on`; `data` is their host
+    /// copy).
     fn cycle_clusters(
         &self,
-        backend: &Backend,
+        on: Resident<'_>,
         cfg: &ConsolidationConfig,
         data: &[f32],
         seed: u64,
@@ -310,11 +311,11 @@ impl Engram {
                         .max_iter(cfg.max_iter)
                         .check()
                         .map_err(params_err)?;
-                    fit_on(backend, &p, data, dim).map(Clustered::from)
+                    fit_resident(on, &p, data, dim).map(Clustered::from)
                 }
                 ClusterCount::Discover { max_k } => {
                     let p = discover_params(cfg, max_k, n, seed);
-                    discover_on(backend, &p.check().map_err(params_err)?, data, dim)
+                    discover_resident(on, &p.check().map_err(params_err)?, data, dim)
                         .map(Clustered::from)
                 }
             };
@@ -327,16 +328,16 @@ impl Engram {
                 init.extend_from_slice(&buf);
             }
         }
-        // On the CPU, with a free second-best score, the common warm case — the concepts
-        // explain the rows and move little — is proved converged after one step
-        // ([`certified_warm_step`]); anything else clusters as usual from `first`.
+        // With a free second-best score, the common warm case — the concepts explain the rows
+        // and move little — is proved converged after one step ([`certified_warm_step`]);
+        // anything else clusters as usual from `first`.
         let k0 = existing.len();
         let adds_fixed = matches!(cfg.clusters, ClusterCount::Fixed(k) if k > k0);
-        let (first, second) = if matches!(backend, Backend::Cpu(_)) && k0 <= CENTROID_BLOCK {
-            let (a, s) = assign_top2(data, dim, &init);
+        let (first, second) = if top2_is_free(&on, k0) {
+            let (a, s) = assign_top2_resident(on, data, dim, &init)?;
             (a, Some(s))
         } else {
-            (assign_on(backend, data, dim, &init)?, None)
+            (assign_resident(on, data, dim, &init)?, None)
         };
         let novel_count = first
             .scores
@@ -347,7 +348,7 @@ impl Engram {
             && novel_count >= cfg.min_cluster_size.max(2);
         let first = match second {
             Some(second) if !adds_fixed && !adds_discovered => {
-                match certified_warm_step(data, dim, &init, first, &second) {
+                match certified_warm_step(on, data, dim, &init, first, &second)? {
                     Ok(c) => return Ok(c),
                     Err(first) => first,
                 }
@@ -364,26 +365,7 @@ impl Engram {
             ),
             ClusterCount::Fixed(_) => Vec::new(),
             ClusterCount::Discover { max_k } => {
-                let novel: Vec<usize> = (0..n)
-                    .filter(|&i| first.scores[i] < cfg.novelty_threshold)
-                    .collect();
-                if novel.len() < cfg.min_cluster_size.max(2) {
-                    Vec::new()
-                } else {
-                    let mut nd = Vec::with_capacity(novel.len() * dim);
-                    for &i in &novel {
-                        nd.extend_from_slice(&data[i * dim..(i + 1) * dim]);
-                    }
-                    let p = discover_params(cfg, max_k, novel.len(), seed);
-                    let m = discover_on(backend, &p.check().map_err(params_err)?, &nd, dim)?;
-                    let sizes = m.sizes();
-                    m.centroids
-                        .chunks(dim)
-                        .zip(sizes)
-                        .filter(|(_, s)| *s >= cfg.min_cluster_size)
-                        .flat_map(|(c, _)| c.iter().copied())
-                        .collect()
-                }
+                self.novel_centroids(on, cfg, max_k, data, &first.scores, seed)?
             }
         };
         let start_given = extra.is_empty();
@@ -393,15 +375,46 @@ impl Engram {
             tolerance: 1e-6,
             repair_empty: false,
         };
-        lloyd_on(
-            backend,
-            data,
-            dim,
-            init,
-            &opts,
-            start_given.then_some(first),
-        )
-        .map(Clustered::from)
+        lloyd_resident(on, data, dim, init, &opts, start_given.then_some(first))
+            .map(Clustered::from)
+    }
+
+    /// The centroids of the clusters discovered among the rows no concept explains (score
+    /// below the novelty threshold), those of at least the minimum size; on the GPU the
+    /// novel rows are gathered on the device.
+    fn novel_centroids(
+        &self,
+        on: Resident<'_>,
+        cfg: &ConsolidationConfig,
+        max_k: Option<usize>,
+        data: &[f32],
+        scores: &[f32],
+        seed: u64,
+    ) -> Result<Vec<f32>> {
+        let dim = self.dim();
+        let novel: Vec<u32> = (0..scores.len() as u32)
+            .filter(|&i| scores[i as usize] < cfg.novelty_threshold)
+            .collect();
+        if novel.len() < cfg.min_cluster_size.max(2) {
+            return Ok(Vec::new());
+        }
+        let mut nd = Vec::with_capacity(novel.len() * dim);
+        for &i in &novel {
+            let i = i as usize;
+            nd.extend_from_slice(&data[i * dim..(i + 1) * dim]);
+        }
+        let sub = on.gather(&novel)?;
+        let p = discover_params(cfg, max_k, novel.len(), seed)
+            .check()
+            .map_err(|e| crate::Error::Cluster(ClusterError::Params(e)))?;
+        let m = discover_resident(on.with(sub.as_ref()), &p, &nd, dim)?;
+        let sizes = m.sizes();
+        Ok(m.centroids
+            .chunks(dim)
+            .zip(sizes)
+            .filter(|(_, s)| *s >= cfg.min_cluster_size)
+            .flat_map(|(c, _)| c.iter().copied())
+            .collect())
     }
 
     /// The expensive, read-only half of a consolidation cycle at clock `now`: chooses the rows
@@ -456,6 +469,7 @@ impl Engram {
         timings: PhaseTimings,
     ) -> Result<CyclePlan> {
         let n = chosen.rows.len();
+        let chosen_rows: Vec<usize> = chosen.rows.iter().map(|&(r, _, _)| r).collect();
         let mut plan = CyclePlan {
             cycle: self.cycle,
             now,
@@ -483,12 +497,32 @@ impl Engram {
         let t = Instant::now();
         // Through the device's one door: a GPU failure (or a simulated one) falls back to the
         // CPU, or is returned, exactly as for a search.
+        // On the GPU the cycle's rows are gathered by index from the resident copy (which
+        // uploads only the rows it lacks): no row is sent again.
         let on_gpu = self.device.run_gpu("clustering", |g| {
-            self.cycle_clusters(&Backend::Gpu(g.context().clone()), cfg, data, seed)
+            let index = chosen_rows
+                .iter()
+                .map(|&r| u32::try_from(r))
+                .collect::<std::result::Result<Vec<u32>, _>>()
+                .map_err(|_| {
+                    crate::GpuError::Unsupported("a row beyond the GPU's 32-bit indices".into())
+                })?;
+            let layout = if self.config.storage().has_f32() {
+                GpuLayout::F32
+            } else {
+                GpuLayout::F16
+            };
+            let rows = self.episodes.row_set();
+            let gathered = g.with_rows(&rows, layout, |ctx, m| m.gather(ctx, &index))?;
+            let on = Resident::Gpu {
+                ctx: g.context(),
+                rows: &gathered,
+            };
+            self.cycle_clusters(on, cfg, data, seed)
         })?;
         let model = match on_gpu {
             Some(m) => m,
-            None => self.cycle_clusters(&Backend::Cpu(self.device.level()), cfg, data, seed)?,
+            None => self.cycle_clusters(Resident::Cpu, cfg, data, seed)?,
         };
         plan.timings.cluster = t.elapsed();
 
@@ -664,8 +698,10 @@ impl Engram {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::steps::assign_raw;
+    use crate::cluster::lloyd_on;
+    use crate::cluster::steps::{assign_raw, assign_top2};
     use crate::compute::cpu::SimdLevel;
+    use crate::compute::Backend;
     use crate::synth::SynthParams;
 
     const DIM: usize = 128;
@@ -699,7 +735,8 @@ mod tests {
                 second[i]
             );
         }
-        let c = certified_warm_step(&data, DIM, &init, first.clone(), &second)
+        let c = certified_warm_step(Resident::Cpu, &data, DIM, &init, first.clone(), &second)
+            .expect("sums")
             .unwrap_or_else(|_| panic!("the warm step should be certified on this stream"));
         let opts = LloydOptions {
             max_iter: 10,
@@ -739,6 +776,50 @@ mod tests {
         }
     }
 
+    /// The certified step on rows resident on the GPU (top-2 assignment and sums there) gives
+    /// the CPU's labels, and centroids to f32-summation rounding.
+    #[cfg(feature = "gpu")]
+    #[test]
+    fn certified_step_on_the_gpu_equals_the_cpu() {
+        use crate::compute::gpu::{GpuContext, GpuLayout, GpuMatrix, GpuOptions};
+        let ctx = match GpuContext::new(&GpuOptions {
+            allow_software: true,
+            max_binding_override: None,
+        }) {
+            Ok(ctx) => ctx,
+            Err(e) if std::env::var("ENGRAM_REQUIRE_GPU").as_deref() == Ok("1") => {
+                panic!("ENGRAM_REQUIRE_GPU=1 but no GPU adapter: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: no GPU adapter: {e}");
+                return;
+            }
+        };
+        let (data, init) = setup();
+        let rows = GpuMatrix::from_rows(&ctx, DIM, GpuLayout::F32, &data).expect("upload");
+        let on = Resident::Gpu {
+            ctx: &ctx,
+            rows: &rows,
+        };
+        assert!(top2_is_free(&on, 100_000));
+        let (cpu_first, cpu_second) = assign_top2(&data, DIM, &init);
+        let (first, second) = assign_top2_resident(on, &data, DIM, &init).expect("top2");
+        assert_eq!(first.labels, cpu_first.labels);
+        for (g, c) in second.iter().zip(&cpu_second) {
+            assert!((g - c).abs() < 1e-5, "second best {g} vs {c}");
+        }
+        let c = certified_warm_step(on, &data, DIM, &init, first, &second)
+            .expect("sums")
+            .unwrap_or_else(|_| panic!("certified on the GPU too"));
+        let want = certified_warm_step(Resident::Cpu, &data, DIM, &init, cpu_first, &cpu_second)
+            .expect("sums")
+            .unwrap_or_else(|_| panic!("certified"));
+        assert_eq!(c.model.labels, want.model.labels);
+        for (g, w) in c.model.centroids.iter().zip(&want.model.centroids) {
+            assert!((g - w).abs() < 1e-5, "centroid component {g} vs {w}");
+        }
+    }
+
     #[test]
     fn uncertain_steps_are_handed_back() {
         // Centroids far from where the rows are: they move a lot, nothing can be proved.
@@ -750,7 +831,7 @@ mod tests {
         }
         let (first, second) = assign_top2(&data, DIM, &init);
         let labels = first.labels.clone();
-        match certified_warm_step(&data, DIM, &init, first, &second) {
+        match certified_warm_step(Resident::Cpu, &data, DIM, &init, first, &second).expect("sums") {
             Ok(_) => panic!("a large move must not be certified"),
             Err(back) => assert_eq!(back.labels, labels),
         }
@@ -771,7 +852,8 @@ mod tests {
             crate::persist::add_concept(&mut e, c, Default::default()).expect("concept");
         }
         let (first, second) = assign_top2(&data, DIM, &init);
-        let c = certified_warm_step(&data, DIM, &init, first, &second)
+        let c = certified_warm_step(Resident::Cpu, &data, DIM, &init, first, &second)
+            .expect("sums")
             .unwrap_or_else(|_| panic!("certified"));
         let plain = Clustered::from(c.model.clone());
         let cfg = e.config.consolidation_config().clone();

@@ -44,6 +44,15 @@ pub fn gpu_tiny() -> Option<&'static GpuContext> {
     .as_ref()
 }
 
+/// A context of its own (not shared with other tests) whose binding limit is forced down to
+/// 16 KiB: for counting what crosses the bus while other tests run. `None` after a loud skip.
+pub fn gpu_tiny_own() -> Option<GpuContext> {
+    open(&GpuOptions {
+        allow_software: true,
+        max_binding_override: Some(16 << 10),
+    })
+}
+
 /// `n` random unit rows of `dim` components.
 pub fn random_unit(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

@@ -2,6 +2,7 @@
 //! the staging-buffer pool and the one readback helper every kernel uses.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wgpu::util::DeviceExt;
@@ -28,6 +29,8 @@ pub struct GpuContext {
     staging: Mutex<Vec<wgpu::Buffer>>,
     lost: Arc<Mutex<Option<String>>>,
     uncaptured: Arc<Mutex<Option<GpuError>>>,
+    /// Rows uploaded from the host into any [`super::GpuMatrix`] on this device.
+    rows_uploaded: AtomicU64,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -144,6 +147,7 @@ impl GpuContext {
             staging: Mutex::new(Vec::new()),
             lost,
             uncaptured,
+            rows_uploaded: AtomicU64::new(0),
         })
     }
 
@@ -194,6 +198,18 @@ impl GpuContext {
     /// What the device is and can do.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// Rows uploaded from the host into resident matrices on this device since it was opened
+    /// (every [`super::GpuMatrix::append`], whoever made the matrix): what a caller checks to see
+    /// that only new rows crossed the bus. Rows copied on the device
+    /// ([`super::GpuMatrix::gather`]) do not count.
+    pub fn rows_uploaded(&self) -> u64 {
+        self.rows_uploaded.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_uploaded(&self, rows: usize) {
+        self.rows_uploaded.fetch_add(rows as u64, Ordering::Relaxed);
     }
 
     /// The storage-binding limit in bytes engram works with (after any override).

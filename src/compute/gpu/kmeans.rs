@@ -3,7 +3,7 @@
 
 use super::context::{cast_vec, GpuContext};
 use super::matrix::GpuMatrix;
-use super::types::GpuLayout;
+use super::types::{GpuLayout, TopTwo};
 use crate::compute::error::GpuError;
 
 const ASSIGN_SRC: &str = include_str!("../../../shaders/kmeans_assign.wgsl");
@@ -70,6 +70,17 @@ pub fn kmeans_assign(
     centroids: &[f32],
     k: usize,
 ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+    let t = kmeans_assign_top2(ctx, m, centroids, k)?;
+    Ok((t.labels, t.scores))
+}
+
+/// [`kmeans_assign`] that also returns each row's second-best score (in the same pass).
+pub fn kmeans_assign_top2(
+    ctx: &GpuContext,
+    m: &GpuMatrix,
+    centroids: &[f32],
+    k: usize,
+) -> Result<TopTwo, GpuError> {
     let dim = m.dim();
     if k == 0 || centroids.len() != k * dim {
         return Err(GpuError::Unsupported(format!(
@@ -88,8 +99,11 @@ pub fn kmeans_assign(
         staged.resize(staged.len() + cstride - dim, 0.0);
     }
     let block = ((ctx.binding_limit() / (cstride as u64 * 4)) as usize).clamp(1, k);
-    let mut labels = Vec::with_capacity(m.len());
-    let mut scores = Vec::with_capacity(m.len());
+    let mut out = TopTwo {
+        labels: Vec::with_capacity(m.len()),
+        scores: Vec::with_capacity(m.len()),
+        second: Vec::with_capacity(m.len()),
+    };
     ctx.scoped(|| {
         let pipe = ctx.pipeline(
             "kmeans_assign",
@@ -101,8 +115,10 @@ pub fn kmeans_assign(
             .map(|c| ctx.storage_init("engram centroids", bytemuck::cast_slice(c)))
             .collect::<Result<Vec<_>, _>>()?;
         for chunk in &m.chunks {
-            let lbuf = ctx.storage_buffer("engram labels", (chunk.len * 4) as u64, true)?;
-            let sbuf = ctx.storage_buffer("engram best scores", (chunk.len * 4) as u64, true)?;
+            let bytes = (chunk.len * 4) as u64;
+            let lbuf = ctx.storage_buffer("engram labels", bytes, true)?;
+            let sbuf = ctx.storage_buffer("engram best scores", bytes, true)?;
+            let s2buf = ctx.storage_buffer("engram second scores", bytes, true)?;
             let (nx, ny) = grid(ctx, chunk.len.div_ceil(WG as usize));
             let mut enc = ctx.encoder();
             for (bi, cbuf) in cbufs.iter().enumerate() {
@@ -120,24 +136,32 @@ pub fn kmeans_assign(
                 ctx.dispatch(
                     &mut enc,
                     &pipe,
-                    &[&chunk.rows, &chunk.dead, cbuf, &lbuf, &sbuf, &pbuf],
+                    &[&chunk.rows, &chunk.dead, cbuf, &lbuf, &sbuf, &pbuf, &s2buf],
                     (nx, ny, 1),
                 );
             }
-            let n = (chunk.len * 4) as u64;
-            let out = ctx.submit_and_read(enc, &[(&lbuf, n), (&sbuf, n)])?;
-            labels.extend(cast_vec::<u32>(&out[0]));
-            scores.extend(cast_vec::<f32>(&out[1]));
+            let read =
+                ctx.submit_and_read(enc, &[(&lbuf, bytes), (&sbuf, bytes), (&s2buf, bytes)])?;
+            out.labels.extend(cast_vec::<u32>(&read[0]));
+            out.scores.extend(cast_vec::<f32>(&read[1]));
+            out.second.extend(cast_vec::<f32>(&read[2]));
         }
         Ok(())
     })?;
-    for r in 0..m.len() {
-        if m.is_dead(r) {
-            labels[r] = u32::MAX;
-            scores[r] = f32::NEG_INFINITY;
+    // The kernel's "none" is -3e38; callers see -inf.
+    for s in &mut out.second {
+        if *s <= -3.0e38 {
+            *s = f32::NEG_INFINITY;
         }
     }
-    Ok((labels, scores))
+    for r in 0..m.len() {
+        if m.is_dead(r) {
+            out.labels[r] = u32::MAX;
+            out.scores[r] = f32::NEG_INFINITY;
+            out.second[r] = f32::NEG_INFINITY;
+        }
+    }
+    Ok(out)
 }
 
 /// The live rows `base..base + len` of `m` (one chunk) grouped by label, in row order

@@ -1,6 +1,8 @@
 //! Resident embeddings: rows live in GPU storage buffers split into chunks no larger than the
 //! storage-binding limit (a row never straddles two chunks), with a dead-row bitmask per chunk.
 
+use std::collections::BTreeMap;
+
 use super::context::GpuContext;
 use super::types::GpuLayout;
 use crate::compute::error::GpuError;
@@ -167,6 +169,7 @@ impl GpuMatrix {
             }
             self.rows += n;
             self.dead.resize(self.rows.div_ceil(32), 0);
+            ctx.count_uploaded(n);
             Ok(())
         })
     }
@@ -249,6 +252,101 @@ impl GpuMatrix {
             }
         })
     }
+}
+
+const GATHER_SRC: &str = include_str!("../../../shaders/gather_rows.wgsl");
+const GATHER_WG: u32 = 64;
+
+impl GpuMatrix {
+    /// A new matrix holding rows `rows` of this one, in that order (row `i` of the result is
+    /// row `rows[i]` of `self`), copied on the device: only the indices cross the bus, and the
+    /// rows keep their layout (f16 rows stay f16, bit for bit).
+    ///
+    /// # Errors
+    /// [`GpuError::Unsupported`] when an index is out of range or names a dead row; device
+    /// errors as for any kernel.
+    pub fn gather(&self, ctx: &GpuContext, rows: &[u32]) -> Result<GpuMatrix, GpuError> {
+        for (i, &r) in rows.iter().enumerate() {
+            if self.is_dead(r as usize) {
+                return Err(GpuError::Unsupported(format!(
+                    "gather index {i}: row {r} is dead or out of range ({} rows)",
+                    self.rows
+                )));
+            }
+        }
+        if rows.len() >= u32::MAX as usize {
+            return Err(GpuError::Unsupported(format!(
+                "{} rows exceed the 32-bit row indices of the GPU kernels",
+                rows.len()
+            )));
+        }
+        let mut out = GpuMatrix::new(ctx, self.dim, self.layout)?;
+        let rpc = out.rows_per_chunk;
+        debug_assert_eq!(rpc, self.rows_per_chunk, "same dim, layout and device");
+        // (source chunk, destination chunk) → (source local, destination local) pairs.
+        let mut groups: BTreeMap<(usize, usize), Vec<[u32; 2]>> = BTreeMap::new();
+        for (i, &r) in rows.iter().enumerate() {
+            let r = r as usize;
+            groups
+                .entry((r / self.rows_per_chunk, i / rpc))
+                .or_default()
+                .push([(r % self.rows_per_chunk) as u32, (i % rpc) as u32]);
+        }
+        let wpr = self.words_per_row();
+        // Pairs per dispatch: within the binding limit and with a word index below 2³¹.
+        let per_dispatch = ((ctx.binding_limit() / 8) as usize)
+            .min((1usize << 31) / wpr)
+            .max(1);
+        ctx.scoped(|| {
+            let mut left = rows.len();
+            while left > 0 {
+                let cap = left.min(rpc);
+                let mut chunk = out.new_chunk(ctx, cap)?;
+                chunk.len = cap;
+                out.chunks.push(chunk);
+                left -= cap;
+            }
+            out.rows = rows.len();
+            out.dead = vec![0; out.rows.div_ceil(32)];
+            let pipe = ctx.pipeline("gather_rows", GATHER_SRC, &[("WG", f64::from(GATHER_WG))])?;
+            let max_x = ctx.capabilities().max_workgroups_per_dimension.max(1) as usize;
+            let mut enc = ctx.encoder();
+            for (&(sc, dc), pairs) in &groups {
+                for part in pairs.chunks(per_dispatch) {
+                    let pbuf =
+                        ctx.storage_init("engram gather pairs", bytemuck::cast_slice(part))?;
+                    let groups_needed = (part.len() * wpr).div_ceil(GATHER_WG as usize);
+                    let nx = groups_needed.clamp(1, max_x);
+                    let ny = groups_needed.div_ceil(nx).max(1);
+                    let params = GatherParams {
+                        wpr: wpr as u32,
+                        n_pairs: part.len() as u32,
+                        nx: nx as u32,
+                        _pad: 0,
+                    };
+                    let ubuf = ctx.uniform("engram gather params", &params);
+                    ctx.dispatch(
+                        &mut enc,
+                        &pipe,
+                        &[&self.chunks[sc].rows, &pbuf, &out.chunks[dc].rows, &ubuf],
+                        (nx as u32, ny as u32, 1),
+                    );
+                }
+            }
+            ctx.queue.submit([enc.finish()]);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+struct GatherParams {
+    wpr: u32,
+    n_pairs: u32,
+    nx: u32,
+    _pad: u32,
 }
 
 /// `u32` words per stored row.

@@ -7,7 +7,7 @@
 mod mirror;
 mod types;
 pub use mirror::GpuMirror;
-pub use types::{Capabilities, GpuLayout, GpuOptions, SpreadCsr, SpreadParams};
+pub use types::{Capabilities, GpuLayout, GpuOptions, SpreadCsr, SpreadParams, TopTwo};
 
 #[cfg(feature = "gpu")]
 mod activation;
@@ -27,7 +27,7 @@ pub use activation::{spread, spread_fits};
 #[cfg(feature = "gpu")]
 pub use context::GpuContext;
 #[cfg(feature = "gpu")]
-pub use kmeans::{kmeans_assign, kmeans_partial_sums};
+pub use kmeans::{kmeans_assign, kmeans_assign_top2, kmeans_partial_sums};
 #[cfg(feature = "gpu")]
 pub use limits::{measure_bandwidth, measure_fma_peak};
 #[cfg(feature = "gpu")]

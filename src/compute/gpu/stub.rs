@@ -1,7 +1,7 @@
 //! Stand-ins compiled without the `gpu` feature: the same names and signatures, and every
 //! constructor or kernel returns [`GpuError::NotCompiled`].
 
-use super::types::{Capabilities, GpuLayout, GpuOptions};
+use super::types::{Capabilities, GpuLayout, GpuOptions, TopTwo};
 use crate::compute::error::GpuError;
 use crate::compute::topk::Hit;
 
@@ -44,6 +44,11 @@ impl GpuContext {
     /// Always [`GpuError::NotCompiled`].
     pub fn try_allocate(&self, _bytes: u64) -> Result<(), GpuError> {
         Err(GpuError::NotCompiled)
+    }
+
+    /// Rows uploaded to the device.
+    pub fn rows_uploaded(&self) -> u64 {
+        match self._never {}
     }
 }
 
@@ -118,6 +123,11 @@ impl GpuMatrix {
     pub fn set_dead(&mut self, _ctx: &GpuContext, _row: usize) -> Result<(), GpuError> {
         Err(GpuError::NotCompiled)
     }
+
+    /// Always [`GpuError::NotCompiled`].
+    pub fn gather(&self, _ctx: &GpuContext, _rows: &[u32]) -> Result<GpuMatrix, GpuError> {
+        Err(GpuError::NotCompiled)
+    }
 }
 
 /// Always [`GpuError::NotCompiled`].
@@ -137,6 +147,16 @@ pub fn kmeans_assign(
     _centroids: &[f32],
     _k: usize,
 ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+    Err(GpuError::NotCompiled)
+}
+
+/// Always [`GpuError::NotCompiled`].
+pub fn kmeans_assign_top2(
+    _ctx: &GpuContext,
+    _m: &GpuMatrix,
+    _centroids: &[f32],
+    _k: usize,
+) -> Result<TopTwo, GpuError> {
     Err(GpuError::NotCompiled)
 }
 

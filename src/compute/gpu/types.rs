@@ -100,3 +100,15 @@ pub struct SpreadParams {
     /// Hops.
     pub hops: usize,
 }
+
+/// Each row's best and second-best centroid scores (what `kmeans_assign_top2` returns).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TopTwo {
+    /// Per row, the index of its most similar centroid (`u32::MAX` for dead rows).
+    pub labels: Vec<u32>,
+    /// Per row, its dot product with that centroid (`f32::NEG_INFINITY` for dead rows).
+    pub scores: Vec<f32>,
+    /// Per row, the best dot product with any other centroid (`f32::NEG_INFINITY` when
+    /// `k = 1` and for dead rows).
+    pub second: Vec<f32>,
+}
