@@ -10,8 +10,6 @@ override F16: bool = false;
 
 const CT: u32 = 8u;
 const DT: u32 = 64u;
-const NEG: f32 = -3.0e38;
-const NONE: u32 = 0xffffffffu;
 
 struct Params {
     cstride: u32, // floats per staged centroid (dim, or 2 * words for f16)

@@ -26,8 +26,6 @@ override F16: bool = false;  // rows are f16 pairs packed in u32
 const R: u32 = 64u;   // rows per tile
 const KB: u32 = 16u;  // components per staging step (even, for f16 pairs)
 const RT: u32 = 16u;  // invocations along rows (R / 4)
-const NEG: f32 = -3.0e38;
-const NONE: u32 = 0xffffffffu;
 
 struct Params {
     qstride: u32,     // floats per staged query (dim, or 2 * words for f16)
@@ -39,7 +37,6 @@ struct Params {
     nq: u32,          // queries in this dispatch
     _pad: u32,
 }
-struct Cand { score: f32, row: u32 }
 
 @group(0) @binding(0) var<storage, read> rows: array<u32>;
 @group(0) @binding(1) var<storage, read> dead: array<u32>;
@@ -50,27 +47,9 @@ struct Cand { score: f32, row: u32 }
 // Staging: s_buf[kk * Q + qi] (queries) then s_buf[Q * KB + kk * R + r] (rows).
 // Score tile: s_buf[qi * R + r].
 var<workgroup> s_buf: array<f32, BUF>;
-var<workgroup> s_ls: array<f32, LSLOTS>;
-var<workgroup> s_lr: array<u32, LSLOTS>;
+var<workgroup> s_score: array<f32, LSLOTS>;
+var<workgroup> s_row: array<u32, LSLOTS>;
 var<workgroup> s_flag: array<u32, Q>;
-
-fn better(sa: f32, ra: u32, sb: f32, rb: u32) -> bool {
-    return sa > sb || (sa == sb && ra < rb);
-}
-
-// Orders list slots a and b: the better first if `better_first`, else the worse first.
-fn cswap(a: u32, b: u32, better_first: bool) {
-    let sa = s_ls[a];
-    let ra = s_lr[a];
-    let sb = s_ls[b];
-    let rb = s_lr[b];
-    if better(sb, rb, sa, ra) == better_first {
-        s_ls[a] = sb;
-        s_lr[a] = rb;
-        s_ls[b] = sa;
-        s_lr[b] = ra;
-    }
-}
 
 // Replaces the root (the worst kept hit) of the heap at `lb` by (s, g) and sifts it down.
 fn heap_replace_root(lb: u32, s: f32, g: u32) {
@@ -82,18 +61,18 @@ fn heap_replace_root(lb: u32, s: f32, g: u32) {
         }
         // The worse child.
         var c = l;
-        if l + 1u < KP && better(s_ls[lb + l], s_lr[lb + l], s_ls[lb + l + 1u], s_lr[lb + l + 1u]) {
+        if l + 1u < KP && better(s_score[lb + l], s_row[lb + l], s_score[lb + l + 1u], s_row[lb + l + 1u]) {
             c = l + 1u;
         }
-        if !better(s, g, s_ls[lb + c], s_lr[lb + c]) {
+        if !better(s, g, s_score[lb + c], s_row[lb + c]) {
             break;
         }
-        s_ls[lb + i] = s_ls[lb + c];
-        s_lr[lb + i] = s_lr[lb + c];
+        s_score[lb + i] = s_score[lb + c];
+        s_row[lb + i] = s_row[lb + c];
         i = c;
     }
-    s_ls[lb + i] = s;
-    s_lr[lb + i] = g;
+    s_score[lb + i] = s;
+    s_row[lb + i] = g;
 }
 
 @compute @workgroup_size(4 * Q)
@@ -106,8 +85,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
     let wg = wid.x;
     let q0 = wid.y * Q;
     for (var i = lid; i < LSLOTS; i = i + nthreads) {
-        s_ls[i] = NEG;
-        s_lr[i] = NONE;
+        s_score[i] = NEG;
+        s_row[i] = NONE;
     }
     for (var i = lid; i < Q; i = i + nthreads) {
         s_flag[i] = 0u;
@@ -192,7 +171,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
                 let last = qi * KP; // the heap root: the worst kept hit
                 var keep = alive && q0 + qi < p.nq;
                 if keep {
-                    keep = better(s, grow, s_ls[last], s_lr[last]);
+                    keep = better(s, grow, s_score[last], s_row[last]);
                 }
                 if keep {
                     s_buf[qi * R + r] = s;
@@ -212,7 +191,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
                 for (var r = 0u; r < R; r = r + 1u) {
                     let s = s_buf[qi * R + r];
                     let g = tile + r + p.row_base;
-                    if s > NEG && better(s, g, s_ls[lb], s_lr[lb]) {
+                    if s > NEG && better(s, g, s_score[lb], s_row[lb]) {
                         heap_replace_root(lb, s, g);
                     }
                 }
@@ -236,7 +215,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
     for (var i = lid; i < Q * KP; i = i + nthreads) {
         let qi = i / KP;
         if q0 + qi < p.nq {
-            out[((q0 + qi) * p.n_wg + wg) * KP + i % KP] = Cand(s_ls[i], s_lr[i]);
+            out[((q0 + qi) * p.n_wg + wg) * KP + i % KP] = Cand(s_score[i], s_row[i]);
         }
     }
 }

@@ -17,8 +17,6 @@ override F16: bool = false; // rows are f16 pairs packed in u32
 
 const QMAX: u32 = 8u;
 const DT: u32 = 64u;
-const NEG: f32 = -3.0e38;
-const NONE: u32 = 0xffffffffu;
 
 struct Params {
     qstride: u32,     // floats per staged query (dim, or 2 * words for f16)
@@ -30,7 +28,6 @@ struct Params {
     nq: u32,          // queries in this dispatch
     _pad: u32,
 }
-struct Cand { score: f32, row: u32 }
 struct Cursor { score: f32, row: u32, enabled: u32, _pad: u32 }
 
 @group(0) @binding(0) var<storage, read> rows: array<u32>;
@@ -44,53 +41,6 @@ var<workgroup> s_score: array<f32, SLOTS>;
 var<workgroup> s_row: array<u32, SLOTS>;
 var<workgroup> s_q: array<f32, QSLOTS>;
 var<workgroup> s_flag: u32;
-
-fn better(sa: f32, ra: u32, sb: f32, rb: u32) -> bool {
-    return sa > sb || (sa == sb && ra < rb);
-}
-
-// Orders slots a and b: a first if `a_first`, else b first.
-fn cswap(a: u32, b: u32, a_first: bool) {
-    let sa = s_score[a];
-    let ra = s_row[a];
-    let sb = s_score[b];
-    let rb = s_row[b];
-    if better(sb, rb, sa, ra) == a_first {
-        s_score[a] = sb;
-        s_row[a] = rb;
-        s_score[b] = sa;
-        s_row[b] = ra;
-    }
-}
-
-// Sorts the tile of query slot base `qb`, then merges its best KP into the best list.
-fn sort_and_merge(qb: u32, lid: u32) {
-    let tb = qb + KP;
-    for (var size = 2u; size <= T; size = size << 1u) {
-        for (var stride = size >> 1u; stride > 0u; stride = stride >> 1u) {
-            for (var i = lid; i < T / 2u; i = i + WG) {
-                let lo = 2u * i - (i & (stride - 1u));
-                cswap(tb + lo, tb + lo + stride, (lo & size) == 0u);
-            }
-            workgroupBarrier();
-        }
-    }
-    for (var i = lid; i < KP; i = i + WG) {
-        let j = tb + KP - 1u - i;
-        if better(s_score[j], s_row[j], s_score[qb + i], s_row[qb + i]) {
-            s_score[qb + i] = s_score[j];
-            s_row[qb + i] = s_row[j];
-        }
-    }
-    workgroupBarrier();
-    for (var stride = KP >> 1u; stride > 0u; stride = stride >> 1u) {
-        for (var i = lid; i < KP / 2u; i = i + WG) {
-            let lo = 2u * i - (i & (stride - 1u));
-            cswap(qb + lo, qb + lo + stride, true);
-        }
-        workgroupBarrier();
-    }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {

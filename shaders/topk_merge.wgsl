@@ -6,16 +6,12 @@ override KP: u32 = 16u;    // best list (power of two)
 override T: u32 = 64u;     // tile (power of two, >= KP and >= WG)
 override SLOTS: u32 = 80u; // KP + T
 
-const NEG: f32 = -3.0e38;
-const NONE: u32 = 0xffffffffu;
-
 struct Params {
     per_query: u32, // candidates per query (lists * KP)
     nq: u32,
     _pad0: u32,
     _pad1: u32,
 }
-struct Cand { score: f32, row: u32 }
 
 @group(0) @binding(0) var<storage, read> cand: array<Cand>;
 @group(0) @binding(1) var<storage, read_write> res: array<Cand>;
@@ -24,51 +20,6 @@ struct Cand { score: f32, row: u32 }
 var<workgroup> s_score: array<f32, SLOTS>;
 var<workgroup> s_row: array<u32, SLOTS>;
 var<workgroup> s_flag: u32;
-
-fn better(sa: f32, ra: u32, sb: f32, rb: u32) -> bool {
-    return sa > sb || (sa == sb && ra < rb);
-}
-
-fn cswap(a: u32, b: u32, a_first: bool) {
-    let sa = s_score[a];
-    let ra = s_row[a];
-    let sb = s_score[b];
-    let rb = s_row[b];
-    if better(sb, rb, sa, ra) == a_first {
-        s_score[a] = sb;
-        s_row[a] = rb;
-        s_score[b] = sa;
-        s_row[b] = ra;
-    }
-}
-
-fn sort_and_merge(lid: u32) {
-    let tb = KP;
-    for (var size = 2u; size <= T; size = size << 1u) {
-        for (var stride = size >> 1u; stride > 0u; stride = stride >> 1u) {
-            for (var i = lid; i < T / 2u; i = i + WG) {
-                let lo = 2u * i - (i & (stride - 1u));
-                cswap(tb + lo, tb + lo + stride, (lo & size) == 0u);
-            }
-            workgroupBarrier();
-        }
-    }
-    for (var i = lid; i < KP; i = i + WG) {
-        let j = tb + KP - 1u - i;
-        if better(s_score[j], s_row[j], s_score[i], s_row[i]) {
-            s_score[i] = s_score[j];
-            s_row[i] = s_row[j];
-        }
-    }
-    workgroupBarrier();
-    for (var stride = KP >> 1u; stride > 0u; stride = stride >> 1u) {
-        for (var i = lid; i < KP / 2u; i = i + WG) {
-            let lo = 2u * i - (i & (stride - 1u));
-            cswap(lo, lo + stride, true);
-        }
-        workgroupBarrier();
-    }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -97,7 +48,7 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
         }
         let any = workgroupUniformLoad(&s_flag);
         if any != 0u {
-            sort_and_merge(lid);
+            sort_and_merge(0u, lid);
         }
         workgroupBarrier();
         if lid == 0u {

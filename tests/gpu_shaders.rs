@@ -1,28 +1,59 @@
-//! Every shader parses and validates with naga (no GPU needed).
+//! Every shader, as loaded (behind the prelude), parses and validates with naga (no GPU
+//! needed).
 
 use std::path::Path;
 
+use engram::compute::gpu::shaders;
+
+fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    (module, info)
+}
+
+/// Every kernel, as loaded (its file behind the prelude and the library parts it uses),
+/// validates; and every `.wgsl` file in `shaders/` is part of some kernel, so none escapes
+/// validation.
 #[test]
 fn every_shader_validates() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("shaders directory") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
-            continue;
-        }
-        let src = std::fs::read_to_string(&path).expect("read shader");
-        let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
-        n += 1;
+    for s in shaders::ALL {
+        validate(s.name, s.source);
     }
-    assert!(n >= 8, "expected at least 8 shaders, found {n}");
+    assert!(shaders::ALL.len() >= 11, "expected at least 11 kernels");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files = Vec::new();
+    for dir in [root.clone(), root.join("lib")] {
+        for entry in std::fs::read_dir(&dir).expect("shaders directory") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().and_then(|e| e.to_str()) == Some("wgsl") {
+                let rel = path.strip_prefix(&root).expect("under shaders/");
+                files.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    for f in &files {
+        assert!(
+            shaders::ALL.iter().any(|s| s.files.contains(&f.as_str())),
+            "shaders/{f} is not part of any kernel"
+        );
+    }
+    // The source is exactly its files, in order.
+    for s in shaders::ALL {
+        let mut want = String::new();
+        for (i, f) in s.files.iter().enumerate() {
+            if i > 0 {
+                want.push('\n');
+            }
+            want.push_str(&std::fs::read_to_string(root.join(f)).expect("read shader"));
+        }
+        assert_eq!(s.source, want, "{}: not its files", s.name);
+    }
 }
 
 /// The tiled search kernel validates with the override values the host picks (every query block
@@ -30,15 +61,7 @@ fn every_shader_validates() {
 /// only once the overrides are known.
 #[test]
 fn tiled_search_validates_with_host_overrides() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders/search_tiled.wgsl");
-    let src = std::fs::read_to_string(&path).expect("read shader");
-    let module = naga::front::wgsl::parse_str(&src).expect("parse");
-    let info = naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::all(),
-    )
-    .validate(&module)
-    .expect("validate");
+    let (module, info) = validate("search_tiled", shaders::SEARCH_TILED.source);
     for q in [8u32, 16, 32, 64] {
         for kp in [1u32, 2, 16, 128] {
             for f16 in [0.0, 1.0] {

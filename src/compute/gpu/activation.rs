@@ -16,8 +16,8 @@ use super::context::{cast_vec, GpuContext};
 use super::types::{SpreadCsr, SpreadParams};
 use crate::compute::error::GpuError;
 
-const GATE_SRC: &str = include_str!("../../../shaders/spread_gate.wgsl");
-const PULL_SRC: &str = include_str!("../../../shaders/spread.wgsl");
+const GATE_SRC: &str = super::shaders::SPREAD_GATE.source;
+const PULL_SRC: &str = super::shaders::SPREAD.source;
 const WG: u32 = 64;
 
 #[repr(C)]

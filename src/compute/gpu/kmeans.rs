@@ -6,9 +6,9 @@ use super::matrix::GpuMatrix;
 use super::types::{GpuLayout, TopTwo};
 use crate::compute::error::GpuError;
 
-const ASSIGN_SRC: &str = include_str!("../../../shaders/kmeans_assign.wgsl");
-const SUMS_SRC: &str = include_str!("../../../shaders/kmeans_sums.wgsl");
-const REDUCE_SRC: &str = include_str!("../../../shaders/kmeans_reduce.wgsl");
+const ASSIGN_SRC: &str = super::shaders::KMEANS_ASSIGN.source;
+const SUMS_SRC: &str = super::shaders::KMEANS_SUMS.source;
+const REDUCE_SRC: &str = super::shaders::KMEANS_REDUCE.source;
 
 /// Rows per phase-1 work item.
 const SEG: usize = 256;

@@ -6,8 +6,8 @@ use std::time::Instant;
 use super::context::GpuContext;
 use crate::compute::error::GpuError;
 
-const COPY_SRC: &str = include_str!("../../../shaders/copy_bw.wgsl");
-const FMA_SRC: &str = include_str!("../../../shaders/fma_peak.wgsl");
+const COPY_SRC: &str = super::shaders::COPY_BW.source;
+const FMA_SRC: &str = super::shaders::FMA_PEAK.source;
 const WG: u32 = 256;
 
 #[repr(C)]

@@ -254,7 +254,7 @@ impl GpuMatrix {
     }
 }
 
-const GATHER_SRC: &str = include_str!("../../../shaders/gather_rows.wgsl");
+const GATHER_SRC: &str = super::shaders::GATHER_ROWS.source;
 const GATHER_WG: u32 = 64;
 
 impl GpuMatrix {

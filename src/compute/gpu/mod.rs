@@ -5,6 +5,7 @@
 //! [`GpuError::NotCompiled`](crate::compute::GpuError::NotCompiled), so callers never need `#[cfg]`.
 
 mod mirror;
+pub mod shaders;
 mod types;
 pub use mirror::GpuMirror;
 pub use types::{Capabilities, GpuLayout, GpuOptions, SpreadCsr, SpreadParams, TopTwo};

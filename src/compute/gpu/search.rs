@@ -18,9 +18,9 @@ use super::types::GpuLayout;
 use crate::compute::error::GpuError;
 use crate::compute::topk::{merge_sorted, Hit};
 
-const SEARCH_SRC: &str = include_str!("../../../shaders/search_topk.wgsl");
-const MERGE_SRC: &str = include_str!("../../../shaders/topk_merge.wgsl");
-const TILED_SRC: &str = include_str!("../../../shaders/search_tiled.wgsl");
+const SEARCH_SRC: &str = super::shaders::SEARCH_TOPK.source;
+const MERGE_SRC: &str = super::shaders::TOPK_MERGE.source;
+const TILED_SRC: &str = super::shaders::SEARCH_TILED.source;
 
 /// The largest `k` the tiled batch kernel serves (its per-query lists live in workgroup memory;
 /// 128 fits 16 KiB, the guaranteed minimum, with 8-query blocks, and 32 KiB with 16-query blocks).
