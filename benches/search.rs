@@ -3,7 +3,8 @@
 //! `cargo bench --bench search` (N from `ENGRAM_BENCH_N`, default 200,000; d = 384).
 //! Groups: `limits` (sequential read, GEMM 2048³ — the peaks the figures are ratios to), `search_single` (one query: scalar loop, SIMD
 //! f32, SIMD f16), `search_batch` (16, 32, 64 and 1,000 queries) and `search_singles`
-//! (the same queries as separate single-query calls, for the batch speed-up).
+//! (the same queries as separate single-query calls, for the batch speed-up), `search_batch_k`
+//! (1,000 queries over 20,000 rows with k = 1, 10, 50, 128: the cost of large k).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use engram::compute::cpu::gemm::{matmul, Threads};
@@ -130,6 +131,24 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
+/// A batch of 1,000 queries over 20,000 rows (the L3-resident batch of `engram bench`) with
+/// k = 1, 10, 50 and 128: what the top-k bookkeeping costs on top of the dot products
+/// (target of issue #20: k = 128 within 15 % of k = 10).
+fn batch_k(c: &mut Criterion) {
+    let (n, dim, nq) = (20_000, 384, 1000);
+    let e = store(n, dim);
+    let q = rows(nq, dim, 77);
+    let mut g = c.benchmark_group("search_batch_k");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements((2 * n * dim * nq) as u64));
+    for k in [1usize, 10, 50, 128] {
+        g.bench_function(BenchmarkId::new("cpu-simd-f32-1000q-20k", k), |b| {
+            b.iter(|| e.search_batch_in(&q, k, Layout::F32).unwrap())
+        });
+    }
+    g.finish();
+}
+
 fn store(n: usize, dim: usize) -> Engram {
     let mut e = Engram::new(Config::new(dim).precision(Precision::F32AndF16)).unwrap();
     for start in (0..n).step_by(50_000) {
@@ -169,5 +188,5 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, limits, ingest, single, batch);
+criterion_group!(benches, limits, ingest, single, batch, batch_k);
 criterion_main!(benches);
