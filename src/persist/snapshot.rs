@@ -610,7 +610,7 @@ fn read_head<R: Read>(s: &mut Sections<'_, R>) -> Result<(Engram, Head), crate::
         .precision(precision)
         .backend(BackendChoice::Auto)
         .chunk_bytes(reopen_chunk_bytes(chunk, s.size, f32_row_bytes))
-        .check()
+        .check_values()
         .map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
     // Not corruption: the backend is the process's (ENGRAM_BACKEND), and its errors are its own.
     let mut engine = Engram::new(config)?;
