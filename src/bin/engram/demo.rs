@@ -162,7 +162,7 @@ fn ingest_twice(
 }
 
 /// The `show` concepts with the most members (JSON), each with its purity against the true
-/// labels and its `members` strongest members.
+/// labels and its strongest members (`strongest` of them).
 fn largest_concepts(
     mem: &Engram,
     label_of: &impl Fn(EpisodeId) -> u32,
