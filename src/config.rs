@@ -178,7 +178,24 @@ impl Config {
     }
 
     /// Validates every invariant and returns the config unchanged if all hold.
+    ///
+    /// The backend is resolved against the environment here as well, so a bad setting fails
+    /// at once rather than when an engine selects its backend: with [`BackendChoice::Auto`]
+    /// (the default), `ENGRAM_BACKEND` holding anything but `cpu`, `gpu` or `auto` (any case;
+    /// blank or unset is fine) is [`ConfigError::BadEnv`], the error
+    /// [`Engram::new`](crate::Engram::new) gives for it. An explicit `Cpu` or `Gpu` choice does
+    /// not read the variable. Whether a GPU exists is not checked here.
     pub fn check(self) -> Result<Self, ConfigError> {
+        let config = self.check_values()?;
+        if config.backend == BackendChoice::Auto {
+            BackendChoice::from_env()?;
+        }
+        Ok(config)
+    }
+
+    /// [`Config::check`] without the environment: the invariants of the values themselves
+    /// (what a snapshot records, so a bad `ENGRAM_BACKEND` is not taken for corruption).
+    pub(crate) fn check_values(self) -> Result<Self, ConfigError> {
         if self.dim == 0 {
             return Err(ConfigError::ZeroDimension);
         }

@@ -10,7 +10,7 @@ use super::lock::StoreLock;
 use super::record;
 use super::seal::{Seal, SEAL_FILE};
 use super::snapshot::{self, SnapshotInfo};
-use super::wal::{SyncPolicy, Wal, WalReader};
+use super::wal::{SyncPolicy, Tail, Wal, WalReader};
 use crate::error::{Result, StoreError};
 
 /// What [`repair`] found and did.
@@ -55,17 +55,15 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         Err(e) => (None, Some(e.to_string())),
     };
     let dim = engine.dim();
-    let new_log = |report: &mut RepairReport, problem: String| {
-        start_new_log(dir, &info, dim, report, problem)
-    };
     if !wal_path.exists() {
-        new_log(&mut report, "the log was missing".into())?;
+        start_new_log(dir, &info, dim, &mut report, "the log was missing".into())?;
         return Ok(report);
     }
     let mut r = match WalReader::open(&wal_path) {
         Ok(r) => r,
         Err(e) => {
-            new_log(&mut report, format!("the log is unusable: {e}"))?;
+            let problem = format!("the log is unusable: {e}");
+            start_new_log(dir, &info, dim, &mut report, problem)?;
             return Ok(report);
         }
     };
@@ -75,97 +73,165 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         || (!stale && info.log_id.is_some() && r.log_id != info.log_id);
     if foreign {
         drop(r);
-        new_log(
+        start_new_log(
+            dir,
+            &info,
+            dim,
             &mut report,
             "the log does not belong to this snapshot (dimension, generation or id)".into(),
         )?;
         return Ok(report);
     }
     if stale {
-        if seal.is_some_and(|s| s.generation == info.generation) {
-            drop(r);
-            new_log(
-                &mut report,
-                "the log is an older copy from before the last checkpoint, whose own log was \
-                 sealed: the records since that checkpoint are missing"
-                    .into(),
-            )?;
-            return Ok(report);
-        }
-        // Opening discards it as already folded into the snapshot.
-        report.clean = bad_seal.is_none();
-        report.problem = bad_seal;
-        report.log_bytes = r.size();
-        if !report.clean {
-            remove_seal(dir)?;
-        }
+        return repair_stale(dir, r, &info, dim, seal, bad_seal, report);
+    }
+    let damage = replay(&mut r, &mut engine, &mut report);
+    let size = r.size();
+    let log_id = r.log_id;
+    let tail = r.tail();
+    drop(r);
+    let sealed = seal.filter(|s| s.generation == info.generation && Some(s.log_id) == log_id);
+    let end = LogEnd {
+        generation: info.generation,
+        log_id,
+        size,
+    };
+    match damage.or_else(|| removed_records(tail, sealed)) {
+        Some((good_len, problem)) => cut_at(dir, end, good_len, problem, report),
+        None => keep_sound_log(dir, end, tail, bad_seal, report),
+    }
+}
+
+/// The log as [`repair`] found it once replayed: its generation, id and length.
+#[derive(Clone, Copy)]
+struct LogEnd {
+    generation: u64,
+    log_id: Option<u64>,
+    size: u64,
+}
+
+/// Repairs the store around a log one generation behind the snapshot (`r`): an older copy of
+/// a sealed log is replaced by a new one; otherwise opening discards it, and only a damaged
+/// seal is removed.
+fn repair_stale(
+    dir: &Path,
+    r: WalReader<'_>,
+    info: &SnapshotInfo,
+    dim: usize,
+    seal: Option<Seal>,
+    bad_seal: Option<String>,
+    mut report: RepairReport,
+) -> Result<RepairReport> {
+    if seal.is_some_and(|s| s.generation == info.generation) {
+        drop(r);
+        start_new_log(
+            dir,
+            info,
+            dim,
+            &mut report,
+            "the log is an older copy from before the last checkpoint, whose own log was \
+             sealed: the records since that checkpoint are missing"
+                .into(),
+        )?;
         return Ok(report);
     }
-    let damage = loop {
+    // Opening discards it as already folded into the snapshot.
+    report.clean = bad_seal.is_none();
+    report.problem = bad_seal;
+    report.log_bytes = r.size();
+    if !report.clean {
+        remove_seal(dir)?;
+    }
+    Ok(report)
+}
+
+/// Replays the log into `engine`, counting the records kept, up to its end or its first
+/// damage: `Some((offset, problem))` for a record that is damaged or does not apply.
+fn replay(
+    r: &mut WalReader<'_>,
+    engine: &mut crate::engine::Engram,
+    report: &mut RepairReport,
+) -> Option<(u64, String)> {
+    loop {
         let at = r.offset();
         match r.next_record() {
-            Ok(Some((off, rec))) => match record::apply(&mut engine, &rec) {
+            Ok(Some((off, rec))) => match record::apply(engine, &rec) {
                 Ok(()) => report.records_kept += 1,
                 Err(d) => break Some((off, format!("record at offset {off}: {d}"))),
             },
             Ok(None) => break None,
             Err(e) => break Some((at, e.to_string())),
         }
-    };
-    let size = r.size();
-    let log_id = r.log_id;
-    let tail = r.tail();
-    drop(r);
-    let sealed = seal.filter(|s| s.generation == info.generation && Some(s.log_id) == log_id);
-    let (good_len, problem) = match damage {
-        Some(d) => d,
-        None => match sealed {
-            Some(s) if tail.good_len < s.len => (
-                tail.good_len,
-                format!(
-                    "the log holds {} bytes of complete records, but held {} when the store was \
-                     last closed: records were removed",
-                    tail.good_len, s.len
-                ),
-            ),
-            _ => {
-                // Sound (a torn tail is left to the next writable open).
-                report.log_bytes = size;
-                match bad_seal {
-                    None => report.clean = true,
-                    Some(p) => {
-                        report.problem = Some(p);
-                        if let Some(id) = log_id {
-                            reseal(dir, info.generation, id, tail.good_len)?;
-                        } else {
-                            remove_seal(dir)?;
-                        }
-                    }
-                }
-                return Ok(report);
-            }
-        },
-    };
-    report.log_bytes = good_len;
-    if good_len == size {
-        // Nothing to cut (records were removed before): reseal at what is there.
-        report.problem = Some(problem);
-        match log_id {
-            Some(id) => reseal(dir, info.generation, id, good_len)?,
-            None => remove_seal(dir)?,
-        }
-        return Ok(report);
     }
-    let side = cut_log(dir, good_len, size)?;
-    report.problem = Some(problem);
-    report.dropped_bytes = size - good_len;
-    report.log_bytes = good_len;
-    report.saved_to = Some(side);
-    match log_id {
-        Some(id) => reseal(dir, info.generation, id, good_len)?,
-        None => remove_seal(dir)?,
+}
+
+/// Records removed from a log that replays cleanly: its complete records end before the
+/// length the seal vouches for. `Some((good_len, problem))` then.
+fn removed_records(tail: Tail, sealed: Option<Seal>) -> Option<(u64, String)> {
+    match sealed {
+        Some(s) if tail.good_len < s.len => Some((
+            tail.good_len,
+            format!(
+                "the log holds {} bytes of complete records, but held {} when the store was \
+                 last closed: records were removed",
+                tail.good_len, s.len
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Keeps a sound log (a torn tail is left to the next writable open); only a damaged seal is
+/// rewritten.
+fn keep_sound_log(
+    dir: &Path,
+    end: LogEnd,
+    tail: Tail,
+    bad_seal: Option<String>,
+    mut report: RepairReport,
+) -> Result<RepairReport> {
+    report.log_bytes = end.size;
+    match bad_seal {
+        None => report.clean = true,
+        Some(p) => {
+            report.problem = Some(p);
+            reseal_or_remove(dir, end, tail.good_len)?;
+        }
     }
     Ok(report)
+}
+
+/// Cuts the log at `good_len` (saving the bytes after it) unless nothing follows it, and
+/// reseals at `good_len`; `problem` goes in the report.
+fn cut_at(
+    dir: &Path,
+    end: LogEnd,
+    good_len: u64,
+    problem: String,
+    mut report: RepairReport,
+) -> Result<RepairReport> {
+    report.log_bytes = good_len;
+    if good_len == end.size {
+        // Nothing to cut (records were removed before): reseal at what is there.
+        report.problem = Some(problem);
+        reseal_or_remove(dir, end, good_len)?;
+        return Ok(report);
+    }
+    let side = cut_log(dir, good_len, end.size)?;
+    report.problem = Some(problem);
+    report.dropped_bytes = end.size - good_len;
+    report.log_bytes = good_len;
+    report.saved_to = Some(side);
+    reseal_or_remove(dir, end, good_len)?;
+    Ok(report)
+}
+
+/// Reseals the log at `len` or, for a log without an id (version 1), removes the seal.
+fn reseal_or_remove(dir: &Path, end: LogEnd, len: u64) -> Result<()> {
+    match end.log_id {
+        Some(id) => reseal(dir, end.generation, id, len),
+        None => Ok(remove_seal(dir)?),
+    }
 }
 
 /// Replaces a missing or unusable log by an empty one of the snapshot's generation and id

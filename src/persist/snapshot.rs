@@ -610,7 +610,7 @@ fn read_head<R: Read>(s: &mut Sections<'_, R>) -> Result<(Engram, Head), crate::
         .precision(precision)
         .backend(BackendChoice::Auto)
         .chunk_bytes(reopen_chunk_bytes(chunk, s.size, f32_row_bytes))
-        .check()
+        .check_values()
         .map_err(|e| corrupt(path, "HEAD", hoff, e.to_string()))?;
     // Not corruption: the backend is the process's (ENGRAM_BACKEND), and its errors are its own.
     let mut engine = Engram::new(config)?;
@@ -1025,48 +1025,10 @@ fn encode_consolidation(e: &mut Enc, engine: &Engram) {
         e.u64(c.0);
         e.u64(t);
     }
-    let c = engine.config.consolidation_config();
-    e.u64(c.seed);
-    match c.clusters {
-        ClusterCount::Fixed(k) => {
-            e.u8(0);
-            e.u64(k as u64);
-        }
-        ClusterCount::Discover { max_k } => {
-            e.u8(1);
-            e.u8(max_k.is_some() as u8);
-            e.u64(max_k.unwrap_or(0) as u64);
-        }
-    }
-    e.u64(c.max_iter as u64);
-    e.u64(c.warm_iter as u64);
-    e.f32(c.replay_fraction);
-    e.u64(c.replay_min as u64);
-    e.f32(c.min_coherence);
-    e.u64(c.min_cluster_size as u64);
-    e.f32(c.match_threshold);
-    e.f32(c.novelty_threshold);
-    e.f32(c.soft_margin);
-    e.u64(c.soft_candidates as u64);
-    e.f32(c.binding_gain);
-    e.f32(c.prune_below);
-    e.f32(c.replay_gain);
-    e.f32(c.proto_strength);
-    e.f32(c.confirm_gain);
-    e.u32(c.promote_after);
-    e.f32(c.concept_min_strength);
-    e.f32(c.link_threshold);
-    match c.forgetting {
-        ForgettingCurve::Exponential { half_life } => {
-            e.u8(0);
-            e.u64(half_life.to_bits());
-        }
-        ForgettingCurve::Power { scale, exponent } => {
-            e.u8(1);
-            e.u64(scale.to_bits());
-            e.u64(exponent.to_bits());
-        }
-        ForgettingCurve::None => e.u8(2),
+    let mut c = engine.config.consolidation_config().clone();
+    // Writing cannot fail: the tags written are the values' own.
+    if let Err(err) = config_fields(e, &mut c) {
+        unreachable!("encoding a consolidation configuration failed: {err}");
     }
 }
 
@@ -1103,51 +1065,8 @@ fn decode_consolidation(buf: &[u8], engine: &mut Engram) -> Result<(), String> {
         prev = Some(c);
         concept_time.insert(ConceptId(c), t);
     }
-    let u = |v: u64| usize::try_from(v).map_err(|_| format!("{v} does not fit usize"));
-    // Every field listed (no `..Default`): a new field must get a place in the format.
-    let c = ConsolidationConfig {
-        seed: d.u64()?,
-        clusters: match d.u8()? {
-            0 => ClusterCount::Fixed(u(d.u64()?)?),
-            1 => {
-                let has = d.u8()?;
-                let k = u(d.u64()?)?;
-                ClusterCount::Discover {
-                    max_k: (has != 0).then_some(k),
-                }
-            }
-            t => return Err(format!("bad cluster-count tag {t}")),
-        },
-        max_iter: u(d.u64()?)?,
-        warm_iter: u(d.u64()?)?,
-        replay_fraction: d.f32()?,
-        replay_min: u(d.u64()?)?,
-        min_coherence: d.f32()?,
-        min_cluster_size: u(d.u64()?)?,
-        match_threshold: d.f32()?,
-        novelty_threshold: d.f32()?,
-        soft_margin: d.f32()?,
-        soft_candidates: u(d.u64()?)?,
-        binding_gain: d.f32()?,
-        prune_below: d.f32()?,
-        replay_gain: d.f32()?,
-        proto_strength: d.f32()?,
-        confirm_gain: d.f32()?,
-        promote_after: d.u32()?,
-        concept_min_strength: d.f32()?,
-        link_threshold: d.f32()?,
-        forgetting: match d.u8()? {
-            0 => ForgettingCurve::Exponential {
-                half_life: f64::from_bits(d.u64()?),
-            },
-            1 => ForgettingCurve::Power {
-                scale: f64::from_bits(d.u64()?),
-                exponent: f64::from_bits(d.u64()?),
-            },
-            2 => ForgettingCurve::None,
-            t => return Err(format!("bad forgetting-curve tag {t}")),
-        },
-    };
+    let mut c = ConsolidationConfig::default();
+    config_fields(&mut d, &mut c)?;
     d.finish()?;
     let c = c.check().map_err(|e| format!("configuration: {e}"))?;
     engine.config = engine.config.clone().consolidation(c);
@@ -1155,6 +1074,171 @@ fn decode_consolidation(buf: &[u8], engine: &mut Engram) -> Result<(), String> {
         watermark,
         last_time,
         concept_time,
+    };
+    Ok(())
+}
+
+/// Reads or writes one value of the CONS section in place: [`Enc`] writes it, [`Dec`]
+/// replaces it with the value read. [`config_fields`] runs over the consolidation
+/// configuration with either, so the format lists its fields once.
+trait FieldCodec {
+    fn u8(&mut self, v: &mut u8) -> Result<(), String>;
+    fn u32(&mut self, v: &mut u32) -> Result<(), String>;
+    fn u64(&mut self, v: &mut u64) -> Result<(), String>;
+    fn f32(&mut self, v: &mut f32) -> Result<(), String>;
+
+    /// A `usize` as a u64 (read: an error if it does not fit).
+    fn usize(&mut self, v: &mut usize) -> Result<(), String> {
+        let mut x = *v as u64;
+        self.u64(&mut x)?;
+        *v = usize::try_from(x).map_err(|_| format!("{x} does not fit usize"))?;
+        Ok(())
+    }
+
+    /// An f64 as its bits (a u64), so it round-trips bit for bit.
+    fn f64(&mut self, v: &mut f64) -> Result<(), String> {
+        let mut bits = v.to_bits();
+        self.u64(&mut bits)?;
+        *v = f64::from_bits(bits);
+        Ok(())
+    }
+}
+
+impl FieldCodec for Enc {
+    fn u8(&mut self, v: &mut u8) -> Result<(), String> {
+        Enc::u8(self, *v);
+        Ok(())
+    }
+    fn u32(&mut self, v: &mut u32) -> Result<(), String> {
+        Enc::u32(self, *v);
+        Ok(())
+    }
+    fn u64(&mut self, v: &mut u64) -> Result<(), String> {
+        Enc::u64(self, *v);
+        Ok(())
+    }
+    fn f32(&mut self, v: &mut f32) -> Result<(), String> {
+        Enc::f32(self, *v);
+        Ok(())
+    }
+}
+
+impl FieldCodec for Dec<'_> {
+    fn u8(&mut self, v: &mut u8) -> Result<(), String> {
+        *v = Dec::u8(self)?;
+        Ok(())
+    }
+    fn u32(&mut self, v: &mut u32) -> Result<(), String> {
+        *v = Dec::u32(self)?;
+        Ok(())
+    }
+    fn u64(&mut self, v: &mut u64) -> Result<(), String> {
+        *v = Dec::u64(self)?;
+        Ok(())
+    }
+    fn f32(&mut self, v: &mut f32) -> Result<(), String> {
+        *v = Dec::f32(self)?;
+        Ok(())
+    }
+}
+
+/// The consolidation configuration of the CONS section, field by field in the order of the
+/// format (see [`encode_consolidation`]), written from `c` or read into it.
+fn config_fields(x: &mut impl FieldCodec, c: &mut ConsolidationConfig) -> Result<(), String> {
+    // Every field named (no `..`): a new field must get a place in the format.
+    let ConsolidationConfig {
+        seed,
+        clusters,
+        max_iter,
+        warm_iter,
+        replay_fraction,
+        replay_min,
+        min_coherence,
+        min_cluster_size,
+        match_threshold,
+        novelty_threshold,
+        soft_margin,
+        soft_candidates,
+        binding_gain,
+        prune_below,
+        replay_gain,
+        proto_strength,
+        confirm_gain,
+        promote_after,
+        concept_min_strength,
+        link_threshold,
+        forgetting,
+    } = c;
+    x.u64(seed)?;
+    cluster_count_field(x, clusters)?;
+    x.usize(max_iter)?;
+    x.usize(warm_iter)?;
+    x.f32(replay_fraction)?;
+    x.usize(replay_min)?;
+    x.f32(min_coherence)?;
+    x.usize(min_cluster_size)?;
+    x.f32(match_threshold)?;
+    x.f32(novelty_threshold)?;
+    x.f32(soft_margin)?;
+    x.usize(soft_candidates)?;
+    x.f32(binding_gain)?;
+    x.f32(prune_below)?;
+    x.f32(replay_gain)?;
+    x.f32(proto_strength)?;
+    x.f32(confirm_gain)?;
+    x.u32(promote_after)?;
+    x.f32(concept_min_strength)?;
+    x.f32(link_threshold)?;
+    forgetting_field(x, forgetting)
+}
+
+/// `clusters u8` (0 fixed: k u64; 1 discover: has max_k u8, max_k u64 (0 when none)).
+fn cluster_count_field(x: &mut impl FieldCodec, v: &mut ClusterCount) -> Result<(), String> {
+    let (mut tag, mut has, mut k) = match *v {
+        ClusterCount::Fixed(k) => (0u8, 0u8, k),
+        ClusterCount::Discover { max_k } => (1, max_k.is_some() as u8, max_k.unwrap_or(0)),
+    };
+    x.u8(&mut tag)?;
+    *v = match tag {
+        0 => {
+            x.usize(&mut k)?;
+            ClusterCount::Fixed(k)
+        }
+        1 => {
+            x.u8(&mut has)?;
+            x.usize(&mut k)?;
+            ClusterCount::Discover {
+                max_k: (has != 0).then_some(k),
+            }
+        }
+        t => return Err(format!("bad cluster-count tag {t}")),
+    };
+    Ok(())
+}
+
+/// `forgetting u8` (0 exponential: half_life f64; 1 power: scale f64, exponent f64; 2 none).
+fn forgetting_field(x: &mut impl FieldCodec, v: &mut ForgettingCurve) -> Result<(), String> {
+    let (mut tag, mut a, mut b) = match *v {
+        ForgettingCurve::Exponential { half_life } => (0u8, half_life, 0.0),
+        ForgettingCurve::Power { scale, exponent } => (1, scale, exponent),
+        ForgettingCurve::None => (2, 0.0, 0.0),
+    };
+    x.u8(&mut tag)?;
+    *v = match tag {
+        0 => {
+            x.f64(&mut a)?;
+            ForgettingCurve::Exponential { half_life: a }
+        }
+        1 => {
+            x.f64(&mut a)?;
+            x.f64(&mut b)?;
+            ForgettingCurve::Power {
+                scale: a,
+                exponent: b,
+            }
+        }
+        2 => ForgettingCurve::None,
+        t => return Err(format!("bad forgetting-curve tag {t}")),
     };
     Ok(())
 }

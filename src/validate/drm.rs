@@ -32,7 +32,7 @@ use super::{normalize, r3, DrmData, ExperimentResult, Lexicon, ValidateError};
 use crate::config::Config;
 use crate::consolidation::{ClusterCount, ConsolidationConfig};
 use crate::engine::Engram;
-use crate::memory::EpisodeMeta;
+use crate::memory::{EpisodeId, EpisodeMeta};
 use crate::recall::{RecallMode, RecallParams};
 
 /// Parameters of the DRM experiment.
@@ -102,6 +102,26 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
             .backend(super::backend())
             .consolidation(drm_consolidation(p.seed)),
     )?;
+    let list_of = study(&mut mem, &data)?;
+    let (vocab, list_words) = scorer_vocabulary(&data, &lex);
+    let recall = free_recall(&mem, &data, &vocab, &list_of)?;
+    let recognition = recognition(&mem, &data, &lex, &list_words)?;
+    Ok(DrmFigures {
+        lure_recall: recall.recalled.len() as f64 / data.lists.len() as f64,
+        lures_recalled: recall.recalled,
+        lure_recall_lexicon: recall.recalled_lex.len() as f64 / data.lists.len() as f64,
+        studied_recall_precision: recall.own as f64 / recall.episodes.max(1) as f64,
+        studied_old: recognition.studied_old,
+        lure_old: recognition.lure_old,
+        unrelated_old: recognition.unrelated_old,
+        unrelated_tested: recognition.unrelated_tested,
+    })
+}
+
+/// Steps 1 and 2: stores the studied words of every list (list `j` is stream `j`, one time
+/// step per word) and consolidates after each list. Returns each episode's list.
+fn study(mem: &mut Engram, data: &DrmData) -> Result<HashMap<EpisodeId, usize>, ValidateError> {
+    let dim = data.dim;
     // 1. Study.
     let mut list_of = HashMap::new();
     let mut t = 0u64;
@@ -114,7 +134,13 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
         // 2. Consolidate the list just studied.
         mem.consolidate(t)?;
     }
-    // Scorer's vocabulary: lexicon ∪ studied ∪ lures, deduplicated by spelling.
+    Ok(list_of)
+}
+
+/// The scorer's vocabulary: lexicon ∪ studied ∪ lures, deduplicated by spelling (lures and
+/// studied words first), and the words of the lists (studied and lures).
+fn scorer_vocabulary(data: &DrmData, lex: &Lexicon) -> (Vec<(String, Vec<f32>)>, HashSet<String>) {
+    let dim = data.dim;
     let mut vocab: Vec<(String, Vec<f32>)> = Vec::new();
     let mut seen = HashSet::new();
     for l in &data.lists {
@@ -133,6 +159,31 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
             vocab.push((w.clone(), lex.vector(i).to_vec()));
         }
     }
+    (vocab, list_words)
+}
+
+/// What free recall of every list found.
+struct FreeRecall {
+    /// Lists whose lure was recalled (a reconstruction closer to the lure than to every
+    /// studied word).
+    recalled: Vec<String>,
+    /// Lists whose lure was recalled under the stricter decoding.
+    recalled_lex: Vec<String>,
+    /// Recalled episodes that are studied words of the cued list.
+    own: usize,
+    /// Recalled episodes.
+    episodes: usize,
+}
+
+/// Step 3: free recall of every list, cued by its study context (the normalised mean of its
+/// studied vectors).
+fn free_recall(
+    mem: &Engram,
+    data: &DrmData,
+    vocab: &[(String, Vec<f32>)],
+    list_of: &HashMap<EpisodeId, usize>,
+) -> Result<FreeRecall, ValidateError> {
+    let dim = data.dim;
     let decode = |v: &[f32]| -> &str {
         vocab
             .iter()
@@ -182,6 +233,31 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
             recalled_lex.push(l.name.clone());
         }
     }
+    Ok(FreeRecall {
+        recalled,
+        recalled_lex,
+        own,
+        episodes,
+    })
+}
+
+/// The rates of "old" judgements of recognition.
+struct Recognition {
+    studied_old: f64,
+    lure_old: f64,
+    unrelated_old: f64,
+    unrelated_tested: usize,
+}
+
+/// Step 4: recognition of every studied word, every lure and unrelated new words (every 25th
+/// lexicon word that is not a word of the lists).
+fn recognition(
+    mem: &Engram,
+    data: &DrmData,
+    lex: &Lexicon,
+    list_words: &HashSet<String>,
+) -> Result<Recognition, ValidateError> {
+    let dim = data.dim;
     // 4. Recognition.
     let rate = |cues: &mut dyn Iterator<Item = &[f32]>| -> Result<(f64, usize), ValidateError> {
         let (mut old, mut n) = (0usize, 0usize);
@@ -203,11 +279,7 @@ pub fn measure(p: &DrmParams) -> Result<DrmFigures, ValidateError> {
         .filter(|&i| !list_words.contains(&lex.words[i]))
         .collect();
     let (unrelated_old, unrelated_tested) = rate(&mut unrelated.iter().map(|&i| lex.vector(i)))?;
-    Ok(DrmFigures {
-        lure_recall: recalled.len() as f64 / data.lists.len() as f64,
-        lures_recalled: recalled,
-        lure_recall_lexicon: recalled_lex.len() as f64 / data.lists.len() as f64,
-        studied_recall_precision: own as f64 / episodes.max(1) as f64,
+    Ok(Recognition {
         studied_old,
         lure_old,
         unrelated_old,

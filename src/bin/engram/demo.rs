@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use engram::synth::SynthData;
 use engram::{
     ClusterCount, Config, ConsolidationConfig, Engram, EpisodeId, EpisodeMeta, MemoryNode,
     RecallHit, RecallMode, RecallParams,
@@ -44,6 +45,39 @@ pub struct Args {
 
 /// Runs `engram demo`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
+    let (stream, mut mem) = setup(c, &a)?;
+    // 1. ingest and consolidate, twice.
+    let ingested = ingest_twice(&mut mem, &stream, a.n, a.dim)?;
+    let q = quality::score(&mem, &ingested.ids, &stream.labels)?;
+    let label_of = |e: EpisodeId| stream.labels[e.0 as usize];
+    // 2. concepts, largest first, with their strongest members.
+    let shown = largest_concepts(&mem, &label_of, a.show, a.members)?;
+    // 3. recall by the embedding of one episode: blended, then semantic only.
+    let cue_id = ingested.ids[0];
+    let cue = mem.embedding(cue_id)?;
+    let blended = recall_json(&mem, cue_id, &cue, RecallMode::Blended, a.n, &label_of)?;
+    let semantic = recall_json(&mem, cue_id, &cue, RecallMode::Semantic, a.n, &label_of)?;
+
+    let v = json!({
+        "n": a.n, "dim": a.dim, "clusters": a.clusters, "seed": c.seed,
+        "k": a.k, "backend": mem.backend().kind(),
+        "episodes": mem.len(), "ingest_s": ingested.ingest_s,
+        "episodes_per_s": a.n as f64 / ingested.ingest_s,
+        "consolidate_s": ingested.consolidate_s, "cycles": ingested.cycles,
+        "concepts": mem.concepts().len(), "bindings": mem.graph().binding_count(),
+        "ari": q.ari, "nmi": q.nmi, "unbound": q.unbound,
+        "shown": shown,
+        "recall": blended, "recall_semantic": semantic,
+    });
+    if c.json {
+        return print_json(&v);
+    }
+    print_text(&a, &v, &mem);
+    Ok(())
+}
+
+/// Checks the arguments and the memory, generates the stream and makes the engine.
+fn setup(c: &Common, a: &Args) -> anyhow::Result<(SynthData, Engram)> {
     if a.clusters > a.n {
         crate::util::usage_error(format!(
             "--clusters {} is larger than --n {}",
@@ -73,21 +107,37 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     let cfg = Config::new(a.dim)
         .backend(c.backend)
         .consolidation(ConsolidationConfig::default().seed(c.seed).clusters(count));
-    let mut mem = Engram::new(cfg)?;
+    let mem = Engram::new(cfg)?;
     log::info!(
         "backend: {} ({})",
         mem.backend().kind(),
         mem.backend_reason()
     );
-    let dim = a.dim;
-    let half = a.n / 2;
+    Ok((stream, mem))
+}
 
-    // 1. ingest and consolidate, twice.
+/// The stream stored and consolidated in two halves.
+struct Ingested {
+    ids: Vec<EpisodeId>,
+    ingest_s: f64,
+    consolidate_s: f64,
+    /// Each cycle's report (JSON).
+    cycles: Vec<Value>,
+}
+
+/// Ingests the `n` rows of `stream` in two halves, with a consolidation cycle after each.
+fn ingest_twice(
+    mem: &mut Engram,
+    stream: &SynthData,
+    n: usize,
+    dim: usize,
+) -> anyhow::Result<Ingested> {
+    let half = n / 2;
     let mut ingest = 0.0;
     let mut consolidate = 0.0;
-    let mut ids: Vec<EpisodeId> = Vec::with_capacity(a.n);
+    let mut ids: Vec<EpisodeId> = Vec::with_capacity(n);
     let mut cycles = Vec::new();
-    for (lo, hi) in [(0, half), (half, a.n)] {
+    for (lo, hi) in [(0, half), (half, n)] {
         let metas = (lo as u64..hi as u64).map(EpisodeMeta::at).collect();
         let t = Instant::now();
         ids.extend(mem.remember_batch(&stream.data[lo * dim..hi * dim], metas)?);
@@ -103,9 +153,22 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
             "bindings_created": r.bindings_created, "secs": secs(t),
         }));
     }
-    let q = quality::score(&mem, &ids, &stream.labels)?;
+    Ok(Ingested {
+        ids,
+        ingest_s: ingest,
+        consolidate_s: consolidate,
+        cycles,
+    })
+}
 
-    // 2. concepts, largest first, with their strongest members.
+/// The `show` concepts with the most members (JSON), each with its purity against the true
+/// labels and its strongest members (`strongest` of them).
+fn largest_concepts(
+    mem: &Engram,
+    label_of: &impl Fn(EpisodeId) -> u32,
+    show: usize,
+    strongest: usize,
+) -> anyhow::Result<Vec<Value>> {
     let mut concepts: Vec<(engram::Concept, Vec<(EpisodeId, f32)>)> = mem
         .concepts()
         .into_iter()
@@ -115,10 +178,9 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<_>>()?;
     concepts.sort_by_key(|(cpt, m)| (std::cmp::Reverse(m.len()), cpt.id));
-    let label_of = |e: EpisodeId| stream.labels[e.0 as usize];
-    let shown: Vec<Value> = concepts
+    Ok(concepts
         .iter()
-        .take(a.show)
+        .take(show)
         .map(|(cpt, members)| {
             let mut counts = std::collections::BTreeMap::<u32, usize>::new();
             for &(e, _) in members {
@@ -133,46 +195,34 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
                 "members": members.len(), "coherence": cpt.coherence, "strength": cpt.strength,
                 "confirmations": cpt.confirmations,
                 "true_label": true_label, "purity": hits as f64 / members.len().max(1) as f64,
-                "strongest_members": members.iter().take(a.members).map(|&(e, s)| json!({
+                "strongest_members": members.iter().take(strongest).map(|&(e, s)| json!({
                     "episode": e.0, "binding": s, "true_label": label_of(e)})).collect::<Vec<_>>(),
             })
         })
-        .collect();
+        .collect())
+}
 
-    // 3. recall by the embedding of one episode: blended, then semantic only.
-    let cue_id = ids[0];
-    let cue = mem.embedding(cue_id)?;
-    let recall = |mode: RecallMode| -> anyhow::Result<Value> {
-        let t = Instant::now();
-        let hits = mem.recall_view(&cue, &RecallParams::new(5).mode(mode).at(a.n as u64))?;
-        let ms = secs(t) * 1e3;
-        let same = hits
-            .iter()
-            .filter(|h| hit_label(h, &label_of) == Some(label_of(cue_id)))
-            .count();
-        Ok(json!({
-            "mode": format!("{mode:?}").to_lowercase(), "cue_episode": cue_id.0, "ms": ms,
-            "same_cluster": same, "hits": hits.iter().map(|h| hit_json(h, &label_of)).collect::<Vec<_>>(),
-        }))
-    };
-    let blended = recall(RecallMode::Blended)?;
-    let semantic = recall(RecallMode::Semantic)?;
-
-    let v = json!({
-        "n": a.n, "dim": a.dim, "clusters": a.clusters, "seed": c.seed,
-        "k": a.k, "backend": mem.backend().kind(),
-        "episodes": mem.len(), "ingest_s": ingest, "episodes_per_s": a.n as f64 / ingest,
-        "consolidate_s": consolidate, "cycles": cycles,
-        "concepts": mem.concepts().len(), "bindings": mem.graph().binding_count(),
-        "ari": q.ari, "nmi": q.nmi, "unbound": q.unbound,
-        "shown": shown,
-        "recall": blended, "recall_semantic": semantic,
-    });
-    if c.json {
-        return print_json(&v);
-    }
-    print_text(&a, &v, &mem);
-    Ok(())
+/// Recalls 5 memories for `cue` (the embedding of episode `cue_id`) in `mode` at time `now`
+/// (JSON), counting those from the cue's true cluster.
+fn recall_json(
+    mem: &Engram,
+    cue_id: EpisodeId,
+    cue: &[f32],
+    mode: RecallMode,
+    now: usize,
+    label_of: &impl Fn(EpisodeId) -> u32,
+) -> anyhow::Result<Value> {
+    let t = Instant::now();
+    let hits = mem.recall_view(cue, &RecallParams::new(5).mode(mode).at(now as u64))?;
+    let ms = secs(t) * 1e3;
+    let same = hits
+        .iter()
+        .filter(|h| hit_label(h, label_of) == Some(label_of(cue_id)))
+        .count();
+    Ok(json!({
+        "mode": format!("{mode:?}").to_lowercase(), "cue_episode": cue_id.0, "ms": ms,
+        "same_cluster": same, "hits": hits.iter().map(|h| hit_json(h, label_of)).collect::<Vec<_>>(),
+    }))
 }
 
 fn hit_label(h: &RecallHit, label_of: &impl Fn(EpisodeId) -> u32) -> Option<u32> {

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use engram::consolidation::ForgettingCurve;
+use engram::synth::Synth;
 use engram::{
     ClusterCount, Config, ConsolidationConfig, CycleReport, Engram, EpisodeId, EpisodeMeta,
     Precision,
@@ -153,7 +154,46 @@ fn cycle(mem: &mut Engram, res: &Reservoir, labelled: bool, rows: usize) -> anyh
 /// Runs `engram stream`.
 pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    // The shape of the stream, from the generator or from the file header.
+    let plan = plan(c, &a)?;
+    let mut mem = engine(c, &a, &plan)?;
+    let backend = mem.backend().kind();
+    log::info!("backend: {backend} ({})", mem.backend_reason());
+    let (n, dim, every) = (plan.n, plan.dim, plan.every);
+    let mut progress = Progress::new(c, n as u64, "episodes");
+    progress.println(&format!(
+        "stream: {n} × {dim} ({} clusters), {} storage ({} raw), consolidating every {every} rows ({}), backend {}",
+        plan.clusters,
+        a.precision.name(),
+        gb(plan.raw_bytes),
+        if a.discover { "discovered k".to_string() } else { format!("k = {}", plan.k) },
+        mem.backend().describe()
+    ));
+    let fed = feed(c, &a, &plan, &mut mem, &mut progress)?;
+    progress.finish();
+    report(c, &a, &plan, &mem, &fed, backend, started)
+}
+
+/// The stream's shape and the run's settings.
+struct Plan {
+    n: usize,
+    dim: usize,
+    /// True clusters.
+    clusters: usize,
+    /// Clusters consolidation looks for (unless discovered).
+    k: usize,
+    /// Whether true labels are known.
+    labelled: bool,
+    /// Rows between consolidation cycles.
+    every: usize,
+    /// The bytes of the stored vectors at the chosen precision.
+    raw_bytes: u64,
+    /// The generator (`None` when the rows are read from `--input`).
+    synth: Option<Synth>,
+}
+
+/// The shape of the stream, from the generator or from the file header, and the settings
+/// that follow from it.
+fn plan(c: &Common, a: &Args) -> anyhow::Result<Plan> {
     let (n, dim, clusters, synth) = match &a.input {
         None => {
             crate::util::check_rows_fit(
@@ -180,10 +220,25 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         .every
         .unwrap_or_else(|| n.div_ceil(10).min(CYCLE_BYTES / (dim * 4)))
         .max(1);
+    Ok(Plan {
+        n,
+        dim,
+        clusters,
+        k,
+        labelled,
+        every,
+        raw_bytes: (n * dim * a.precision.bytes_per_component()) as u64,
+        synth,
+    })
+}
+
+/// The engine: the chosen precision and backend, consolidation with `k` or discovered
+/// clusters and the chosen forgetting.
+fn engine(c: &Common, a: &Args, plan: &Plan) -> anyhow::Result<Engram> {
     let count = if a.discover {
         ClusterCount::Discover { max_k: None }
     } else {
-        ClusterCount::Fixed(k)
+        ClusterCount::Fixed(plan.k)
     };
     let forgetting = a
         .half_life
@@ -194,23 +249,34 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         .seed(c.seed)
         .clusters(count)
         .forgetting(forgetting);
-    let mut mem = Engram::new(
-        Config::new(dim)
+    Ok(Engram::new(
+        Config::new(plan.dim)
             .precision(a.precision)
             .backend(c.backend)
             .consolidation(consolidation),
-    )?;
-    let backend = mem.backend().kind();
-    log::info!("backend: {backend} ({})", mem.backend_reason());
-    let raw_bytes = (n * dim * a.precision.bytes_per_component()) as u64;
-    let mut progress = Progress::new(c, n as u64, "episodes");
-    progress.println(&format!(
-        "stream: {n} × {dim} ({clusters} clusters), {} storage ({} raw), consolidating every {every} rows ({}), backend {}",
-        a.precision.name(),
-        gb(raw_bytes),
-        if a.discover { "discovered k".to_string() } else { format!("k = {k}") },
-        mem.backend().describe()
-    ));
+    )?)
+}
+
+/// What pushing the stream through the engine gave.
+struct Fed {
+    res: Reservoir,
+    cycles: Vec<Cycle>,
+    /// Seconds in `remember_batch`.
+    ingest_s: f64,
+    /// Seconds making or reading the rows.
+    source_s: f64,
+}
+
+/// Pushes the stream through the engine chunk by chunk, consolidating every `plan.every`
+/// rows and after the last, with a line of progress per cycle.
+fn feed(
+    c: &Common,
+    a: &Args,
+    plan: &Plan,
+    mem: &mut Engram,
+    progress: &mut Progress,
+) -> anyhow::Result<Fed> {
+    let (n, dim, every, labelled) = (plan.n, plan.dim, plan.every, plan.labelled);
     let mut res = Reservoir::new(a.sample, c.seed);
     let mut cycles: Vec<Cycle> = Vec::new();
     let (mut ingest_s, mut source_s) = (0.0f64, 0.0f64);
@@ -231,7 +297,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         }
         let done = start + m;
         if done >= next_cycle || done == n {
-            let cy = cycle(&mut mem, &res, labelled, done)?;
+            let cy = cycle(mem, &res, labelled, done)?;
             let line = format!(
                 "{done:>11} episodes  {:>9.0} episodes/s  {:>4} concepts  ARI {}  NMI {}  unbound {}  rss {}  (cycle {:.2} s)",
                 done as f64 / ingest_s,
@@ -250,7 +316,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         t_source = Instant::now();
         Ok(())
     };
-    match (&synth, &a.input) {
+    match (&plan.synth, &a.input) {
         (Some(s), _) => {
             for ch in s.chunks(a.chunk_rows) {
                 step(ch.start, &ch.data, &ch.labels)?;
@@ -261,29 +327,47 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         }
         (None, None) => unreachable!("a stream is generated or read"),
     }
-    progress.finish();
+    Ok(Fed {
+        res,
+        cycles,
+        ingest_s,
+        source_s,
+    })
+}
+
+/// Prints the run's figures: JSON with every cycle's, or a line of text.
+fn report(
+    c: &Common,
+    a: &Args,
+    plan: &Plan,
+    mem: &Engram,
+    fed: &Fed,
+    backend: &str,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let (n, raw_bytes, cycles, ingest_s) = (plan.n, plan.raw_bytes, &fed.cycles, fed.ingest_s);
     let last = cycles.last();
     let q = last.and_then(|c| c.quality);
     let peak = peak_rss_bytes();
     let consolidate_s: f64 = cycles.iter().map(|c| c.secs).sum();
     let quality_s: f64 = cycles.iter().map(|c| c.quality_secs).sum();
     let v = json!({
-        "n": n, "dim": dim, "clusters": clusters, "seed": c.seed,
-        "k": if a.discover { Value::Null } else { json!(k) },
+        "n": n, "dim": plan.dim, "clusters": plan.clusters, "seed": c.seed,
+        "k": if a.discover { Value::Null } else { json!(plan.k) },
         "precision": a.precision.name(),
         "backend": backend, "backend_reason": mem.backend_reason(),
         "source": if a.input.is_some() { "npy" } else { "synth" },
         "episodes": mem.len(),
         "concepts": last.map_or(0, |c| c.concepts),
         "ari": q.map(|q| q.ari), "nmi": q.map(|q| q.nmi), "unbound": q.map(|q| q.unbound),
-        "quality_sample_rows": res.ids.len(),
+        "quality_sample_rows": fed.res.ids.len(),
         "quality": "each episode labelled by its strongest binding (unbound = one extra cluster), on a reservoir sample of episodes",
         "consolidation": if a.discover { "Engram::consolidate, ClusterCount::Discover" } else { "Engram::consolidate, ClusterCount::Fixed(k)" },
         "half_life_rows": a.half_life,
-        "every": every,
+        "every": plan.every,
         "cycles": cycles.len(),
         "episodes_per_s": n as f64 / ingest_s,
-        "ingest_s": ingest_s, "source_s": source_s, "consolidate_s": consolidate_s,
+        "ingest_s": ingest_s, "source_s": fed.source_s, "consolidate_s": consolidate_s,
         "quality_s": quality_s,
         "wall_s": secs(started),
         "bindings": mem.graph().binding_count(),
@@ -304,7 +388,7 @@ pub fn run(c: &Common, a: Args) -> anyhow::Result<()> {
         last.map_or(0, |c| c.concepts),
         fmt_opt(q.map(|q| q.ari)),
         fmt_opt(q.map(|q| q.nmi)),
-        res.ids.len(),
+        fed.res.ids.len(),
         gb(peak),
         peak as f64 / raw_bytes as f64,
         a.precision.name(),

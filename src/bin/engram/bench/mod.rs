@@ -76,6 +76,39 @@ fn gpu_context(c: &Common) -> anyhow::Result<Option<std::sync::Arc<GpuContext>>>
 
 /// Runs `engram bench`.
 pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
+    normalise_args(&mut a);
+    // Steps: the CPU limits, the GPU's, each size, the consolidation cycle.
+    let mut progress = Progress::new(c, a.sizes.len() as u64 + 3, "steps");
+    let lim = measure_cpu_limits(&mut progress);
+    let gpu = gpu_plan(c, &a, &mut progress)?;
+    let mut sizes = a.sizes.clone();
+    sizes.extend(&gpu.sizes);
+    sizes.sort_unstable();
+    sizes.dedup();
+    let max_batch = *a.batches.iter().max().unwrap_or(&1);
+    let queries = random_rows(max_batch, a.dim, c.seed ^ 0x5eed);
+    let mut rows_out: Vec<Row> = Vec::new();
+    progress.set_total(sizes.len() as u64 + 3);
+    for (step, &n) in sizes.iter().enumerate() {
+        progress.set(step as u64 + 2, &format!("N = {n}"));
+        progress.println(&format!("N = {n}: ingest, search, k-means..."));
+        let largest = Some(&n) == sizes.last();
+        measure_size(&a, c.seed, n, largest, &queries, &lim, &gpu, &mut rows_out)?;
+    }
+    progress.set(sizes.len() as u64 + 2, "consolidation");
+    let cons = measure_consolidation(c, &a, gpu.software, &mut progress, &mut rows_out)?;
+    progress.finish();
+    // The read limit is the best the probe saw, before or after the measurements: a shared
+    // machine's bandwidth drifts over a run, and a kernel is compared with the best rate.
+    let again = engram::bench::read_bandwidth_probe(lim.threads, lim.read_bytes, 10);
+    let lim = best_read_limit(lim, again.gbps, again.streams, &mut rows_out);
+    report::pair_rows(&mut rows_out);
+    write_report(c, &a, &lim, &gpu, &rows_out, &cons)
+}
+
+/// Applies `--quick`, sorts and deduplicates the sizes and batches, and checks `--k` and that
+/// the largest size fits in memory.
+fn normalise_args(a: &mut Args) {
     if a.quick {
         a.sizes = vec![4000, 8000];
         a.batches = vec![1, 16];
@@ -91,19 +124,20 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
             a.k, a.sizes[0]
         ));
     }
-    let dim = a.dim;
     if let Some(&largest) = a.sizes.last() {
         // The rows, their f16 copy and the GPU staging copy: about 12 bytes per component.
         crate::util::check_rows_fit(
             largest,
-            dim,
+            a.dim,
             12,
             crate::util::available_memory(),
             "the memory available",
         );
     }
-    // Steps: the CPU limits, the GPU's, each size, the consolidation cycle.
-    let mut progress = Progress::new(c, a.sizes.len() as u64 + 3, "steps");
+}
+
+/// Step 0: measures the CPU's limits and prints them.
+fn measure_cpu_limits(progress: &mut Progress) -> engram::bench::CpuLimits {
     progress.set(0, "CPU limits");
     progress
         .println("measuring CPU limits (sequential read, FMA at 256 and 512 bits, 2048³ GEMM)...");
@@ -119,6 +153,25 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
         lim.gemm_gflops,
         lim.threads
     ));
+    lim
+}
+
+/// The GPU of the run, its measured limits and what is measured on it.
+struct GpuPlan {
+    ctx: Option<std::sync::Arc<GpuContext>>,
+    limits: Option<GpuLimits>,
+    /// Whether the adapter is a software one (`None`: no GPU).
+    software: Option<bool>,
+    /// Store sizes measured on the GPU (capped on a software adapter).
+    sizes: Vec<usize>,
+    /// Query batch sizes measured on the GPU (at most 64 on a software adapter).
+    batches: Vec<usize>,
+    /// Repetitions per GPU timing (1 on a software adapter).
+    reps: usize,
+}
+
+/// Step 1: finds the GPU, measures its limits (printing them) and decides what runs on it.
+fn gpu_plan(c: &Common, a: &Args, progress: &mut Progress) -> anyhow::Result<GpuPlan> {
     progress.set(1, "GPU limits");
     let ctx = gpu_context(c)?;
     let mut glim = None;
@@ -139,7 +192,7 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
         glim = Some(g);
     }
     let software = ctx.as_ref().map(|c| c.capabilities().is_software);
-    let (gpu_sizes, gpu_batches, gpu_reps) = if software == Some(true) {
+    let (sizes, batches, reps) = if software == Some(true) {
         let s: Vec<usize> = a
             .sizes
             .iter()
@@ -156,105 +209,103 @@ pub fn run(c: &Common, mut a: Args) -> anyhow::Result<()> {
     } else {
         (a.sizes.clone(), a.batches.clone(), a.reps)
     };
-    let mut sizes = a.sizes.clone();
-    sizes.extend(&gpu_sizes);
-    sizes.sort_unstable();
-    sizes.dedup();
+    Ok(GpuPlan {
+        ctx,
+        limits: glim,
+        software,
+        sizes,
+        batches,
+        reps,
+    })
+}
 
-    let max_batch = *a.batches.iter().max().unwrap_or(&1);
-    let queries = random_rows(max_batch, dim, c.seed ^ 0x5eed);
-    let mut rows_out: Vec<Row> = Vec::new();
-    progress.set_total(sizes.len() as u64 + 3);
-    for (step, &n) in sizes.iter().enumerate() {
-        progress.set(step as u64 + 2, &format!("N = {n}"));
-        progress.println(&format!("N = {n}: ingest, search, k-means..."));
-        let rows = random_rows(n, dim, c.seed + n as u64);
-        measure::ingest(&rows, dim, a.reps.min(3), &lim, &mut rows_out);
-        if Some(&n) == sizes.last() {
-            measure::ingest_splits(&rows, dim, &lim, &mut rows_out);
-        }
-        let mut e = Engram::new(
-            Config::new(dim)
-                .precision(Precision::F32AndF16)
-                .backend(BackendChoice::Cpu),
-        )?;
-        e.remember_batch(&rows, vec![])?;
-        // k = 1 and k = 128 on the CPU too where the GPU runs (its reference and its pair).
-        let gpu_here = ctx.is_some() && gpu_sizes.contains(&n);
-        let extra_k: &[usize] = if gpu_here { &EXTRA_K } else { &[] };
-        let cpu_ids = measure::cpu_search(
-            &e,
-            &queries,
-            &a.batches,
-            extra_k,
-            a.reps,
-            &lim,
-            &mut rows_out,
-        )?;
-        drop(e);
-        let k = a.k.min(n);
-        let labels = measure::cpu_kmeans(&rows, dim, k, a.reps, &lim, &mut rows_out)?;
-        if let (Some(ctx), Some(g)) = (&ctx, &glim) {
-            if gpu_sizes.contains(&n) {
-                measure::gpu_search(
-                    ctx,
-                    &rows,
-                    dim,
-                    &queries,
-                    &gpu_batches,
-                    &EXTRA_K,
-                    gpu_reps,
-                    g,
-                    &cpu_ids,
-                    &mut rows_out,
-                )?;
-                measure::gpu_kmeans(ctx, &rows, dim, k, gpu_reps, g, &labels, &mut rows_out)?;
-            }
+/// Measures ingest, search and k-means at store size `n` on the CPU and, where the GPU runs
+/// at that size, on the GPU (the ingest splits at the `largest` size only).
+#[allow(clippy::too_many_arguments)]
+fn measure_size(
+    a: &Args,
+    seed: u64,
+    n: usize,
+    largest: bool,
+    queries: &[f32],
+    lim: &engram::bench::CpuLimits,
+    gpu: &GpuPlan,
+    rows_out: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let dim = a.dim;
+    let rows = random_rows(n, dim, seed + n as u64);
+    measure::ingest(&rows, dim, a.reps.min(3), lim, rows_out);
+    if largest {
+        measure::ingest_splits(&rows, dim, lim, rows_out);
+    }
+    let mut e = Engram::new(
+        Config::new(dim)
+            .precision(Precision::F32AndF16)
+            .backend(BackendChoice::Cpu),
+    )?;
+    e.remember_batch(&rows, vec![])?;
+    // k = 1 and k = 128 on the CPU too where the GPU runs (its reference and its pair).
+    let gpu_here = gpu.ctx.is_some() && gpu.sizes.contains(&n);
+    let extra_k: &[usize] = if gpu_here { &EXTRA_K } else { &[] };
+    let cpu_ids = measure::cpu_search(&e, queries, &a.batches, extra_k, a.reps, lim, rows_out)?;
+    drop(e);
+    let k = a.k.min(n);
+    let labels = measure::cpu_kmeans(&rows, dim, k, a.reps, lim, rows_out)?;
+    if let (Some(ctx), Some(g)) = (&gpu.ctx, &gpu.limits) {
+        if gpu.sizes.contains(&n) {
+            measure::gpu_search(
+                ctx,
+                &rows,
+                dim,
+                queries,
+                &gpu.batches,
+                &EXTRA_K,
+                gpu.reps,
+                g,
+                &cpu_ids,
+                rows_out,
+            )?;
+            measure::gpu_kmeans(ctx, &rows, dim, k, gpu.reps, g, &labels, rows_out)?;
         }
     }
-    // One warm consolidation cycle at the largest size against one Lloyd iteration.
+    Ok(())
+}
+
+/// The last step: one warm consolidation cycle at the largest size against one Lloyd
+/// iteration, on the CPU and on a hardware GPU.
+fn measure_consolidation(
+    c: &Common,
+    a: &Args,
+    software: Option<bool>,
+    progress: &mut Progress,
+    rows_out: &mut Vec<Row>,
+) -> anyhow::Result<Vec<measure::ConsolidationFigures>> {
     let n_max = *a.sizes.last().unwrap_or(&a.sizes[0]);
     let k = a.k.min(n_max);
-    progress.set(sizes.len() as u64 + 2, "consolidation");
     progress.println(&format!(
         "consolidation: a warm cycle over {n_max} new rows, k = {k}..."
     ));
     let mut cons = vec![measure::consolidation(
         n_max,
-        dim,
+        a.dim,
         k,
         a.reps.min(3),
         BackendChoice::Cpu,
         c.seed,
-        &mut rows_out,
+        rows_out,
     )?];
     if software == Some(false) {
         cons.push(measure::consolidation(
             n_max,
-            dim,
+            a.dim,
             k,
             a.reps.min(3),
             BackendChoice::Gpu,
             c.seed,
-            &mut rows_out,
+            rows_out,
         )?);
     }
-    progress.finish();
-    // The read limit is the best the probe saw, before or after the measurements: a shared
-    // machine's bandwidth drifts over a run, and a kernel is compared with the best rate.
-    let again = engram::bench::read_bandwidth_probe(lim.threads, lim.read_bytes, 10);
-    let lim = best_read_limit(lim, again.gbps, again.streams, &mut rows_out);
-    report::pair_rows(&mut rows_out);
-    write_report(
-        c,
-        &a,
-        &lim,
-        ctx.as_deref(),
-        glim,
-        software,
-        &rows_out,
-        &cons,
-    )
+    Ok(cons)
 }
 
 /// Raises the read limit to `gbps` (a second probe) if that is higher, and the limits of the
@@ -283,20 +334,59 @@ fn best_read_limit(
 /// The `k` of the extra search rows (besides 10): the tiled kernel's smallest and largest.
 const EXTRA_K: [usize; 2] = [1, engram::compute::gpu::K_TILED_MAX];
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the report: JSON, markdown and an SVG plot to `--out` if given, and the
+/// markdown (or the JSON with `--json`) to stdout.
 fn write_report(
     c: &Common,
     a: &Args,
     lim: &engram::bench::CpuLimits,
-    ctx: Option<&GpuContext>,
-    glim: Option<GpuLimits>,
-    software: Option<bool>,
+    gpu: &GpuPlan,
     rows: &[Row],
     cons: &[measure::ConsolidationFigures],
 ) -> anyhow::Result<()> {
+    let (ctx, glim, software) = (gpu.ctx.as_deref(), gpu.limits, gpu.software);
     let machine = report::machine_name();
     let date = report::today();
     let (cross_json, cross_text) = report::crossover(rows, software);
+    let notes = report_notes(cross_text, ctx.is_some(), software, cons);
+    let head = report_head(&machine, &date, a, lim, gpu_line(ctx, glim, software));
+    let table = report::markdown(&head, rows, &notes);
+    let report = json!({
+        "machine": machine, "date": date,
+        "args": { "sizes": a.sizes, "batches": a.batches, "dim": a.dim, "k": a.k, "reps": a.reps },
+        "limits": {
+            "cpu": { "threads": lim.threads, "read_gbps": lim.read_gbps,
+                     "read_gbps_1t": lim.read_gbps_1t, "read_bytes": lim.read_bytes,
+                     "read_streams": lim.read_streams, "gemm_gflops": lim.gemm_gflops,
+                     "fma_gflops": lim.fma_gflops, "fma_gflops_256": lim.fma_gflops_256,
+                     "fma_gflops_512": lim.fma_gflops_512, "fma512": lim.fma512.name() },
+            "gpu": gpu_json(ctx, glim),
+        },
+        "gpu_software": software,
+        "crossover": cross_json,
+        "consolidation": cons.iter().zip(["cpu", "gpu"]).map(|(f, b)| f.json(b)).collect::<Vec<_>>(),
+        "notes": notes,
+        "results": rows.iter().map(Row::json).collect::<Vec<_>>(),
+    });
+    if let Some(dir) = &a.out {
+        write_files(dir, &report, &table, rows, software)?;
+    }
+    if c.json {
+        print_json(&report)
+    } else {
+        print!("{table}");
+        Ok(())
+    }
+}
+
+/// The report's notes: the crossover (`cross_text`), what the GPU figures are worth, the
+/// consolidation cycles against Lloyd, the GPU search kernels and what search times include.
+fn report_notes(
+    cross_text: String,
+    has_gpu: bool,
+    software: Option<bool>,
+    cons: &[measure::ConsolidationFigures],
+) -> Vec<String> {
     let mut notes = vec![cross_text];
     match software {
         Some(true) => {
@@ -319,7 +409,7 @@ fn write_report(
             f.lloyd_s * 1e3
         ));
     }
-    if ctx.is_some() {
+    if has_gpu {
         notes.push(format!(
             "GPU search rows name their kernel: batches of ≥ {} queries with k ≤ {} take the tiled batch kernel; `search (k = 1)` and `search (k = {})` rows (f32) show its range",
             engram::compute::gpu::TILED_MIN_BATCH,
@@ -330,7 +420,12 @@ fn write_report(
     notes.push(
         "search times include query upload and result readback on the GPU; `upload` rows are the one-time copy of the store".into(),
     );
-    let gpu_json = match (ctx, glim) {
+    notes
+}
+
+/// The GPU's capabilities and measured limits (JSON; null without a GPU).
+fn gpu_json(ctx: Option<&GpuContext>, glim: Option<GpuLimits>) -> Value {
+    match (ctx, glim) {
         (Some(ctx), Some(g)) => {
             let mut v = crate::info::caps_json(ctx.capabilities());
             v["copy_bandwidth_gbps"] = json!(g.bandwidth_gbps);
@@ -338,8 +433,12 @@ fn write_report(
             v
         }
         _ => Value::Null,
-    };
-    let gpu_line = match (ctx, glim) {
+    }
+}
+
+/// The GPU's sentence of the report's head.
+fn gpu_line(ctx: Option<&GpuContext>, glim: Option<GpuLimits>, software: Option<bool>) -> String {
+    match (ctx, glim) {
         (Some(ctx), Some(g)) => format!(
             "GPU {} ({}): copy bandwidth {:.1} GB/s, FMA {:.1} GFLOP/s{}.",
             ctx.capabilities().adapter_name,
@@ -353,8 +452,18 @@ fn write_report(
             }
         ),
         _ => "No GPU adapter in this run.".into(),
-    };
-    let head = format!(
+    }
+}
+
+/// The markdown report's head: title, command and the limits measured.
+fn report_head(
+    machine: &str,
+    date: &str,
+    a: &Args,
+    lim: &engram::bench::CpuLimits,
+    gpu_line: String,
+) -> String {
+    format!(
         "# engram bench — {machine}, {date}\n\n\
          Command: `engram bench --sizes {} --batches {} --dim {} --k {} --reps {}`\n\n\
          Limits measured in this run: CPU sequential read {:.1} GB/s ({} threads; {:.1} GB/s on one; \
@@ -374,44 +483,29 @@ fn write_report(
         lim.fma_gflops,
         fma_text(lim),
         lim.gemm_gflops
+    )
+}
+
+/// Writes bench.json, bench.md and bench.svg to `dir`.
+fn write_files(
+    dir: &std::path::Path,
+    report: &Value,
+    table: &str,
+    rows: &[Row],
+    software: Option<bool>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join("bench.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    std::fs::write(dir.join("bench.md"), table)?;
+    crate::plot::write_svg(&dir.join("bench.svg"), rows, software == Some(true))?;
+    eprintln!(
+        "wrote {0}/bench.json, {0}/bench.md and {0}/bench.svg",
+        dir.display()
     );
-    let table = report::markdown(&head, rows, &notes);
-    let report = json!({
-        "machine": machine, "date": date,
-        "args": { "sizes": a.sizes, "batches": a.batches, "dim": a.dim, "k": a.k, "reps": a.reps },
-        "limits": {
-            "cpu": { "threads": lim.threads, "read_gbps": lim.read_gbps,
-                     "read_gbps_1t": lim.read_gbps_1t, "read_bytes": lim.read_bytes,
-                     "read_streams": lim.read_streams, "gemm_gflops": lim.gemm_gflops,
-                     "fma_gflops": lim.fma_gflops, "fma_gflops_256": lim.fma_gflops_256,
-                     "fma_gflops_512": lim.fma_gflops_512, "fma512": lim.fma512.name() },
-            "gpu": gpu_json,
-        },
-        "gpu_software": software,
-        "crossover": cross_json,
-        "consolidation": cons.iter().zip(["cpu", "gpu"]).map(|(f, b)| f.json(b)).collect::<Vec<_>>(),
-        "notes": notes,
-        "results": rows.iter().map(Row::json).collect::<Vec<_>>(),
-    });
-    if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(
-            dir.join("bench.json"),
-            serde_json::to_string_pretty(&report)?,
-        )?;
-        std::fs::write(dir.join("bench.md"), &table)?;
-        crate::plot::write_svg(&dir.join("bench.svg"), rows, software == Some(true))?;
-        eprintln!(
-            "wrote {0}/bench.json, {0}/bench.md and {0}/bench.svg",
-            dir.display()
-        );
-    }
-    if c.json {
-        print_json(&report)
-    } else {
-        print!("{table}");
-        Ok(())
-    }
+    Ok(())
 }
 
 /// The FMA rates at both widths and how 512-bit FMAs issue: "256-bit 120.3, 512-bit 121.0
