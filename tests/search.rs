@@ -62,6 +62,49 @@ fn single_and_batch_equal_f64_brute_force() {
     }
 }
 
+/// A batch large enough to be split by queries across threads
+/// (`engram::compute::cpu::QUERY_SPLIT_MIN`), with k from 1 to more than a chunk holds and
+/// forgotten rows: every query's hits are the brute force's.
+#[test]
+fn large_batches_and_large_k_equal_f64_brute_force() {
+    let (dim, n) = (40, 3_000);
+    let rows = random_rows(n, dim, 5);
+    let reference = normalised(&rows, dim);
+    let mut e = store(&rows, dim, Precision::F32, 700 * dim * 4 + 12);
+    // Forget every 7th episode: the brute force skips them too.
+    for id in (0..n as u64).step_by(7) {
+        e.forget(engram::EpisodeId(id)).unwrap();
+    }
+    let live: Vec<bool> = (0..n).map(|i| i % 7 != 0).collect();
+    let nq = engram::compute::cpu::QUERY_SPLIT_MIN + 45;
+    let queries = random_rows(nq, dim, 6);
+    let qn = normalised(&queries, dim);
+    for k in [1usize, 10, 128, 900] {
+        let got = e.search_batch(&queries, k).unwrap();
+        assert_eq!(got.len(), nq);
+        for (qi, g) in got.iter().enumerate() {
+            let want: Vec<(usize, f64)> =
+                brute_topk(&reference, dim, &qn[qi * dim..(qi + 1) * dim], usize::MAX)
+                    .into_iter()
+                    .filter(|w| live[w.0])
+                    .collect();
+            assert_eq!(g.len(), k, "k = {k}, query {qi}");
+            assert_exact(g, &want);
+        }
+        // The singles (another kernel) agree with the same brute force.
+        for qi in [0, nq / 2, nq - 1] {
+            let single = e.search(&queries[qi * dim..(qi + 1) * dim], k).unwrap();
+            let want: Vec<(usize, f64)> =
+                brute_topk(&reference, dim, &qn[qi * dim..(qi + 1) * dim], usize::MAX)
+                    .into_iter()
+                    .filter(|w| live[w.0])
+                    .collect();
+            assert_eq!(single.len(), k);
+            assert_exact(&single, &want);
+        }
+    }
+}
+
 #[test]
 fn odd_dimensions_and_every_kernel_path() {
     for dim in [1usize, 3, 8, 13, 37, 64, 385] {

@@ -4,7 +4,6 @@
 //! backend, so CPU and GPU agree on ids even when scores tie exactly.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 /// One search result: a score and the id of what scored it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,28 +33,14 @@ impl Hit {
     }
 }
 
-/// Heap entry ordered so that the *worst* hit is the maximum (the heap's top).
-#[derive(Debug, Clone, Copy)]
-struct Worst(Hit);
-
-impl PartialEq for Worst {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Worst {}
-impl PartialOrd for Worst {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Worst {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.rank_cmp(&other.0)
-    }
-}
-
 /// Keeps the best `k` hits seen so far.
+///
+/// A reservoir rather than a heap (as faiss's reservoir top-N): hits that reach the entry
+/// [`threshold`](TopK::threshold) are appended to a buffer of up to `2k`; when it is full, one
+/// selection (`select_nth_unstable`, O(k)) keeps the best `k` and raises the threshold to the
+/// `k`-th best score. Each offered hit costs one compare and, if it enters, one append —
+/// O(1) amortised instead of a heap's O(log k) — which is what keeps a large `k` (50–200, as
+/// retrieval-augmented applications ask) near the speed of a small one.
 ///
 /// ```
 /// use engram::compute::TopK;
@@ -69,7 +54,10 @@ impl Ord for Worst {
 #[derive(Debug, Clone)]
 pub struct TopK {
     k: usize,
-    heap: BinaryHeap<Worst>,
+    /// Candidates, unordered: after the first selection the best `k` seen are among them.
+    buf: Vec<Hit>,
+    /// Every hit below this score is known to rank below `k` others.
+    thr: f32,
 }
 
 impl TopK {
@@ -77,7 +65,8 @@ impl TopK {
     pub fn new(k: usize) -> Self {
         Self {
             k,
-            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+            buf: Vec::with_capacity(k.saturating_mul(2).min(1 << 16)),
+            thr: f32::NEG_INFINITY,
         }
     }
 
@@ -86,59 +75,77 @@ impl TopK {
         self.k
     }
 
-    /// How many hits are held.
+    /// How many hits are held (at most `k`).
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.buf.len().min(self.k)
     }
 
     /// Whether no hit is held.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.buf.is_empty() || self.k == 0
     }
 
-    /// Whether `k` hits are held, so a new hit must beat [`TopK::worst`] to enter.
+    /// Whether `k` hits are held, so a new hit must beat the worst of them to enter.
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.heap.len() >= self.k
+        self.buf.len() >= self.k
     }
 
-    /// The score a new hit must reach to be considered: `-inf` until full.
+    /// A score every hit that can still enter reaches: `-inf` until `k` hits were offered,
+    /// then the `k`-th best score as of the last selection — a lower bound of the current
+    /// `k`-th best that rises as hits arrive. A hit below it is certainly out; one at or
+    /// above it may still lose to the `k` best (ties go to the lower id).
     #[inline]
     pub fn threshold(&self) -> f32 {
-        if self.is_full() {
-            self.heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score)
-        } else {
-            f32::NEG_INFINITY
-        }
+        self.thr
     }
 
-    /// The worst hit held, if full.
-    #[inline]
+    /// The worst of the `k` best hits, if `k` are held (a selection over the buffer: O(k)).
     pub fn worst(&self) -> Option<Hit> {
-        if self.is_full() {
-            self.heap.peek().map(|w| w.0)
-        } else {
-            None
+        if !self.is_full() || self.k == 0 {
+            return None;
         }
+        let mut v = self.buf.clone();
+        let (_, worst, _) = v.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
+        Some(*worst)
     }
 
     /// Offers one hit.
     #[inline]
     pub fn push(&mut self, score: f32, id: u64) {
-        let hit = Hit { score, id };
-        if self.heap.len() < self.k {
-            self.heap.push(Worst(hit));
-        } else if let Some(mut top) = self.heap.peek_mut() {
-            if hit.ranks_before(&top.0) {
-                *top = Worst(hit);
-            }
+        if score < self.thr || self.k == 0 {
+            return;
+        }
+        self.buf.push(Hit { score, id });
+        let n = self.buf.len();
+        // Select when the buffer is full, and once when it first holds k (so the threshold
+        // filters from then on).
+        if n >= self.k.saturating_mul(2) || (n == self.k && self.thr == f32::NEG_INFINITY) {
+            self.select();
+        }
+    }
+
+    /// Keeps the best `k` of the buffer and sets the threshold to the `k`-th best score.
+    fn select(&mut self) {
+        if self.buf.len() > self.k {
+            self.buf.select_nth_unstable_by(self.k, Hit::rank_cmp);
+            self.buf.truncate(self.k);
+        }
+        // The worst of the k kept: the threshold.
+        let worst = self
+            .buf
+            .iter()
+            .map(|h| h.score)
+            .fold(f32::INFINITY, f32::min);
+        if self.buf.len() == self.k && worst > self.thr {
+            self.thr = worst;
         }
     }
 
     /// Offers every hit of another selection (the merge of two partial results).
     pub fn merge(&mut self, other: TopK) {
-        for w in other.heap {
-            self.push(w.0.score, w.0.id);
+        for h in other.buf {
+            self.push(h.score, h.id);
         }
     }
 
@@ -150,13 +157,13 @@ impl TopK {
     }
 
     /// The hits, best first (score descending, then id ascending).
-    pub fn into_sorted_vec(self) -> Vec<Hit> {
-        // `into_sorted_vec` sorts ascending by `Ord`, and `Ord` puts the best first.
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|w| w.0)
-            .collect()
+    pub fn into_sorted_vec(mut self) -> Vec<Hit> {
+        if self.buf.len() > self.k {
+            self.buf.select_nth_unstable_by(self.k, Hit::rank_cmp);
+            self.buf.truncate(self.k);
+        }
+        self.buf.sort_unstable_by(Hit::rank_cmp);
+        self.buf
     }
 }
 

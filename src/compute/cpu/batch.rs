@@ -349,12 +349,19 @@ fn offer_rows(
         let i = rest.trailing_zeros() as usize;
         rest &= rest - 1;
         let row = &scores[i * stride..i * stride + width];
-        for (j, (&s, t)) in row.iter().zip(th.iter_mut()).enumerate() {
-            if s >= *t {
-                let p = &mut pushers[q0 + j];
-                p.offer(s, base + i);
-                *t = p.threshold();
-            }
+        // Which queries this row can enter, as a mask computed without branches (one vector
+        // compare when it vectorises); then only those queries are visited.
+        let mut enter = row
+            .iter()
+            .zip(th.iter())
+            .enumerate()
+            .fold(0u64, |m, (j, (&s, &t))| m | (u64::from(s >= t) << j));
+        while enter != 0 {
+            let j = enter.trailing_zeros() as usize;
+            enter &= enter - 1;
+            let p = &mut pushers[q0 + j];
+            p.offer(row[j], base + i);
+            th[j] = p.threshold();
         }
     }
 }

@@ -30,7 +30,7 @@ use half::slice::HalfFloatSliceExt;
 /// The row views, re-exported where the kernels' users have always found them.
 pub use crate::compute::rows::{RowChunk, Rows};
 pub(crate) use batch::{argmax_panels, pack_panels};
-pub use search::search;
+pub use search::{search, QUERY_SPLIT_MIN};
 
 use crate::compute::rows::RowMask;
 use crate::compute::TopK;
