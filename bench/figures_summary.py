@@ -161,6 +161,15 @@ def main() -> None:
                 "criterion-search.txt",
                 UNIFORM,
             )
+        bk = {int(k.rsplit("/", 1)[1]): v for k, v in c.items() if k.startswith("search_batch_k/")}
+        if 10 in bk and 128 in bk:
+            row(
+                "1,000 queries × 20,000 rows: k = 128 against k = 10 (criterion, `search_batch_k`)",
+                " / ".join(f"k = {k}: {fmt_ms(v)} ms" for k, v in sorted(bk.items())),
+                f"k = 128 costs {bk[128] / bk[10]:.2f}× k = 10",
+                "criterion-search.txt",
+                UNIFORM,
+            )
     if need("criterion-kmeans.txt"):
         c = criterion(d / "criterion-kmeans.txt")
         peak = limits.get("fma_gflops")
