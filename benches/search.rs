@@ -9,7 +9,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use engram::compute::cpu::gemm::{matmul, Threads};
 use engram::compute::cpu::{search, SimdLevel};
-use engram::{Config, Engram, Layout, Precision};
+use engram::{BackendChoice, Config, Engram, Layout, Precision};
 use rand::{Rng, SeedableRng};
 
 fn rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -150,7 +150,12 @@ fn batch_k(c: &mut Criterion) {
 }
 
 fn store(n: usize, dim: usize) -> Engram {
-    let mut e = Engram::new(Config::new(dim).precision(Precision::F32AndF16)).unwrap();
+    let mut e = Engram::new(
+        Config::new(dim)
+            .precision(Precision::F32AndF16)
+            .backend(BackendChoice::Cpu),
+    )
+    .unwrap();
     for start in (0..n).step_by(50_000) {
         let m = (n - start).min(50_000);
         e.remember_batch(&rows(m, dim, start as u64), vec![])

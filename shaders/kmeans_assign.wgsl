@@ -7,6 +7,7 @@
 // score is kept too (the certified warm step bounds each row by it); NEG when k = 1.
 override WG: u32 = 64u;
 override F16: bool = false;
+override TOP2: bool = true; // keep (and write) the second-best score
 
 const CT: u32 = 8u;
 const DT: u32 = 64u;
@@ -43,7 +44,9 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
     if valid && p.c_base > 0u {
         best = scores[r];
         best_c = labels[r];
-        second = seconds[r];
+        if TOP2 {
+            second = seconds[r];
+        }
     }
     let rbase = r * p.wpr;
     for (var c0 = 0u; c0 < p.c_count; c0 = c0 + CT) {
@@ -95,6 +98,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wi
     if valid {
         labels[r] = best_c;
         scores[r] = best;
-        seconds[r] = second;
+        if TOP2 {
+            seconds[r] = second;
+        }
     }
 }

@@ -9,7 +9,7 @@ use common::gpu::gpu_engine;
 use engram::compute::Backend;
 use engram::consolidation::{ClusterCount, ConsolidationConfig};
 use engram::synth::SynthParams;
-use engram::{BackendChoice, Concept, Config, Engram, EpisodeMeta};
+use engram::{BackendChoice, Concept, Config, Engram, EpisodeMeta, Precision};
 
 const DIM: usize = 16;
 
@@ -55,12 +55,15 @@ fn assert_same_concepts(gpu: &[Concept], cpu: &[Concept], what: &str) {
 /// itself, as it once did: twice per warm cycle) — and the concepts are the CPU's.
 #[test]
 fn consolidation_uploads_only_rows_it_has_not_uploaded_before() {
-    for clusters in [
-        ClusterCount::Fixed(4),
-        ClusterCount::Discover { max_k: None },
+    // The f32 rows, and a store that keeps only f16 rows (clustered from its f16 copy).
+    for (clusters, precision) in [
+        (ClusterCount::Fixed(4), Precision::F32),
+        (ClusterCount::Discover { max_k: None }, Precision::F32),
+        (ClusterCount::Discover { max_k: None }, Precision::F16),
     ] {
         let cfg = || {
             Config::new(DIM)
+                .precision(precision)
                 .consolidation(ConsolidationConfig::default().clusters(clusters).seed(5))
         };
         let Some(mut e) = gpu_engine(cfg()) else {
@@ -75,7 +78,7 @@ fn consolidation_uploads_only_rows_it_has_not_uploaded_before() {
         assert_eq!(
             uploads(&e) - start,
             600,
-            "{clusters:?}: the cold cycle uploads each row once"
+            "{clusters:?} {precision:?}: the cold cycle uploads each row once"
         );
         assert_eq!(e.device().uploaded_rows(), 600, "through the resident copy");
         assert_same_concepts(&e.concepts(), &cpu.concepts(), "cold");

@@ -62,8 +62,8 @@ fn single_and_batch_equal_f64_brute_force() {
     }
 }
 
-/// A batch large enough to be split by queries across threads
-/// (`engram::compute::cpu::QUERY_SPLIT_MIN`), with k from 1 to more than a chunk holds and
+/// A batch large enough to be split by queries across up to four threads
+/// (`engram::compute::cpu::QUERY_SPLIT_MIN` per thread), with k from 1 to more than a chunk holds and
 /// forgotten rows: every query's hits are the brute force's.
 #[test]
 fn large_batches_and_large_k_equal_f64_brute_force() {
@@ -76,7 +76,7 @@ fn large_batches_and_large_k_equal_f64_brute_force() {
         e.forget(engram::EpisodeId(id)).unwrap();
     }
     let live: Vec<bool> = (0..n).map(|i| i % 7 != 0).collect();
-    let nq = engram::compute::cpu::QUERY_SPLIT_MIN + 45;
+    let nq = 4 * engram::compute::cpu::QUERY_SPLIT_MIN + 45;
     let queries = random_rows(nq, dim, 6);
     let qn = normalised(&queries, dim);
     for k in [1usize, 10, 128, 900] {

@@ -87,15 +87,22 @@ impl<'a> Resident<'a> {
         match self {
             Resident::Cpu => Ok(()),
             Resident::Gpu { rows, .. } => {
-                if rows.dim() == dim && rows.len() == n && rows.live() == n {
-                    Ok(())
-                } else {
+                if rows.dim() != dim {
                     Err(ClusterError::LengthMismatch {
-                        what: "resident GPU rows (live rows of the host dimension)",
+                        what: "components per resident GPU row",
+                        expected: dim,
+                        got: rows.dim(),
+                    }
+                    .into())
+                } else if rows.len() != n || rows.live() != n {
+                    Err(ClusterError::LengthMismatch {
+                        what: "live resident GPU rows",
                         expected: n,
                         got: rows.live(),
                     }
                     .into())
+                } else {
+                    Ok(())
                 }
             }
         }
@@ -264,7 +271,8 @@ pub fn lloyd_on(
     opts: &LloydOptions,
     first: Option<Assignment>,
 ) -> Result<KMeansModel, Error> {
-    check_data(data, dim)?;
+    // `lloyd_resident` checks the rows; the shape is checked before anything is uploaded.
+    super::check_shape(data, dim)?;
     uploaded(backend, data, dim, |on| {
         lloyd_resident(on, data, dim, centroids, opts, first)
     })
@@ -418,6 +426,19 @@ pub fn partial_sums_resident(
         }
         .into());
     }
+    on.steps(data, dim).sums(labels, k)
+}
+
+/// [`partial_sums_resident`] without the checks, for callers whose rows and labels come from
+/// an assignment of the same rows (the certified warm step of a consolidation cycle): no
+/// extra pass over the data.
+pub(crate) fn partial_sums_unchecked(
+    on: Resident<'_>,
+    data: &[f32],
+    dim: usize,
+    labels: &[u32],
+    k: usize,
+) -> Result<PartialSums, Error> {
     on.steps(data, dim).sums(labels, k)
 }
 

@@ -24,6 +24,7 @@
 //! ```
 
 mod backend;
+pub(crate) use backend::partial_sums_unchecked;
 mod discover;
 mod error;
 mod init;

@@ -110,7 +110,8 @@ impl TopK {
         Some(*worst)
     }
 
-    /// Offers one hit.
+    /// Offers one hit. A NaN score ranks above every number (the order is `f32::total_cmp`'s);
+    /// the engine never offers one (its rows and queries are finite).
     #[inline]
     pub fn push(&mut self, score: f32, id: u64) {
         if score < self.thr || self.k == 0 {

@@ -9,11 +9,12 @@ use rayon::prelude::*;
 
 use super::config::{ClusterCount, ConsolidationConfig};
 use super::report::PhaseTimings;
+use crate::cluster::partial_sums_unchecked;
 use crate::cluster::steps::{reduce, score_block, Assignment};
 use crate::cluster::ClusterError;
 use crate::cluster::{
     assign_resident, assign_top2_resident, discover_resident, dot, fit_resident, lloyd_resident,
-    partial_sums_resident, splitmix, top2_is_free, DiscoverParams, KMeansModel, KMeansParams,
+    splitmix, top2_is_free, DiscoverParams, KMeansModel, KMeansParams,
     LloydOptions, Resident,
 };
 use crate::compute::gpu::GpuLayout;
@@ -227,7 +228,7 @@ fn certified_warm_step(
     second: &[f32],
 ) -> Result<std::result::Result<Clustered, Assignment>> {
     let k = init.len() / dim;
-    let sums = partial_sums_resident(on, data, dim, &first.labels, k)?;
+    let sums = partial_sums_unchecked(on, data, dim, &first.labels, k)?;
     let Ok(next) = reduce(&sums, init) else {
         return Ok(Err(first));
     };
@@ -392,18 +393,21 @@ impl Engram {
         seed: u64,
     ) -> Result<Vec<f32>> {
         let dim = self.dim();
-        let novel: Vec<u32> = (0..scores.len() as u32)
-            .filter(|&i| scores[i as usize] < cfg.novelty_threshold)
+        let novel: Vec<usize> = (0..scores.len())
+            .filter(|&i| scores[i] < cfg.novelty_threshold)
             .collect();
         if novel.len() < cfg.min_cluster_size.max(2) {
             return Ok(Vec::new());
         }
         let mut nd = Vec::with_capacity(novel.len() * dim);
         for &i in &novel {
-            let i = i as usize;
             nd.extend_from_slice(&data[i * dim..(i + 1) * dim]);
         }
-        let sub = on.gather(&novel)?;
+        let sub = match on {
+            Resident::Cpu => None,
+            // The cycle's rows are on the device (so fewer than 2³² of them).
+            Resident::Gpu { .. } => on.gather(&novel.iter().map(|&i| i as u32).collect::<Vec<_>>())?,
+        };
         let p = discover_params(cfg, max_k, novel.len(), seed)
             .check()
             .map_err(|e| crate::Error::Cluster(ClusterError::Params(e)))?;

@@ -343,6 +343,7 @@ fn offer_rows(
     base: usize,
 ) {
     let width = (pushers.len() - q0).min(stride);
+    debug_assert!(width <= 64, "the entry mask holds 64 queries");
     let th = &mut thr[q0..q0 + width];
     let mut rest = flags;
     while rest != 0 {

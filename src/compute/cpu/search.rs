@@ -1,5 +1,6 @@
 //! Exact top-k search over chunked rows, split across threads with rayon above the kernels.
 
+use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use super::batch::{pack_panels, BatchJob, Scratch, PANEL};
@@ -11,12 +12,13 @@ use crate::compute::{Hit, TopK};
 /// through the query-blocked kernel (with AVX-512 the panel kernel takes every batch).
 pub const GEMM_MIN_QUERIES: usize = 96;
 
-/// Batches of at least this many queries are split by queries across threads (each thread
-/// scans every row for its share of the queries) rather than by rows: each query then has one
-/// selection over all rows instead of one per thread, which matters when `k` is large (every
-/// fresh selection admits about `k·(1 + ln(rows/k))` hits). Below it, a thread's share would
-/// be too few queries to reuse each row read from memory.
-pub const QUERY_SPLIT_MIN: usize = 256;
+/// Batches with at least this many queries per thread are split by queries across threads
+/// (groups of at least this many queries each scan every row) rather than by rows: each query
+/// then has one selection over all rows instead of one per thread, which matters when `k` is
+/// large (every fresh selection admits about `k·(1 + ln(rows/k))` hits). Below it, a group
+/// would be too few queries to reuse each row read from memory (and, without AVX-512, fewer
+/// than the GEMM path takes: [`GEMM_MIN_QUERIES`]).
+pub const QUERY_SPLIT_MIN: usize = 128;
 
 /// Exact top-`k` of every query (row-major, `dim` components each) over the rows of
 /// `chunks`, skipping rows marked in `dead`. Hits carry global row indices and are ordered by
@@ -57,7 +59,7 @@ pub fn search(
         }
     }
     let threads = rayon::current_num_threads().max(1);
-    if nq >= QUERY_SPLIT_MIN && threads > 1 {
+    if threads > 1 && nq >= threads * QUERY_SPLIT_MIN {
         return by_query_groups(level, &tasks, dim, queries, k, dead, threads);
     }
     let new_tops = || vec![TopK::new(k); nq];
@@ -75,35 +77,58 @@ pub fn search(
     };
     // One selection per thread, not per rayon split: each fresh selection fills from an empty
     // threshold (most of a block's rows enter until k are held) and allocates its buffers, so
-    // with a large k more of them cost more than the dot products.
-    let per_thread = tasks.len().div_ceil(threads).max(1);
-    let tops = tasks
-        .par_chunks(per_thread)
-        .map(|group| {
-            let mut tops = new_tops();
-            let mut scratch = Scratch::default();
-            for t in group {
-                if nq == 1 {
-                    let mut p = Pusher::new(&mut tops[0], dead);
-                    scan(level, queries, t.rows, dim, t.first_row, &mut p);
-                } else {
-                    job.run(*t, &mut tops, &mut scratch);
-                }
+    // with a large k more of them cost more than the dot products. The blocks stay small tasks
+    // that idle threads steal (a static split waits for the slowest thread); each thread adds
+    // its blocks to its own slot (never contended: one thread per slot).
+    let slots: Vec<Mutex<Option<(Vec<TopK>, Scratch)>>> =
+        (0..threads).map(|_| Mutex::new(None)).collect();
+    // Blocks that found every slot held (only if a kernel ever waited inside rayon and this
+    // thread stole another block meanwhile) get a selection of their own: never a deadlock.
+    let extra: Mutex<Vec<Vec<TopK>>> = Mutex::new(Vec::new());
+    let run = |t: &RowChunk<'_>, tops: &mut Vec<TopK>, scratch: &mut Scratch| {
+        if nq == 1 {
+            let mut p = Pusher::new(&mut tops[0], dead);
+            scan(level, queries, t.rows, dim, t.first_row, &mut p);
+        } else {
+            job.run(*t, tops, scratch);
+        }
+    };
+    tasks.par_iter().for_each(|t| {
+        let own = rayon::current_thread_index().unwrap_or(0);
+        let free = (0..threads).find_map(|i| slots[(own + i) % threads].try_lock());
+        match free {
+            Some(mut guard) => {
+                let (tops, scratch) =
+                    guard.get_or_insert_with(|| (new_tops(), Scratch::default()));
+                run(t, tops, scratch);
             }
-            tops
-        })
-        .reduce(new_tops, |mut a, b| {
+            None => {
+                let mut tops = new_tops();
+                run(t, &mut tops, &mut Scratch::default());
+                extra.lock().push(tops);
+            }
+        }
+    });
+    let tops = slots
+        .into_iter()
+        .filter_map(|s| s.into_inner().map(|(tops, _)| tops))
+        .chain(extra.into_inner())
+        .reduce(|mut a, b| {
             for (x, y) in a.iter_mut().zip(b) {
                 x.merge(y);
             }
             a
-        });
+        })
+        .unwrap_or_else(new_tops);
     tops.into_iter().map(TopK::into_sorted_vec).collect()
 }
 
-/// [`search`] for a large batch: the queries in one contiguous group per thread (whole panels
-/// of the panel kernel), each group scanning every row block in order with one selection per
-/// query.
+/// Query groups per thread of [`by_query_groups`].
+const QUERY_GROUPS_PER_THREAD: usize = 4;
+
+/// [`search`] for a large batch: the queries in a few contiguous groups per thread (whole
+/// panels of the panel kernel), each group scanning every row block in order with one
+/// selection per query.
 fn by_query_groups(
     level: SimdLevel,
     tasks: &[RowChunk<'_>],
@@ -114,7 +139,12 @@ fn by_query_groups(
     threads: usize,
 ) -> Vec<Vec<Hit>> {
     let nq = queries.len() / dim;
-    let group = nq.div_ceil(threads).next_multiple_of(PANEL);
+    // Several groups per thread so that idle threads steal (each query still has one
+    // selection; each group reads every row once).
+    let group = nq
+        .div_ceil(threads * QUERY_GROUPS_PER_THREAD)
+        .next_multiple_of(PANEL)
+        .max(QUERY_SPLIT_MIN);
     queries
         .par_chunks(group * dim)
         .flat_map_iter(|qs| {

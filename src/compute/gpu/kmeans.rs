@@ -70,7 +70,7 @@ pub fn kmeans_assign(
     centroids: &[f32],
     k: usize,
 ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
-    let t = kmeans_assign_top2(ctx, m, centroids, k)?;
+    let t = assign(ctx, m, centroids, k, false)?;
     Ok((t.labels, t.scores))
 }
 
@@ -80,6 +80,18 @@ pub fn kmeans_assign_top2(
     m: &GpuMatrix,
     centroids: &[f32],
     k: usize,
+) -> Result<TopTwo, GpuError> {
+    assign(ctx, m, centroids, k, true)
+}
+
+/// The assignment pass; the second-best scores are kept and read back only with `top2`
+/// (otherwise `second` is empty).
+fn assign(
+    ctx: &GpuContext,
+    m: &GpuMatrix,
+    centroids: &[f32],
+    k: usize,
+    top2: bool,
 ) -> Result<TopTwo, GpuError> {
     let dim = m.dim();
     if k == 0 || centroids.len() != k * dim {
@@ -102,13 +114,17 @@ pub fn kmeans_assign_top2(
     let mut out = TopTwo {
         labels: Vec::with_capacity(m.len()),
         scores: Vec::with_capacity(m.len()),
-        second: Vec::with_capacity(m.len()),
+        second: Vec::with_capacity(if top2 { m.len() } else { 0 }),
     };
     ctx.scoped(|| {
         let pipe = ctx.pipeline(
             "kmeans_assign",
             ASSIGN_SRC,
-            &[("WG", f64::from(WG)), ("F16", f16_constant(m))],
+            &[
+                ("WG", f64::from(WG)),
+                ("F16", f16_constant(m)),
+                ("TOP2", if top2 { 1.0 } else { 0.0 }),
+            ],
         )?;
         let cbufs = staged
             .chunks(block * cstride)
@@ -118,7 +134,8 @@ pub fn kmeans_assign_top2(
             let bytes = (chunk.len * 4) as u64;
             let lbuf = ctx.storage_buffer("engram labels", bytes, true)?;
             let sbuf = ctx.storage_buffer("engram best scores", bytes, true)?;
-            let s2buf = ctx.storage_buffer("engram second scores", bytes, true)?;
+            let s2bytes = if top2 { bytes } else { 4 };
+            let s2buf = ctx.storage_buffer("engram second scores", s2bytes, true)?;
             let (nx, ny) = grid(ctx, chunk.len.div_ceil(WG as usize));
             let mut enc = ctx.encoder();
             for (bi, cbuf) in cbufs.iter().enumerate() {
@@ -140,11 +157,16 @@ pub fn kmeans_assign_top2(
                     (nx, ny, 1),
                 );
             }
-            let read =
-                ctx.submit_and_read(enc, &[(&lbuf, bytes), (&sbuf, bytes), (&s2buf, bytes)])?;
+            let mut reads = vec![(&lbuf, bytes), (&sbuf, bytes)];
+            if top2 {
+                reads.push((&s2buf, bytes));
+            }
+            let read = ctx.submit_and_read(enc, &reads)?;
             out.labels.extend(cast_vec::<u32>(&read[0]));
             out.scores.extend(cast_vec::<f32>(&read[1]));
-            out.second.extend(cast_vec::<f32>(&read[2]));
+            if top2 {
+                out.second.extend(cast_vec::<f32>(&read[2]));
+            }
         }
         Ok(())
     })?;
@@ -158,7 +180,9 @@ pub fn kmeans_assign_top2(
         if m.is_dead(r) {
             out.labels[r] = u32::MAX;
             out.scores[r] = f32::NEG_INFINITY;
-            out.second[r] = f32::NEG_INFINITY;
+            if let Some(s) = out.second.get_mut(r) {
+                *s = f32::NEG_INFINITY;
+            }
         }
     }
     Ok(out)

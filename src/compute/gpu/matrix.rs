@@ -282,7 +282,6 @@ impl GpuMatrix {
         }
         let mut out = GpuMatrix::new(ctx, self.dim, self.layout)?;
         let rpc = out.rows_per_chunk;
-        debug_assert_eq!(rpc, self.rows_per_chunk, "same dim, layout and device");
         // (source chunk, destination chunk) → (source local, destination local) pairs.
         let mut groups: BTreeMap<(usize, usize), Vec<[u32; 2]>> = BTreeMap::new();
         for (i, &r) in rows.iter().enumerate() {
