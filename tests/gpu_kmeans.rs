@@ -93,7 +93,7 @@ fn check(ctx: &GpuContext, rows: &[f32], dim: usize, k: usize, layout: GpuLayout
             continue;
         }
         if want.is_infinite() {
-            assert_eq!(f64::from(got), want, "row {r}: second {got} vs {want}");
+            assert_eq!(f64::from(got), *want, "row {r}: second {got} vs {want}");
         } else {
             assert!(
                 (f64::from(got) - want).abs() < 1e-5,

@@ -197,5 +197,8 @@ fn shaders_are_loaded_only_through_the_shader_list() {
             f.display()
         );
     }
-    assert!(checked > 50, "expected the crate's sources, found {checked}");
+    assert!(
+        checked > 50,
+        "expected the crate's sources, found {checked}"
+    );
 }

@@ -14,8 +14,7 @@ use crate::cluster::steps::{reduce, score_block, Assignment};
 use crate::cluster::ClusterError;
 use crate::cluster::{
     assign_resident, assign_top2_resident, discover_resident, dot, fit_resident, lloyd_resident,
-    splitmix, top2_is_free, DiscoverParams, KMeansModel, KMeansParams,
-    LloydOptions, Resident,
+    splitmix, top2_is_free, DiscoverParams, KMeansModel, KMeansParams, LloydOptions, Resident,
 };
 use crate::compute::gpu::GpuLayout;
 use crate::engine::Engram;
@@ -406,7 +405,9 @@ impl Engram {
         let sub = match on {
             Resident::Cpu => None,
             // The cycle's rows are on the device (so fewer than 2³² of them).
-            Resident::Gpu { .. } => on.gather(&novel.iter().map(|&i| i as u32).collect::<Vec<_>>())?,
+            Resident::Gpu { .. } => {
+                on.gather(&novel.iter().map(|&i| i as u32).collect::<Vec<_>>())?
+            }
         };
         let p = discover_params(cfg, max_k, novel.len(), seed)
             .check()

@@ -1254,9 +1254,21 @@ mod tests {
     #[test]
     fn consolidation_config_bytes_follow_the_format() {
         let cases = [
-            (ClusterCount::Discover { max_k: Some(37) }, ForgettingCurve::Power { scale: 3.5, exponent: 0.25 }),
-            (ClusterCount::Fixed(12), ForgettingCurve::Exponential { half_life: 9.0 }),
-            (ClusterCount::Discover { max_k: None }, ForgettingCurve::None),
+            (
+                ClusterCount::Discover { max_k: Some(37) },
+                ForgettingCurve::Power {
+                    scale: 3.5,
+                    exponent: 0.25,
+                },
+            ),
+            (
+                ClusterCount::Fixed(12),
+                ForgettingCurve::Exponential { half_life: 9.0 },
+            ),
+            (
+                ClusterCount::Discover { max_k: None },
+                ForgettingCurve::None,
+            ),
         ];
         for (i, (clusters, forgetting)) in cases.into_iter().enumerate() {
             // Every field a distinct value, so a swap of two changes the bytes.
