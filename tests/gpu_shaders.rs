@@ -61,30 +61,21 @@ fn every_shader_validates() {
 /// only once the overrides are known.
 #[test]
 fn tiled_search_validates_with_host_overrides() {
-    let (module, info) = validate("search_tiled", shaders::SEARCH_TILED.source);
     for q in [8u32, 16, 32, 64] {
         for kp in [1u32, 2, 16, 128] {
             for f16 in [0.0, 1.0] {
                 let buf = ((q + 64) * 16).max(q * 64);
-                let mut c = naga::back::PipelineConstants::default();
-                c.insert("Q".into(), f64::from(q));
-                c.insert("KP".into(), f64::from(kp));
-                c.insert("BUF".into(), f64::from(buf));
-                c.insert("LSLOTS".into(), f64::from(q * kp));
-                c.insert("F16".into(), f16);
-                let (m, _) = naga::back::pipeline_constants::process_overrides(
-                    &module,
-                    &info,
-                    Some((naga::ShaderStage::Compute, "main")),
-                    &c,
-                )
-                .unwrap_or_else(|e| panic!("Q={q} KP={kp} F16={f16}: {e:?}"));
-                naga::valid::Validator::new(
-                    naga::valid::ValidationFlags::all(),
-                    naga::valid::Capabilities::all(),
-                )
-                .validate(&m)
-                .unwrap_or_else(|e| panic!("Q={q} KP={kp} F16={f16}: {e:?}"));
+                validate_with(
+                    "search_tiled",
+                    shaders::SEARCH_TILED.source,
+                    &[
+                        ("Q", f64::from(q)),
+                        ("KP", f64::from(kp)),
+                        ("BUF", f64::from(buf)),
+                        ("LSLOTS", f64::from(q * kp)),
+                        ("F16", f16),
+                    ],
+                );
             }
         }
     }

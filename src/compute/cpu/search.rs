@@ -17,7 +17,7 @@ pub const GEMM_MIN_QUERIES: usize = 96;
 /// then has one selection over all rows instead of one per thread, which matters when `k` is
 /// large (every fresh selection admits about `k·(1 + ln(rows/k))` hits). Below it, a group
 /// would be too few queries to reuse each row read from memory (and, without AVX-512, fewer
-/// than the GEMM path takes: [`GEMM_MIN_QUERIES`]).
+/// than the GEMM path takes: 96 queries).
 pub const QUERY_SPLIT_MIN: usize = 128;
 
 /// Exact top-`k` of every query (row-major, `dim` components each) over the rows of
