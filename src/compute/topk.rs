@@ -128,17 +128,14 @@ impl TopK {
 
     /// Keeps the best `k` of the buffer and sets the threshold to the `k`-th best score.
     fn select(&mut self) {
-        if self.buf.len() > self.k {
-            self.buf.select_nth_unstable_by(self.k, Hit::rank_cmp);
-            self.buf.truncate(self.k);
+        if self.buf.len() < self.k || self.k == 0 {
+            return;
         }
-        // The worst of the k kept: the threshold.
-        let worst = self
-            .buf
-            .iter()
-            .map(|h| h.score)
-            .fold(f32::INFINITY, f32::min);
-        if self.buf.len() == self.k && worst > self.thr {
+        // The k-th best lands at k − 1, the better ones before it: keep those k.
+        let (_, kth, _) = self.buf.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
+        let worst = kth.score;
+        self.buf.truncate(self.k);
+        if worst > self.thr {
             self.thr = worst;
         }
     }

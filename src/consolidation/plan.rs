@@ -474,7 +474,6 @@ impl Engram {
         timings: PhaseTimings,
     ) -> Result<CyclePlan> {
         let n = chosen.rows.len();
-        let chosen_rows: Vec<usize> = chosen.rows.iter().map(|&(r, _, _)| r).collect();
         let mut plan = CyclePlan {
             cycle: self.cycle,
             now,
@@ -505,9 +504,10 @@ impl Engram {
         // On the GPU the cycle's rows are gathered by index from the resident copy (which
         // uploads only the rows it lacks): no row is sent again.
         let on_gpu = self.device.run_gpu("clustering", |g| {
-            let index = chosen_rows
+            let index = chosen
+                .rows
                 .iter()
-                .map(|&r| u32::try_from(r))
+                .map(|&(r, _, _)| u32::try_from(r))
                 .collect::<std::result::Result<Vec<u32>, _>>()
                 .map_err(|_| {
                     crate::GpuError::Unsupported("a row beyond the GPU's 32-bit indices".into())
