@@ -70,10 +70,13 @@ pub struct Engram {
     /// The graph in the GPU's CSR form for spreading activation, with the graph version it
     /// was built from (rebuilt when the graph changed).
     pub(crate) spread_graph: crate::recall::SpreadGraphCache,
+    /// The concept lists of the semantic pathway (built by its first use, then kept in step).
+    pub(crate) lists: parking_lot::RwLock<crate::recall::ConceptLists>,
 }
 
 impl Clone for Engram {
-    /// A deep copy of the host data; the copy re-uploads its GPU rows when it first needs them.
+    /// A deep copy of the host data; the copy re-uploads its GPU rows and rebuilds its concept
+    /// lists when it first needs them.
     fn clone(&self) -> Self {
         Self {
             config: self.config.clone(),
@@ -88,6 +91,7 @@ impl Clone for Engram {
             imports: self.imports.clone(),
             cycle_rows: Default::default(),
             spread_graph: Default::default(),
+            lists: Default::default(),
         }
     }
 }
@@ -110,6 +114,7 @@ impl Engram {
             imports: Default::default(),
             cycle_rows: Default::default(),
             spread_graph: Default::default(),
+            lists: Default::default(),
             config,
         })
     }
@@ -369,7 +374,7 @@ impl Engram {
     }
 
     /// Validates queries and returns them normalised.
-    fn prepare_queries(&self, queries: &[f32], k: usize) -> Result<Vec<f32>> {
+    pub(crate) fn prepare_queries(&self, queries: &[f32], k: usize) -> Result<Vec<f32>> {
         if k == 0 {
             return Err(InputError::ZeroK.into());
         }

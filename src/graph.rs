@@ -55,7 +55,7 @@ impl EpisodeNode {
 }
 
 /// What the graph holds about one concept.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ConceptNode {
     /// The concept's record.
     pub concept: Concept,
@@ -63,9 +63,29 @@ pub struct ConceptNode {
     pub row: usize,
     members: FxHashMap<EpisodeId, f32>,
     links: Vec<(ConceptId, f32)>,
+    /// Changes whenever an episode joins or leaves `members` (not when a strength changes).
+    members_version: u64,
+}
+
+impl PartialEq for ConceptNode {
+    /// Equal records, rows, members and links (the members' version is bookkeeping, not
+    /// state: two graphs built in different orders hold equal nodes).
+    fn eq(&self, other: &Self) -> bool {
+        self.concept == other.concept
+            && self.row == other.row
+            && self.members == other.members
+            && self.links == other.links
+    }
 }
 
 impl ConceptNode {
+    /// A number that changes whenever the set of bound episodes changes (binding strengths
+    /// may change without it); derived per-concept data (a concept list) keyed by it is
+    /// current while it is the same.
+    pub fn members_version(&self) -> u64 {
+        self.members_version
+    }
+
     /// The episodes bound to this concept, with strengths (in no particular order).
     pub fn members(&self) -> impl Iterator<Item = (EpisodeId, f32)> + '_ {
         self.members.iter().map(|(e, s)| (*e, *s))
@@ -93,6 +113,8 @@ pub struct Graph {
     version: std::sync::atomic::AtomicU64,
     /// Whether the graph changed since that version was handed out.
     changed: std::sync::atomic::AtomicBool,
+    /// The last [`ConceptNode::members_version`] handed out.
+    member_epoch: u64,
 }
 
 impl Clone for Graph {
@@ -107,6 +129,7 @@ impl Clone for Graph {
             bindings: self.bindings,
             version: self.version.load(Relaxed).into(),
             changed: self.changed.load(Relaxed).into(),
+            member_epoch: self.member_epoch,
         }
     }
 }
@@ -143,6 +166,13 @@ impl Graph {
         *self.changed.get_mut() = true;
     }
 
+    /// A fresh [`ConceptNode::members_version`].
+    #[inline]
+    fn next_members_version(&mut self) -> u64 {
+        self.member_epoch += 1;
+        self.member_epoch
+    }
+
     /// Live episodes.
     pub fn episode_count(&self) -> usize {
         self.live_episodes
@@ -176,26 +206,6 @@ impl Graph {
         self.ep_nodes[row].is_some().then_some(row)
     }
 
-    /// A cache hint for [`Graph::episode_row`] of `id` (assumes the row is the id, as before
-    /// the first compaction; any other address is only a wasted hint).
-    #[inline(always)]
-    pub(crate) fn prefetch_episode(&self, id: EpisodeId) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let r = id.0 as usize;
-            if r < self.ep_ids.len() {
-                // SAFETY: prefetch is a hint; both addresses are inside their vectors.
-                unsafe {
-                    _mm_prefetch::<_MM_HINT_T0>(self.ep_ids.as_ptr().add(r).cast());
-                    _mm_prefetch::<_MM_HINT_T0>(self.ep_nodes.as_ptr().add(r).cast());
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
-    }
-
     /// The id of the episode at `row`, if live.
     pub fn episode_at(&self, row: usize) -> Option<EpisodeId> {
         match self.ep_nodes.get(row) {
@@ -207,6 +217,29 @@ impl Graph {
     /// The id stored at `row`, live or not.
     pub fn id_at_row(&self, row: usize) -> Option<EpisodeId> {
         self.ep_ids.get(row).map(|&i| EpisodeId(i))
+    }
+
+    /// The first row whose episode id is greater than `id` (ids grow with rows).
+    pub fn first_row_after(&self, id: EpisodeId) -> usize {
+        self.ep_ids.partition_point(|&x| x <= id.0)
+    }
+
+    /// The live episodes from row `row` on, as `(row, id, node)`.
+    pub fn episodes_from(
+        &self,
+        row: usize,
+    ) -> impl Iterator<Item = (usize, EpisodeId, &EpisodeNode)> + '_ {
+        let row = row.min(self.ep_ids.len());
+        self.ep_ids[row..]
+            .iter()
+            .zip(&self.ep_nodes[row..])
+            .enumerate()
+            .filter_map(move |(i, (&id, n))| n.as_ref().map(|n| (row + i, EpisodeId(id), n)))
+    }
+
+    /// The id of the last episode stored (live or removed but not yet compacted away).
+    pub fn last_episode_id(&self) -> Option<EpisodeId> {
+        self.ep_ids.last().map(|&x| EpisodeId(x))
     }
 
     /// The node of a live episode.
@@ -292,8 +325,10 @@ impl Graph {
         let node = self.ep_nodes[row].take()?;
         self.live_episodes -= 1;
         for (c, _) in &node.bindings {
+            self.member_epoch += 1;
             if let Some(cn) = self.concepts.get_mut(c) {
                 cn.members.remove(&id);
+                cn.members_version = self.member_epoch;
             }
             self.bindings -= 1;
         }
@@ -322,6 +357,7 @@ impl Graph {
         self.touch();
         let id = concept.id;
         self.remove_concept(id);
+        let members_version = self.next_members_version();
         self.concepts.insert(
             id,
             ConceptNode {
@@ -329,6 +365,7 @@ impl Graph {
                 row,
                 members: FxHashMap::default(),
                 links: Vec::new(),
+                members_version,
             },
         );
     }
@@ -389,6 +426,8 @@ impl Graph {
             return false;
         };
         if cn.members.insert(e, s).is_none() {
+            self.member_epoch += 1;
+            cn.members_version = self.member_epoch;
             self.bindings += 1;
             // Most episodes have one or two bindings: grow one slot at a time (a first `push`
             // would reserve four, 64 bytes per episode instead of 16).
@@ -451,7 +490,10 @@ impl Graph {
     /// Removes one binding. Returns its strength.
     pub fn unbind(&mut self, e: EpisodeId, c: ConceptId) -> Option<f32> {
         self.touch();
-        let s = self.concepts.get_mut(&c)?.members.remove(&e)?;
+        let cn = self.concepts.get_mut(&c)?;
+        let s = cn.members.remove(&e)?;
+        self.member_epoch += 1;
+        cn.members_version = self.member_epoch;
         if let Some(en) = self.episode_node_mut(e) {
             en.bindings.retain(|(x, _)| *x != c);
         }
@@ -488,7 +530,12 @@ impl Graph {
         self.touch();
         let mut removed = 0;
         for cn in self.concepts.values_mut() {
+            let before = cn.members.len();
             cn.members.retain(|_, s| *s >= threshold);
+            if cn.members.len() != before {
+                self.member_epoch += 1;
+                cn.members_version = self.member_epoch;
+            }
         }
         for en in self.ep_nodes.iter_mut().flatten() {
             let before = en.bindings.len();

@@ -66,5 +66,6 @@ pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
 };
 pub use recall::{
-    Activation, Familiarity, Pathways, RecallConfig, RecallHit, RecallMode, RecallParams, Retrieval,
+    Activation, Familiarity, ListStats, Pathways, RecallConfig, RecallHit, RecallMode,
+    RecallParams, Retrieval,
 };

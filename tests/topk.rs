@@ -66,3 +66,54 @@ proptest! {
         prop_assert_eq!(merge_sorted(sorted_parts, k), want);
     }
 }
+
+/// The best `k` distinct ids of `hits`, each with its best score (the reference of
+/// [`TopK::unique`]).
+fn reference_unique(hits: &[Hit], k: usize) -> Vec<Hit> {
+    let mut v = hits.to_vec();
+    v.sort_by(|a, b| a.id.cmp(&b.id).then(a.rank_cmp(b)));
+    v.dedup_by_key(|h| h.id);
+    reference(&v, k)
+}
+
+/// Hits whose ids repeat (an episode bound to several probed concepts), scores on a grid.
+fn repeated_hits() -> impl Strategy<Value = Vec<Hit>> {
+    prop::collection::vec((-20i32..20, 0u64..80), 0..600).prop_map(|s| {
+        s.into_iter()
+            .map(|(x, id)| Hit {
+                score: x as f32 / 16.0,
+                id,
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn unique_keeps_each_ids_best_and_equals_a_full_sort(
+        hits in repeated_hits(),
+        k in 0usize..100,
+        parts in 1usize..4,
+    ) {
+        let mut t = TopK::unique(k);
+        for (i, h) in hits.iter().enumerate() {
+            t.push(h.score, h.id);
+            let so_far = reference_unique(&hits[..=i], k);
+            if so_far.len() == k && k > 0 {
+                prop_assert!(t.threshold() <= so_far[k - 1].score);
+            }
+        }
+        prop_assert_eq!(t.into_sorted_vec(), reference_unique(&hits, k));
+        // Merged from partial selections (the per-thread selections of a search).
+        let size = hits.len().div_ceil(parts).max(1);
+        let mut whole = TopK::unique(k);
+        for part in hits.chunks(size) {
+            let mut p = TopK::unique(k);
+            p.extend_hits(part);
+            whole.merge(p);
+        }
+        prop_assert_eq!(whole.into_sorted_vec(), reference_unique(&hits, k));
+    }
+}

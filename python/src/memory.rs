@@ -292,6 +292,7 @@ pub(crate) fn report_dict<'py>(py: Python<'py>, r: &CycleReport) -> PyResult<Bou
     t.set_item("apply", tm.apply.as_secs_f64())?;
     t.set_item("decay", tm.decay.as_secs_f64())?;
     t.set_item("prune", tm.prune.as_secs_f64())?;
+    t.set_item("lists", tm.lists.as_secs_f64())?;
     t.set_item("total", tm.total().as_secs_f64())?;
     t.set_item("checkpoint", tm.checkpoint.map(|c| c.as_secs_f64()))?;
     d.set_item("timings", t)?;

@@ -51,13 +51,21 @@ impl Hit {
 /// let hits = t.into_sorted_vec();
 /// assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![3, 1]);
 /// ```
-#[derive(Debug, Clone)]
+///
+/// [`TopK::unique`] makes a selection that may be offered the same id more than once (an
+/// episode bound to two probed concepts is scored in both lists): it keeps each id's best hit
+/// and counts distinct ids only.
+#[derive(Debug, Clone, Default)]
 pub struct TopK {
     k: usize,
     /// Candidates, unordered: after the first selection the best `k` seen are among them.
     buf: Vec<Hit>,
     /// Every hit below this score is known to rank below `k` others.
     thr: f32,
+    /// The buffer length at which the next selection runs (`k` first, then `2k`).
+    select_at: usize,
+    /// Whether an id may be offered more than once (each id's best hit is kept).
+    unique: bool,
 }
 
 impl TopK {
@@ -67,6 +75,18 @@ impl TopK {
             k,
             buf: Vec::with_capacity(k.saturating_mul(2).min(1 << 16)),
             thr: f32::NEG_INFINITY,
+            select_at: k.max(1),
+            unique: false,
+        }
+    }
+
+    /// An empty selection of at most `k` distinct ids, each with the best score it was
+    /// offered. The threshold is then the `k`-th best score among
+    /// distinct ids, so a hit below it still cannot enter.
+    pub fn unique(k: usize) -> Self {
+        Self {
+            unique: true,
+            ..Self::new(k)
         }
     }
 
@@ -75,7 +95,8 @@ impl TopK {
         self.k
     }
 
-    /// How many hits are held (at most `k`).
+    /// How many hits are held (at most `k`; in a [`TopK::unique`] selection an id offered
+    /// twice since the last selection counts twice).
     pub fn len(&self) -> usize {
         self.buf.len().min(self.k)
     }
@@ -102,10 +123,13 @@ impl TopK {
 
     /// The worst of the `k` best hits, if `k` are held (a selection over the buffer: O(k)).
     pub fn worst(&self) -> Option<Hit> {
-        if !self.is_full() || self.k == 0 {
+        let mut v = self.buf.clone();
+        if self.unique {
+            dedup_ids(&mut v);
+        }
+        if v.len() < self.k || self.k == 0 {
             return None;
         }
-        let mut v = self.buf.clone();
         let (_, worst, _) = v.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
         Some(*worst)
     }
@@ -118,26 +142,30 @@ impl TopK {
             return;
         }
         self.buf.push(Hit { score, id });
-        let n = self.buf.len();
-        // Select when the buffer is full, and once when it first holds k (so the threshold
-        // filters from then on).
-        if n >= self.k.saturating_mul(2) || (n == self.k && self.thr == f32::NEG_INFINITY) {
+        // Select when the buffer first holds k (so the threshold filters from then on), then
+        // each time it holds 2k.
+        if self.buf.len() >= self.select_at {
             self.select();
         }
     }
 
-    /// Keeps the best `k` of the buffer and sets the threshold to the `k`-th best score.
+    /// Keeps the best `k` of the buffer (of distinct ids, if unique) and sets the threshold to
+    /// the `k`-th best score; the next selection runs `k` appends later (amortised O(1) per
+    /// append, O(log k) when unique).
     fn select(&mut self) {
-        if self.buf.len() < self.k || self.k == 0 {
-            return;
+        if self.unique {
+            dedup_ids(&mut self.buf);
         }
-        // The k-th best lands at k − 1, the better ones before it: keep those k.
-        let (_, kth, _) = self.buf.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
-        let worst = kth.score;
-        self.buf.truncate(self.k);
-        if worst > self.thr {
-            self.thr = worst;
+        if self.buf.len() >= self.k && self.k > 0 {
+            // The k-th best lands at k − 1, the better ones before it: keep those k.
+            let (_, kth, _) = self.buf.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
+            let worst = kth.score;
+            self.buf.truncate(self.k);
+            if worst > self.thr {
+                self.thr = worst;
+            }
         }
+        self.select_at = self.buf.len() + self.k.max(1);
     }
 
     /// Offers every hit of another selection (the merge of two partial results).
@@ -156,6 +184,9 @@ impl TopK {
 
     /// The hits, best first (score descending, then id ascending).
     pub fn into_sorted_vec(mut self) -> Vec<Hit> {
+        if self.unique {
+            dedup_ids(&mut self.buf);
+        }
         if self.buf.len() > self.k {
             self.buf.select_nth_unstable_by(self.k, Hit::rank_cmp);
             self.buf.truncate(self.k);
@@ -163,6 +194,12 @@ impl TopK {
         self.buf.sort_unstable_by(Hit::rank_cmp);
         self.buf
     }
+}
+
+/// Keeps each id's best hit (the first of equal ones), in no particular order.
+fn dedup_ids(buf: &mut Vec<Hit>) {
+    buf.sort_unstable_by(|a, b| a.id.cmp(&b.id).then_with(|| a.rank_cmp(b)));
+    buf.dedup_by_key(|h| h.id);
 }
 
 /// Merges several partial results into the best `k`, in result order.

@@ -19,6 +19,9 @@ pub struct PhaseTimings {
     pub decay: Duration,
     /// Pruning of weak bindings and faded proto-concepts, and concept links.
     pub prune: Duration,
+    /// Bringing the concept lists of the semantic pathway up to date (zero until a semantic
+    /// search first built them; then only the lists whose members changed are rewritten).
+    pub lists: Duration,
     /// The checkpoint that made the cycle durable (a durable store's log sync and snapshot
     /// write after the cycle); `None` in memory. Not part of [`PhaseTimings::total`].
     pub checkpoint: Option<Duration>,
@@ -27,7 +30,13 @@ pub struct PhaseTimings {
 impl PhaseTimings {
     /// The sum of every phase.
     pub fn total(&self) -> Duration {
-        self.sample + self.cluster + self.matching + self.apply + self.decay + self.prune
+        self.sample
+            + self.cluster
+            + self.matching
+            + self.apply
+            + self.decay
+            + self.prune
+            + self.lists
     }
     /// The part that runs under a read lock ([`crate::Engram::prepare_cycle`]).
     pub fn prepare(&self) -> Duration {

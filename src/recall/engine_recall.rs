@@ -1,43 +1,13 @@
 //! Recall on [`Engram`]: episodic, semantic, blended, pattern completion, strengthening.
 
-use std::cell::RefCell;
-
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::lists::{scan_blocks, Arena, ConceptLists, ListStats};
 use super::params::{Pathways, RecallHit, RecallMode, RecallParams};
-use crate::compute::TopK;
 use crate::engine::{Engram, Scored};
 use crate::error::{InputError, Result};
 use crate::memory::{ConceptId, EpisodeId, MemoryNode};
 use crate::vectors::validate_one;
-
-/// Candidates at or above this many are scored in parallel.
-const PARALLEL_CANDIDATES: usize = 512;
-
-/// Rows prefetched ahead of the one scored.
-const PREFETCH_AHEAD: usize = 4;
-
-thread_local! {
-    /// The semantic pathway's `(row, support)` buffer, reused across calls on a thread.
-    static CANDIDATES: RefCell<Vec<(u64, f32)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Hints the CPU to fetch `v` (one row) into cache.
-#[inline(always)]
-fn prefetch_row(v: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // 16 floats per 64-byte line.
-        for off in (0..v.len()).step_by(16) {
-            // SAFETY: prefetch is a hint; the address is inside `v`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(off).cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
-}
 
 /// One candidate of the semantic pathway: an episode, its cosine and its semantic score.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +15,20 @@ pub(crate) struct SemanticHit {
     pub id: EpisodeId,
     pub cosine: f32,
     pub score: f32,
+}
+
+/// `probes` must be at least 1.
+fn check_probes(probes: usize) -> Result<()> {
+    if probes == 0 {
+        return Err(InputError::OutOfRange {
+            name: "probes",
+            range: "[1, ∞)",
+            value: 0.0,
+            row: None,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 impl Engram {
@@ -220,14 +204,80 @@ impl Engram {
         Ok(acc.iter().map(|x| (x / norm) as f32).collect())
     }
 
+    /// The concept lists, brought up to date with the graph first if it changed since they
+    /// were last synced (built on first use).
+    pub(crate) fn lists(&self) -> parking_lot::RwLockReadGuard<'_, ConceptLists> {
+        let version = self.graph.version();
+        let read = self.lists.read();
+        if read.is_current(version) {
+            return read;
+        }
+        drop(read);
+        let mut write = self.lists.write();
+        if !write.is_current(version) {
+            write.sync(&self.graph, &self.episodes, self.centroids.len(), version);
+        }
+        parking_lot::RwLockWriteGuard::downgrade(write)
+    }
+
+    /// Brings the concept lists up to date if a semantic search ever built them (called at
+    /// the end of a consolidation cycle).
+    pub(crate) fn sync_lists_if_used(&mut self) {
+        let version = self.graph.version();
+        let lists = self.lists.get_mut();
+        if lists.in_use() && !lists.is_current(version) {
+            lists.sync(&self.graph, &self.episodes, self.centroids.len(), version);
+        }
+    }
+
+    /// Sizes and memory of the concept lists of the semantic pathway (see
+    /// [`Engram::search_semantic`]): how many, how large (the distribution), the unassigned
+    /// tail, and the bytes they hold. Builds them if they were never built.
+    pub fn concept_list_stats(&self) -> ListStats {
+        self.lists().stats()
+    }
+
+    /// The `probes` concepts nearest each normalised query (row-major), with their support
+    /// scale `coherence · cos(query, centroid)`.
+    fn probe(
+        &self,
+        lists: &ConceptLists,
+        queries: &[f32],
+        probes: usize,
+    ) -> Vec<Vec<Scored<ConceptId>>> {
+        let nq = queries.len() / self.dim().max(1);
+        let live = self.centroids.live();
+        if live == 0 || probes == 0 {
+            return vec![Vec::new(); nq];
+        }
+        let dead = self.centroids.dead();
+        crate::compute::cpu::search(
+            self.device.level(),
+            &self.centroids.row_chunks(false),
+            self.dim(),
+            queries,
+            probes.min(live),
+            (!dead.is_empty()).then_some(dead),
+        )
+        .into_iter()
+        .map(|hits| {
+            hits.into_iter()
+                .filter_map(|h| {
+                    lists
+                        .concept_at(h.id as usize)
+                        .map(|id| Scored { id, score: h.score })
+                })
+                .collect()
+        })
+        .collect()
+    }
+
     /// The semantic pathway: the `probes` concepts nearest the (normalised) cue, then every
     /// episode bound to them scored by `(1 − w)·cos(cue, e) + w·b·coherence·cos(cue, c)`
     /// (`b` the binding strength; the best over the probed concepts an episode is bound to).
-    /// Only the members' rows are read. Returns the top `k` and the probed concepts.
-    ///
-    /// The members of the probed concepts are gathered as `(row, support)` into a reused
-    /// per-thread buffer, sorted by row and deduplicated (keeping the best support), then
-    /// scored in ascending row order (prefetch-friendly), in parallel when there are many.
+    /// Only the probed concepts' lists are read (contiguous blocks, see
+    /// [`ConceptLists`]); with `tail`, the episodes bound to no concept too (support 0).
+    /// Returns the top `k` and the probed concepts.
     pub(crate) fn semantic_candidates(
         &self,
         q: &[f32],
@@ -235,124 +285,76 @@ impl Engram {
         probes: usize,
         support_weight: f32,
     ) -> Result<(Vec<SemanticHit>, Vec<Scored<ConceptId>>)> {
-        if self.graph.concept_count() == 0 {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let probed = self.search_concepts(q, probes)?;
-        let mut cand = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
-        cand.clear();
-        for c in &probed {
-            let Some(node) = self.graph.concept_node(c.id) else {
-                continue;
-            };
-            let scale = node.concept.coherence.max(0.0) * c.score;
-            cand.extend(node.members().map(|(e, b)| (e.0, b * scale)));
-        }
-        // Sort by id (= row order), best support first, so that dedup keeps the best.
-        if probed.len() > 1 {
-            cand.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-            cand.dedup_by_key(|x| x.0);
-        } else {
-            cand.sort_unstable_by_key(|x| x.0);
-        }
-        let hits = self.score_candidates(q, k, support_weight, &cand);
-        CANDIDATES.with(|c| *c.borrow_mut() = cand);
-        Ok((hits, probed))
+        self.semantic_scan(q, k, probes, support_weight, false)
     }
 
-    /// Scores candidates `(episode id, support)` (sorted by id, distinct) and keeps the top
-    /// `k`, best first (score descending, then id).
-    fn score_candidates(
+    fn semantic_scan(
         &self,
         q: &[f32],
         k: usize,
+        probes: usize,
         w: f32,
-        cand: &[(u64, f32)],
-    ) -> Vec<SemanticHit> {
-        let dim = self.dim();
-        let rpc = self.episodes.rows_per_chunk();
-        let f32_chunks: Vec<&[f32]> = self.episodes.f32_chunks().map(|(_, c)| c).collect();
-        let f16_chunks: Vec<&[half::f16]> = if f32_chunks.is_empty() {
-            self.episodes.f16_chunks().map(|(_, c)| c).collect()
-        } else {
-            Vec::new()
-        };
+        tail: bool,
+    ) -> Result<(Vec<SemanticHit>, Vec<Scored<ConceptId>>)> {
+        let lists = self.lists();
+        let probed = self
+            .probe(&lists, q, probes)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let scaled: Vec<(ConceptId, f32)> = probed
+            .iter()
+            .filter_map(|c| {
+                let n = self.graph.concept_node(c.id)?;
+                Some((c.id, n.concept.coherence.max(0.0) * c.score))
+            })
+            .collect();
+        let arena = Arena::of(&self.episodes);
+        let mut blocks = lists.probed_blocks(&scaled);
+        if tail {
+            blocks.extend(lists.tail_blocks(&arena, self.dim()));
+        }
         let level = self.device.level();
-        let cosine = |id: u64| -> Option<f32> {
-            let row = self.graph.episode_row(EpisodeId(id))?;
-            let (c, o) = (row / rpc, (row % rpc) * dim);
-            if let Some(ch) = f32_chunks.get(c) {
-                ch.get(o..o + dim).map(|v| level.dot(q, v))
-            } else {
-                f16_chunks
-                    .get(c)
-                    .and_then(|ch| ch.get(o..o + dim))
-                    .map(|v| level.dot_f16(q, v))
-            }
-        };
-        // Before compaction an episode's row is its id: prefetch that row (a hint only).
-        let prefetch = |id: u64| {
-            self.graph.prefetch_episode(EpisodeId(id));
-            let row = id as usize;
-            let o = (row % rpc) * dim;
-            if let Some(v) = f32_chunks.get(row / rpc).and_then(|ch| ch.get(o..o + dim)) {
-                prefetch_row(v);
-            }
-        };
-        // Candidate index `i` is the TopK id: indices follow ids, so ties break by id.
-        let run = |range: std::ops::Range<usize>| -> TopK {
-            let mut top = TopK::new(k);
-            for i in range.clone() {
-                if i + PREFETCH_AHEAD < range.end {
-                    prefetch(cand[i + PREFETCH_AHEAD].0);
-                }
-                let (id, support) = cand[i];
-                if let Some(cos) = cosine(id) {
-                    top.push((1.0 - w) * cos + w * support, i as u64);
-                }
-            }
-            top
-        };
-        let n = cand.len();
-        let threads = rayon::current_num_threads();
-        let top = if n >= PARALLEL_CANDIDATES && threads > 1 {
-            let step = n.div_ceil(threads * 4).max(PARALLEL_CANDIDATES / 2);
-            (0..n.div_ceil(step))
-                .into_par_iter()
-                .map(|p| run(p * step..((p + 1) * step).min(n)))
-                .reduce(
-                    || TopK::new(k),
-                    |mut a, b| {
-                        a.merge(b);
-                        a
-                    },
-                )
-        } else {
-            run(0..n)
-        };
-        top.into_sorted_vec()
+        let top = scan_blocks(level, &self.graph, q, self.dim(), &blocks, k, w);
+        let mut buf = vec![0.0f32; self.dim()];
+        let hits = top
+            .into_sorted_vec()
             .into_iter()
             .map(|h| {
-                let (id, support) = cand[h.id as usize];
+                let id = EpisodeId(h.id);
                 // The cosine back from the score (exact when w = 0; else recomputed).
                 let cosine = if w == 0.0 {
                     h.score
                 } else {
-                    cosine(id).unwrap_or((h.score - w * support) / (1.0 - w))
+                    self.graph
+                        .episode_row(id)
+                        .filter(|&r| self.episodes.read_row(r, &mut buf))
+                        .map_or(h.score, |_| level.dot(q, &buf))
                 };
                 SemanticHit {
-                    id: EpisodeId(id),
+                    id,
                     cosine,
                     score: h.score,
                 }
             })
-            .collect()
+            .collect();
+        Ok((hits, probed))
     }
 
-    /// Approximate top-`k` episodes by cosine through the semantic pathway alone (probing
-    /// `probes` concepts; support weight 0), ordered like [`Engram::search`]. Episodes bound
-    /// to no probed concept are never found: recall rises with `probes`, and equals exact
-    /// search when every concept is probed and every episode is bound to some concept.
+    /// Approximate top-`k` episodes by cosine through the concept index, ordered like
+    /// [`Engram::search`]: the `probes` concepts whose centroids are nearest the query, then
+    /// every episode bound to them (each concept's members are one contiguous list, scanned
+    /// by the exact-search kernels) and every live episode bound to no concept (the
+    /// *unassigned tail* — episodes stored since the last consolidation, or left unbound by
+    /// it — scanned exactly, so nothing stored is ever out of reach). Recall rises with
+    /// `probes` and equals exact search when every concept is probed.
+    ///
+    /// The lists are built by the first call (then kept in step by consolidation; see
+    /// [`Engram::concept_list_stats`] for their size and memory).
+    ///
+    /// # Errors
+    /// [`InputError::ZeroK`], `probes = 0`, a query of the wrong dimension, non-finite or
+    /// zero.
     pub fn search_semantic(
         &self,
         query: &[f32],
@@ -362,22 +364,58 @@ impl Engram {
         if k == 0 {
             return Err(InputError::ZeroK.into());
         }
-        if probes == 0 {
-            return Err(InputError::OutOfRange {
-                name: "probes",
-                range: "[1, ∞)",
-                value: 0.0,
-                row: None,
-            }
-            .into());
-        }
+        check_probes(probes)?;
         let q = self.prepare_cue(query)?;
-        let (hits, _) = self.semantic_candidates(&q, k, probes, 0.0)?;
+        let (hits, _) = self.semantic_scan(&q, k, probes, 0.0, true)?;
         Ok(hits
             .into_iter()
             .map(|h| Scored {
                 id: h.id,
                 score: h.cosine,
+            })
+            .collect())
+    }
+
+    /// [`Engram::search_semantic`] for every query of a flat row-major batch, equal to it
+    /// query by query. The queries are grouped by probed concept, so each list is read once
+    /// per batch and scored against all the queries that probe it together by the batch
+    /// kernels of [`Engram::search_batch`]; the tail is read once for the whole batch.
+    ///
+    /// # Errors
+    /// As [`Engram::search_semantic`]; a batch whose length is not a multiple of the
+    /// dimension is a [`InputError::DimensionMismatch`].
+    pub fn search_semantic_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        probes: usize,
+    ) -> Result<Vec<Vec<Scored<EpisodeId>>>> {
+        if k == 0 {
+            return Err(InputError::ZeroK.into());
+        }
+        check_probes(probes)?;
+        let q = self.prepare_queries(queries, k)?;
+        let lists = self.lists();
+        let probed: Vec<Vec<ConceptId>> = self
+            .probe(&lists, &q, probes)
+            .into_iter()
+            .map(|p| p.into_iter().map(|c| c.id).collect())
+            .collect();
+        let arena = Arena::of(&self.episodes);
+        let tail = lists.tail_blocks(&arena, self.dim());
+        let blocks = lists.batch_blocks(&probed, &tail);
+        let tops =
+            crate::compute::cpu::search_blocks(self.device.level(), &q, self.dim(), &blocks, k);
+        Ok(tops
+            .into_iter()
+            .map(|t| {
+                t.into_sorted_vec()
+                    .into_iter()
+                    .map(|h| Scored {
+                        id: EpisodeId(h.id),
+                        score: h.score,
+                    })
+                    .collect()
             })
             .collect())
     }

@@ -24,6 +24,7 @@ mod activation_gpu;
 mod config;
 mod engine_recall;
 pub mod familiarity;
+mod lists;
 mod params;
 
 pub use activation::{Activation, Retrieval};
@@ -31,4 +32,6 @@ pub(crate) use activation_gpu::SpreadGraphCache;
 pub use activation_gpu::GPU_SPREAD_MIN_WORK;
 pub use config::RecallConfig;
 pub use familiarity::Familiarity;
+pub(crate) use lists::ConceptLists;
+pub use lists::ListStats;
 pub use params::{Pathways, RecallHit, RecallMode, RecallParams};

@@ -413,7 +413,7 @@ fn cycle_json(c: &Cycle) -> Value {
         "phases_s": {
             "sample": t.sample.as_secs_f64(), "cluster": t.cluster.as_secs_f64(),
             "matching": t.matching.as_secs_f64(), "apply": t.apply.as_secs_f64(),
-            "decay": t.decay.as_secs_f64(), "prune": t.prune.as_secs_f64(),
+            "decay": t.decay.as_secs_f64(), "prune": t.prune.as_secs_f64(), "lists": t.lists.as_secs_f64(),
         },
     })
 }

@@ -87,6 +87,8 @@ pub(crate) struct BatchJob<'a> {
     pub(crate) queries: &'a [f32],
     pub(crate) dim: usize,
     pub(crate) dead: Option<&'a RowMask>,
+    /// The id of each row of the block (hits carry ids, not rows), for concept lists.
+    pub(crate) ids: Option<&'a [u64]>,
     /// The queries packed by [`pack_panels`], when the panel kernel runs.
     pub(crate) panels: Option<&'a [f32]>,
 }
@@ -118,12 +120,16 @@ impl BatchJob<'_> {
             queries,
             dim,
             dead,
+            ids,
             ..
         } = *self;
         let RowChunk { first_row, rows } = chunk;
         let nq = tops.len();
         let n = rows.count(dim);
-        let mut pushers: Vec<Pusher<'_>> = tops.iter_mut().map(|t| Pusher::new(t, dead)).collect();
+        let mut pushers: Vec<Pusher<'_>> = tops
+            .iter_mut()
+            .map(|t| Pusher::with_ids(t, dead, ids))
+            .collect();
         let mut out = [0.0f32; 8 * PANEL];
         let mut out2 = [0.0f32; 16 * PANEL];
         // Each query's threshold in one dense array, so a row's scores are checked against
@@ -208,12 +214,16 @@ impl BatchJob<'_> {
             queries,
             dim,
             dead,
+            ids,
             ..
         } = *self;
         let RowChunk { first_row, rows } = chunk;
         let nq = tops.len();
         let n = rows.count(dim);
-        let mut pushers: Vec<Pusher<'_>> = tops.iter_mut().map(|t| Pusher::new(t, dead)).collect();
+        let mut pushers: Vec<Pusher<'_>> = tops
+            .iter_mut()
+            .map(|t| Pusher::with_ids(t, dead, ids))
+            .collect();
         let mut start = 0;
         while start < n {
             let end = (start + SMALL_ROW_BLOCK).min(n);
@@ -266,6 +276,7 @@ impl BatchJob<'_> {
             queries,
             dim,
             dead,
+            ids,
             ..
         } = *self;
         let RowChunk { first_row, rows } = chunk;
@@ -287,7 +298,7 @@ impl BatchJob<'_> {
                 let lhs = &queries[q0 * dim..(q0 + qn) * dim];
                 super::gemm::matmul_t(qn, tile, dim, lhs, block, scores, Threads::One);
                 for (qi, top) in tops[q0..q0 + qn].iter_mut().enumerate() {
-                    let mut p = Pusher::new(top, dead);
+                    let mut p = Pusher::with_ids(top, dead, ids);
                     select_row(
                         &scores[qi * tile..(qi + 1) * tile],
                         first_row + start,

@@ -30,6 +30,7 @@ use half::slice::HalfFloatSliceExt;
 /// The row views, re-exported where the kernels' users have always found them.
 pub use crate::compute::rows::{RowChunk, Rows};
 pub(crate) use batch::{argmax_panels, pack_panels};
+pub(crate) use search::{per_thread, search_blocks, IdBlock};
 pub use search::{search, QUERY_SPLIT_MIN};
 
 use crate::compute::rows::RowMask;
@@ -227,12 +228,29 @@ pub(crate) struct Pusher<'a> {
     top: &'a mut TopK,
     thr: f32,
     dead: Option<&'a RowMask>,
+    /// The id of each row (a concept list's episode ids), when hits carry ids, not rows.
+    ids: Option<&'a [u64]>,
 }
 
 impl<'a> Pusher<'a> {
     pub(crate) fn new(top: &'a mut TopK, dead: Option<&'a RowMask>) -> Self {
+        Self::with_ids(top, dead, None)
+    }
+
+    /// A pusher whose hits carry `ids[row]` instead of the row (rows past `ids` are never
+    /// offered: the kernels only score rows of the block, and `ids` covers the block).
+    pub(crate) fn with_ids(
+        top: &'a mut TopK,
+        dead: Option<&'a RowMask>,
+        ids: Option<&'a [u64]>,
+    ) -> Self {
         let thr = top.threshold();
-        Self { top, thr, dead }
+        Self {
+            top,
+            thr,
+            dead,
+            ids,
+        }
     }
 
     /// The score a hit must reach to be offered.
@@ -249,7 +267,11 @@ impl<'a> Pusher<'a> {
                     return;
                 }
             }
-            self.top.push(score, row as u64);
+            let id = match self.ids {
+                Some(ids) => ids.get(row).copied().unwrap_or(u64::MAX),
+                None => row as u64,
+            };
+            self.top.push(score, id);
             self.thr = self.top.threshold();
         }
     }

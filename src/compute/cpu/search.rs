@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::batch::{pack_panels, BatchJob, Scratch, PANEL};
 use super::{scan, Pusher, SimdLevel};
-use crate::compute::rows::{RowChunk, RowMask};
+use crate::compute::rows::{RowChunk, RowMask, Rows};
 use crate::compute::{Hit, TopK};
 
 /// Without AVX-512, batches of at least this many queries go through GEMM tiles, smaller ones
@@ -73,18 +73,13 @@ pub fn search(
         queries,
         dim,
         dead,
+        ids: None,
         panels: packed.as_deref(),
     };
     // One selection per thread, not per rayon split: each fresh selection fills from an empty
     // threshold (most of a block's rows enter until k are held) and allocates its buffers, so
-    // with a large k more of them cost more than the dot products. The blocks stay small tasks
-    // that idle threads steal (a static split waits for the slowest thread); each thread adds
-    // its blocks to its own slot (never contended: one thread per slot).
-    let slots: Vec<Mutex<Option<Slot>>> = (0..threads).map(|_| Mutex::new(None)).collect();
-    // Blocks that found every slot held (only if a kernel ever waited inside rayon and this
-    // thread stole another block meanwhile) get a selection of their own: never a deadlock.
-    let extra: Mutex<Vec<Vec<TopK>>> = Mutex::new(Vec::new());
-    let run = |t: &RowChunk<'_>, tops: &mut Vec<TopK>, scratch: &mut Scratch| {
+    // with a large k more of them cost more than the dot products.
+    let run = |t: &RowChunk<'_>, (tops, scratch): &mut Slot| {
         if nq == 1 {
             let mut p = Pusher::new(&mut tops[0], dead);
             scan(level, queries, t.rows, dim, t.first_row, &mut p);
@@ -92,25 +87,9 @@ pub fn search(
             job.run(*t, tops, scratch);
         }
     };
-    tasks.par_iter().for_each(|t| {
-        let own = rayon::current_thread_index().unwrap_or(0);
-        let free = (0..threads).find_map(|i| slots[(own + i) % threads].try_lock());
-        match free {
-            Some(mut guard) => {
-                let (tops, scratch) = guard.get_or_insert_with(|| (new_tops(), Scratch::default()));
-                run(t, tops, scratch);
-            }
-            None => {
-                let mut tops = new_tops();
-                run(t, &mut tops, &mut Scratch::default());
-                extra.lock().push(tops);
-            }
-        }
-    });
-    let tops = slots
+    let tops = per_thread(&tasks, || (new_tops(), Scratch::default()), run)
         .into_iter()
-        .filter_map(|s| s.into_inner().map(|(tops, _)| tops))
-        .chain(extra.into_inner())
+        .map(|(tops, _)| tops)
         .reduce(|mut a, b| {
             for (x, y) in a.iter_mut().zip(b) {
                 x.merge(y);
@@ -123,6 +102,39 @@ pub fn search(
 
 /// One thread's selections (one per query) and kernel buffers in a row-split search.
 type Slot = (Vec<TopK>, Scratch);
+
+/// Runs `run` over every task in parallel (rayon), with one state per thread rather than
+/// per task, and returns the states. The tasks stay small units that idle threads steal (a
+/// static split waits for the slowest thread); each thread works in its own slot (never
+/// contended: one thread per slot). A task that finds every slot held (only if a kernel ever
+/// waited inside rayon and its thread stole another task meanwhile) gets a state of its own:
+/// never a deadlock.
+pub(crate) fn per_thread<T: Sync, S: Send>(
+    tasks: &[T],
+    new_state: impl Fn() -> S + Sync,
+    run: impl Fn(&T, &mut S) + Sync,
+) -> Vec<S> {
+    let threads = rayon::current_num_threads().max(1);
+    let slots: Vec<Mutex<Option<S>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let extra: Mutex<Vec<S>> = Mutex::new(Vec::new());
+    tasks.par_iter().for_each(|t| {
+        let own = rayon::current_thread_index().unwrap_or(0);
+        let free = (0..threads).find_map(|i| slots[(own + i) % threads].try_lock());
+        match free {
+            Some(mut guard) => run(t, guard.get_or_insert_with(&new_state)),
+            None => {
+                let mut s = new_state();
+                run(t, &mut s);
+                extra.lock().push(s);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(Mutex::into_inner)
+        .chain(extra.into_inner())
+        .collect()
+}
 
 /// [`search`] for a large batch: the queries in one contiguous group per thread (whole panels
 /// of the panel kernel), each group scanning every row block in order with one selection per
@@ -151,6 +163,7 @@ fn by_query_groups(
                 queries: qs,
                 dim,
                 dead,
+                ids: None,
                 panels: packed.as_deref(),
             };
             let mut tops = vec![TopK::new(k); qs.len() / dim];
@@ -161,4 +174,97 @@ fn by_query_groups(
             tops.into_iter().map(TopK::into_sorted_vec)
         })
         .collect()
+}
+
+/// A block of rows with the id of each row, scanned by a subset of a batch's queries (an
+/// inverted list and the queries that probe it).
+#[derive(Debug, Clone)]
+pub(crate) struct IdBlock<'a> {
+    /// The rows.
+    pub(crate) rows: Rows<'a>,
+    /// The id of each row (hits carry these).
+    pub(crate) ids: &'a [u64],
+    /// The queries (indices into the batch) that scan it, ascending.
+    pub(crate) queries: Vec<u32>,
+}
+
+/// Rows of one task of [`search_blocks`] (a larger block is split).
+const BLOCK_TASK_ROWS: usize = 2_048;
+
+/// Top-`k` of every query over the blocks it scans: each block is read once for all its
+/// queries, which are scored together by the batch kernels (the panel kernel with AVX-512,
+/// else the small-batch or GEMM kernels; one query: the fused scan). Returns one
+/// [`TopK::unique`] per query (an id may appear in several blocks: its best score is kept).
+pub(crate) fn search_blocks(
+    level: SimdLevel,
+    queries: &[f32],
+    dim: usize,
+    blocks: &[IdBlock<'_>],
+    k: usize,
+) -> Vec<TopK> {
+    let nq = queries.len().checked_div(dim).unwrap_or(0);
+    let new_tops = || vec![TopK::unique(k); nq];
+    if nq == 0 || k == 0 {
+        return new_tops();
+    }
+    let mut tasks: Vec<(Rows<'_>, &[u64], &[u32])> = Vec::new();
+    for b in blocks.iter().filter(|b| !b.queries.is_empty()) {
+        let n = b.ids.len().min(b.rows.count(dim));
+        let mut s = 0;
+        while s < n {
+            let e = (s + BLOCK_TASK_ROWS).min(n);
+            tasks.push((b.rows.slice(dim, s, e), &b.ids[s..e], &b.queries));
+            s = e;
+        }
+    }
+    // Largest first, so that the last tasks to run are short.
+    tasks.sort_by_key(|(_, ids, qs)| std::cmp::Reverse(ids.len() * qs.len()));
+    type State = (Vec<TopK>, Scratch, Vec<f32>, Vec<TopK>);
+    let run = |&(rows, ids, qs): &(Rows<'_>, &[u64], &[u32]), st: &mut State| {
+        let (tops, scratch, qbuf, sub) = st;
+        if let [j] = qs {
+            let j = *j as usize;
+            let mut p = Pusher::with_ids(&mut tops[j], None, Some(ids));
+            scan(
+                level,
+                &queries[j * dim..(j + 1) * dim],
+                rows,
+                dim,
+                0,
+                &mut p,
+            );
+            return;
+        }
+        qbuf.clear();
+        sub.clear();
+        for &j in qs {
+            let j = j as usize;
+            qbuf.extend_from_slice(&queries[j * dim..(j + 1) * dim]);
+            sub.push(std::mem::take(&mut tops[j]));
+        }
+        let packed = pack_panels(level, qbuf, dim);
+        let job = BatchJob {
+            level,
+            queries: qbuf,
+            dim,
+            dead: None,
+            ids: Some(ids),
+            panels: packed.as_deref(),
+        };
+        job.run(RowChunk { first_row: 0, rows }, sub, scratch);
+        for (&j, t) in qs.iter().zip(sub.drain(..)) {
+            tops[j as usize] = t;
+        }
+    };
+    let new_state = || (new_tops(), Scratch::default(), Vec::new(), Vec::new());
+    per_thread(&tasks, new_state, run)
+        .into_iter()
+        .map(|(tops, ..)| tops)
+        .reduce(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.merge(y);
+            }
+            a
+        })
+        .unwrap_or_else(new_tops)
 }

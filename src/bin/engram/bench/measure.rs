@@ -461,7 +461,7 @@ impl ConsolidationFigures {
             "phases_ms": {
                 "sample": t.sample.as_secs_f64() * 1e3, "cluster": t.cluster.as_secs_f64() * 1e3,
                 "matching": t.matching.as_secs_f64() * 1e3, "apply": t.apply.as_secs_f64() * 1e3,
-                "decay": t.decay.as_secs_f64() * 1e3, "prune": t.prune.as_secs_f64() * 1e3,
+                "decay": t.decay.as_secs_f64() * 1e3, "prune": t.prune.as_secs_f64() * 1e3, "lists": t.lists.as_secs_f64() * 1e3,
             },
         })
     }

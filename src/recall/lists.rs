@@ -1,0 +1,497 @@
+//! Concept lists: the inverted lists of the semantic pathway, one contiguous block per concept.
+//!
+//! The semantic pathway probes the concepts nearest a cue and scores the episodes bound to
+//! them. Reaching those episodes through the graph's bindings reads each row from wherever it
+//! sits in the episode arena: a scattered gather per probe. Here every concept keeps its
+//! members' ids (ascending) and a copy of their rows (f32, or f16 when the store keeps only
+//! f16) in one contiguous block, scanned by the same kernels as exact search — as faiss's
+//! `IndexIVFFlat` scans its lists.
+//!
+//! The lists are derived data, kept in step with the graph:
+//! - a list is rebuilt only when its concept's member set changed
+//!   ([`ConceptNode::members_version`](crate::graph::ConceptNode::members_version)); binding
+//!   strengths are read from the graph when a score needs them, so decay and reinforcement do
+//!   not rewrite rows;
+//! - live episodes bound to no concept (those stored since the last cycle, or left unbound by
+//!   it) form the **unassigned tail**, scanned exactly by
+//!   [`Engram::search_semantic`](crate::Engram::search_semantic), so a stored episode is never
+//!   missed for want of a concept;
+//! - they are built the first time the semantic pathway runs and, from then on, brought up to
+//!   date at the end of every consolidation cycle (and lazily after any other change).
+//!
+//! Memory: one row copy per binding (an episode bound to two concepts is in both lists) plus
+//! 8 bytes of id; [`ListStats`] reports it.
+
+use half::f16;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::compute::cpu::{self, IdBlock, SimdLevel};
+use crate::compute::rows::{RowChunk, Rows};
+use crate::compute::TopK;
+use crate::graph::{ConceptNode, Graph};
+use crate::memory::{ConceptId, EpisodeId};
+use crate::vectors::VectorArena;
+
+/// Rows below which a single query's lists are scanned on the calling thread.
+const PARALLEL_ROWS: usize = 8_192;
+
+/// Rows of one task when a single query's lists are scanned in parallel, and of one piece
+/// of the tail in a batch.
+const TASK_ROWS: usize = 4_096;
+
+/// One concept's members: ids ascending and their rows in the same order.
+#[derive(Debug, Clone)]
+struct List {
+    /// The [`ConceptNode::members_version`] it was built from.
+    version: u64,
+    ids: Vec<u64>,
+    rows: ListRows,
+}
+
+/// A list's rows in the store's layout.
+#[derive(Debug, Clone)]
+enum ListRows {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+impl List {
+    fn rows(&self) -> Rows<'_> {
+        match &self.rows {
+            ListRows::F32(r) => Rows::F32(r),
+            ListRows::F16(r) => Rows::F16(r),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.ids.len() * 8
+            + match &self.rows {
+                ListRows::F32(r) => r.len() * 4,
+                ListRows::F16(r) => r.len() * 2,
+            }
+    }
+}
+
+/// A run of tail episodes on consecutive rows of one arena chunk.
+#[derive(Debug, Clone, Copy)]
+struct TailRun {
+    /// The arena row of the first episode.
+    first_row: usize,
+    /// Where its ids start in the tail.
+    start: usize,
+    /// How many episodes.
+    len: usize,
+}
+
+/// The concept lists of one engine (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct ConceptLists {
+    /// The graph version the lists reflect; `None` until first built.
+    synced: Option<u64>,
+    /// Whether rows are kept as f16 (the store keeps no f32 rows).
+    f16: bool,
+    lists: FxHashMap<ConceptId, List>,
+    /// The concept at each centroid row.
+    by_row: Vec<Option<ConceptId>>,
+    /// Live episodes bound to no concept, by ascending id (= ascending row).
+    tail: Vec<u64>,
+    /// The tail as runs of consecutive rows.
+    tail_runs: Vec<TailRun>,
+    /// The largest episode id looked at; later ones are new.
+    seen_id: Option<u64>,
+}
+
+/// Sizes of the concept lists ([`crate::Engram::concept_list_stats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListStats {
+    /// Whether the lists are built (they are built by the first semantic search).
+    pub built: bool,
+    /// Concepts with a list.
+    pub lists: usize,
+    /// Entries over all lists (one per binding).
+    pub entries: usize,
+    /// Live episodes bound to no concept (the unassigned tail, scanned exactly).
+    pub tail: usize,
+    /// Bytes held by the lists (row copies and ids).
+    pub bytes: usize,
+    /// List sizes, ascending: smallest, median, 99th percentile, largest.
+    pub size_min: usize,
+    /// Median list size.
+    pub size_median: usize,
+    /// 99th-percentile list size.
+    pub size_p99: usize,
+    /// Largest list.
+    pub size_max: usize,
+}
+
+/// Where the tail's rows are read: the episode arena's chunks.
+pub(crate) struct Arena<'a> {
+    pub(crate) chunks: Vec<RowChunk<'a>>,
+    pub(crate) rows_per_chunk: usize,
+}
+
+impl<'a> Arena<'a> {
+    pub(crate) fn of(episodes: &'a VectorArena) -> Self {
+        Self {
+            chunks: episodes.row_chunks(false),
+            rows_per_chunk: episodes.rows_per_chunk(),
+        }
+    }
+
+    /// Rows `first..first + len` (inside one chunk).
+    fn rows(&self, dim: usize, first: usize, len: usize) -> Option<Rows<'a>> {
+        let c = self.chunks.get(first / self.rows_per_chunk)?;
+        let s = first - c.first_row;
+        (s + len <= c.rows.count(dim)).then(|| c.rows.slice(dim, s, s + len))
+    }
+}
+
+/// One block a search scans: rows, their episode ids, and (for a concept's list) the concept
+/// and its support scale.
+#[derive(Clone, Copy)]
+pub(crate) struct Block<'a> {
+    rows: Rows<'a>,
+    ids: &'a [u64],
+    /// The concept and `coherence · cos(cue, centroid)`; `None` for the tail (support 0).
+    concept: Option<(ConceptId, f32)>,
+}
+
+impl ConceptLists {
+    /// Whether the lists reflect the graph at `version`.
+    pub(crate) fn is_current(&self, version: u64) -> bool {
+        self.synced == Some(version)
+    }
+
+    /// Whether the lists were ever built (then consolidation keeps them current).
+    pub(crate) fn in_use(&self) -> bool {
+        self.synced.is_some()
+    }
+
+    /// Brings the lists up to date with the graph (now at `version`): lists of removed
+    /// concepts dropped, lists whose member set changed rebuilt (in parallel), the tail
+    /// updated with new, unbound and newly bound episodes.
+    pub(crate) fn sync(
+        &mut self,
+        graph: &Graph,
+        episodes: &VectorArena,
+        centroid_rows: usize,
+        version: u64,
+    ) {
+        let f16 = !episodes.precision().has_f32();
+        if f16 != self.f16 {
+            *self = Self {
+                f16,
+                ..Self::default()
+            };
+        }
+        // Episodes that may have become unbound: those that left a list.
+        let mut left: Vec<u64> = Vec::new();
+        self.lists.retain(|c, l| {
+            let keep = graph.concept_node(*c).is_some();
+            if !keep {
+                left.extend_from_slice(&l.ids);
+            }
+            keep
+        });
+        let changed: Vec<&ConceptNode> = graph
+            .concepts()
+            .filter(|n| {
+                self.lists
+                    .get(&n.concept.id)
+                    .is_none_or(|l| l.version != n.members_version())
+            })
+            .collect();
+        let built: Vec<(ConceptId, List)> = changed
+            .par_iter()
+            .map(|n| (n.concept.id, build_list(n, graph, episodes, f16)))
+            .collect();
+        for (c, l) in built {
+            if let Some(old) = self.lists.insert(c, l) {
+                let new = &self.lists[&c].ids;
+                left.extend(old.ids.iter().filter(|id| new.binary_search(id).is_err()));
+            }
+        }
+        self.by_row = vec![None; centroid_rows];
+        for n in graph.concepts() {
+            if let Some(slot) = self.by_row.get_mut(n.row) {
+                *slot = Some(n.concept.id);
+            }
+        }
+        // The tail: the old one, episodes that left a list and new episodes, kept if live and
+        // unbound.
+        let first_new = self
+            .seen_id
+            .map_or(0, |s| graph.first_row_after(EpisodeId(s)));
+        let unbound = |id: u64| {
+            graph
+                .episode_node(EpisodeId(id))
+                .is_some_and(|n| n.bindings().is_empty())
+        };
+        let mut tail = std::mem::take(&mut self.tail);
+        tail.append(&mut left);
+        tail.retain(|&id| unbound(id));
+        tail.extend(
+            graph
+                .episodes_from(first_new)
+                .filter(|(_, _, n)| n.bindings().is_empty())
+                .map(|(_, id, _)| id.0),
+        );
+        tail.sort_unstable();
+        tail.dedup();
+        self.seen_id = graph.last_episode_id().map(|e| e.0).max(self.seen_id);
+        self.tail_runs.clear();
+        let rpc = episodes.rows_per_chunk().max(1);
+        for (i, &id) in tail.iter().enumerate() {
+            let Some(row) = graph.episode_row(EpisodeId(id)) else {
+                continue;
+            };
+            match self.tail_runs.last_mut() {
+                Some(r) if r.first_row + r.len == row && r.start + r.len == i && row % rpc != 0 => {
+                    r.len += 1
+                }
+                _ => self.tail_runs.push(TailRun {
+                    first_row: row,
+                    start: i,
+                    len: 1,
+                }),
+            }
+        }
+        self.tail = tail;
+        self.synced = Some(version);
+    }
+
+    /// Sizes and memory of the lists.
+    pub(crate) fn stats(&self) -> ListStats {
+        let mut sizes: Vec<usize> = self.lists.values().map(|l| l.ids.len()).collect();
+        sizes.sort_unstable();
+        let at = |q: f64| -> usize {
+            if sizes.is_empty() {
+                return 0;
+            }
+            sizes[((sizes.len() - 1) as f64 * q).round() as usize]
+        };
+        ListStats {
+            built: self.in_use(),
+            lists: sizes.len(),
+            entries: sizes.iter().sum(),
+            tail: self.tail.len(),
+            bytes: self.lists.values().map(List::bytes).sum::<usize>()
+                + self.tail.len() * 8
+                + self.by_row.len() * 16,
+            size_min: at(0.0),
+            size_median: at(0.5),
+            size_p99: at(0.99),
+            size_max: sizes.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// The concept at a centroid row.
+    pub(crate) fn concept_at(&self, row: usize) -> Option<ConceptId> {
+        self.by_row.get(row).copied().flatten()
+    }
+
+    /// The blocks of the probed concepts (`(concept, support scale)`), in probe order.
+    pub(crate) fn probed_blocks(&self, probed: &[(ConceptId, f32)]) -> Vec<Block<'_>> {
+        probed
+            .iter()
+            .filter_map(|&(c, scale)| {
+                self.lists.get(&c).map(|l| Block {
+                    rows: l.rows(),
+                    ids: &l.ids,
+                    concept: Some((c, scale)),
+                })
+            })
+            .collect()
+    }
+
+    /// The tail's blocks: its runs of consecutive arena rows.
+    pub(crate) fn tail_blocks<'a>(&'a self, arena: &Arena<'a>, dim: usize) -> Vec<Block<'a>> {
+        self.tail_runs
+            .iter()
+            .filter_map(|r| {
+                arena.rows(dim, r.first_row, r.len).map(|rows| Block {
+                    rows,
+                    ids: &self.tail[r.start..r.start + r.len],
+                    concept: None,
+                })
+            })
+            .collect()
+    }
+}
+
+impl<'a> ConceptLists {
+    /// The blocks of a batch, each with the queries that scan it: query `j` scans the lists
+    /// of `probed[j]` and every block of `tail`.
+    pub(crate) fn batch_blocks(
+        &'a self,
+        probed: &[Vec<ConceptId>],
+        tail: &[Block<'a>],
+    ) -> Vec<IdBlock<'a>> {
+        let mut at: FxHashMap<ConceptId, usize> = FxHashMap::default();
+        let mut out: Vec<IdBlock<'a>> = Vec::new();
+        for (j, cs) in probed.iter().enumerate() {
+            for c in cs {
+                let Some(l) = self.lists.get(c) else {
+                    continue;
+                };
+                let i = *at.entry(*c).or_insert_with(|| {
+                    out.push(IdBlock {
+                        rows: l.rows(),
+                        ids: &l.ids,
+                        queries: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+                out[i].queries.push(j as u32);
+            }
+        }
+        let all: Vec<u32> = (0..probed.len() as u32).collect();
+        out.extend(tail.iter().map(|b| IdBlock {
+            rows: b.rows,
+            ids: b.ids,
+            queries: all.clone(),
+        }));
+        out
+    }
+}
+
+/// Builds one concept's list from the graph and the arena.
+fn build_list(node: &ConceptNode, graph: &Graph, episodes: &VectorArena, f16: bool) -> List {
+    let dim = episodes.dim();
+    let mut ids: Vec<u64> = node.members().map(|(e, _)| e.0).collect();
+    ids.sort_unstable();
+    let rpc = episodes.rows_per_chunk().max(1);
+    let mut kept = Vec::with_capacity(ids.len());
+    let rows = if f16 {
+        let chunks: Vec<&[f16]> = episodes.f16_chunks().map(|(_, c)| c).collect();
+        let mut out = Vec::with_capacity(ids.len() * dim);
+        for &id in &ids {
+            let src = graph.episode_row(EpisodeId(id)).and_then(|r| {
+                let o = (r % rpc) * dim;
+                chunks.get(r / rpc).and_then(|c| c.get(o..o + dim))
+            });
+            if let Some(src) = src {
+                out.extend_from_slice(src);
+                kept.push(id);
+            }
+        }
+        ListRows::F16(out)
+    } else {
+        let mut out = vec![0.0f32; ids.len() * dim];
+        let mut n = 0;
+        for &id in &ids {
+            let ok = graph
+                .episode_row(EpisodeId(id))
+                .is_some_and(|r| episodes.read_row(r, &mut out[n * dim..(n + 1) * dim]));
+            if ok {
+                kept.push(id);
+                n += 1;
+            }
+        }
+        out.truncate(n * dim);
+        ListRows::F32(out)
+    };
+    List {
+        version: node.members_version(),
+        ids: kept,
+        rows,
+    }
+}
+
+/// Scores one query against blocks into a [`TopK::unique`] selection: with `w = 0` the score
+/// is the cosine, through the exact-search kernels; otherwise
+/// `(1 − w)·cos + w·b·scale` with `b` the binding strength (read from the graph only for rows
+/// whose bound `(1 − w)·cos + w·scale` could enter).
+pub(crate) fn scan_blocks(
+    level: SimdLevel,
+    graph: &Graph,
+    q: &[f32],
+    dim: usize,
+    blocks: &[Block<'_>],
+    k: usize,
+    w: f32,
+) -> TopK {
+    let rows: usize = blocks.iter().map(|b| b.ids.len()).sum();
+    let run = |blocks: &[Block<'_>], top: &mut TopK| {
+        for b in blocks {
+            scan_one(level, graph, q, dim, b, top, w);
+        }
+    };
+    if rows < PARALLEL_ROWS || rayon::current_num_threads() < 2 {
+        let mut top = TopK::unique(k);
+        run(blocks, &mut top);
+        return top;
+    }
+    // Tasks of whole blocks, about TASK_ROWS rows each (a large block is split).
+    let mut pieces: Vec<Block<'_>> = Vec::new();
+    for b in blocks {
+        let n = b.ids.len();
+        let mut s = 0;
+        while s < n {
+            let e = (s + TASK_ROWS).min(n);
+            pieces.push(Block {
+                rows: b.rows.slice(dim, s, e),
+                ids: &b.ids[s..e],
+                concept: b.concept,
+            });
+            s = e;
+        }
+    }
+    let mut tasks: Vec<&[Block<'_>]> = Vec::new();
+    let (mut start, mut acc) = (0, 0);
+    for (i, p) in pieces.iter().enumerate() {
+        acc += p.ids.len();
+        if acc >= TASK_ROWS || i + 1 == pieces.len() {
+            tasks.push(&pieces[start..=i]);
+            start = i + 1;
+            acc = 0;
+        }
+    }
+    cpu::per_thread(&tasks, || TopK::unique(k), |t, top| run(t, top))
+        .into_iter()
+        .reduce(|mut a, b| {
+            a.merge(b);
+            a
+        })
+        .unwrap_or_else(|| TopK::unique(k))
+}
+
+/// One block of [`scan_blocks`].
+fn scan_one(
+    level: SimdLevel,
+    graph: &Graph,
+    q: &[f32],
+    dim: usize,
+    b: &Block<'_>,
+    top: &mut TopK,
+    w: f32,
+) {
+    let (concept, scale) = match b.concept {
+        Some((c, s)) if w != 0.0 => (c, s),
+        _ => {
+            let mut p = cpu::Pusher::with_ids(top, None, Some(b.ids));
+            cpu::scan(level, q, b.rows, dim, 0, &mut p);
+            return;
+        }
+    };
+    let bound = w * scale.max(0.0);
+    let mut buf = vec![0.0f32; dim];
+    for (i, &id) in b.ids.iter().enumerate() {
+        let cos = match b.rows {
+            Rows::F32(r) => level.dot(q, &r[i * dim..(i + 1) * dim]),
+            Rows::F16(r) => {
+                level.f16_to_f32(&r[i * dim..(i + 1) * dim], &mut buf);
+                level.dot(q, &buf)
+            }
+        };
+        let base = (1.0 - w) * cos;
+        if base + bound < top.threshold() {
+            continue;
+        }
+        let s = graph
+            .binding(EpisodeId(id), concept)
+            .map_or(base, |s| base + w * s * scale);
+        top.push(s, id);
+    }
+}

@@ -1,0 +1,314 @@
+//! The concept lists of the semantic pathway (`search_semantic`, `search_semantic_batch`):
+//! every list equals its concept's bindings after every kind of change, the unassigned tail
+//! holds exactly the live unbound episodes, results equal an independent f64 reference of the
+//! same inverted-file search, batches equal single queries, on real and overlapping synthetic
+//! data.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use engram::consolidation::{ClusterCount, ConsolidationConfig, ForgettingCurve};
+use engram::synth::{Sizes, SynthParams};
+use engram::{BackendChoice, ConceptId, Config, Engram, EpisodeId, EpisodeMeta, Scored};
+
+fn engine(dim: usize, cc: ConsolidationConfig) -> Engram {
+    Engram::new(
+        Config::new(dim)
+            .backend(BackendChoice::Cpu)
+            .consolidation(cc),
+    )
+    .expect("engine")
+}
+
+fn feed(e: &mut Engram, rows: &[f32], t: u64) -> Vec<EpisodeId> {
+    let n = rows.len() / e.dim();
+    e.remember_batch(rows, vec![EpisodeMeta::at(t); n])
+        .expect("remember")
+}
+
+/// Live episodes bound to no concept, from the graph.
+fn unbound(e: &Engram) -> BTreeSet<u64> {
+    e.graph()
+        .episodes()
+        .filter(|(_, _, n)| n.bindings().is_empty())
+        .map(|(_, id, _)| id.0)
+        .collect()
+}
+
+/// Checks every list against the graph through the public API: searching from a concept's
+/// own centroid with one probe and `k` = everything returns exactly its members and the
+/// unbound episodes, each once, with their exact cosines; the statistics count one entry per
+/// binding and the tail.
+fn check_lists(e: &Engram, what: &str) {
+    let tail = unbound(e);
+    let stats = e.concept_list_stats();
+    assert!(stats.built, "{what}");
+    assert_eq!(stats.lists, e.graph().concept_count(), "{what}: lists");
+    assert_eq!(stats.entries, e.graph().binding_count(), "{what}: entries");
+    assert_eq!(stats.tail, tail.len(), "{what}: tail");
+    let all = e.graph().episode_count();
+    for c in e.concepts() {
+        let centroid = e.centroid(c.id).expect("centroid");
+        // The probe must land on this concept (two concepts with one centroid cannot be told
+        // apart by a query; skip them).
+        let nearest = e.search_concepts(&centroid, 2).expect("probe");
+        if nearest.len() > 1 && nearest[1].score >= nearest[0].score - 1e-6 {
+            continue;
+        }
+        assert_eq!(nearest[0].id, c.id, "{what}");
+        let got = e.search_semantic(&centroid, all.max(1), 1).expect("search");
+        let ids: Vec<u64> = got.iter().map(|h| h.id.0).collect();
+        let set: BTreeSet<u64> = ids.iter().copied().collect();
+        assert_eq!(set.len(), ids.len(), "{what}: an episode returned twice");
+        let mut want: BTreeSet<u64> = e
+            .members(c.id)
+            .expect("members")
+            .into_iter()
+            .map(|(id, _)| id.0)
+            .collect();
+        want.extend(&tail);
+        assert_eq!(set, want, "{what}: concept {:?}", c.id);
+        for h in got.iter().take(20) {
+            let v = e.embedding(h.id).expect("row");
+            let cos = common::gpu::dot64(&v, &centroid) / norm(&centroid);
+            assert!((h.score as f64 - cos).abs() < 1e-5, "{what}: score");
+        }
+    }
+}
+
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+}
+
+#[test]
+fn lists_follow_every_kind_of_change() {
+    let dim = 24;
+    let data = SynthParams::new(1_200, dim, 8)
+        .sigma2(2.0 / dim as f64)
+        .sizes(Sizes::Zipf { exponent: 1.0 })
+        .seed(3)
+        .check()
+        .expect("synth")
+        .generate();
+    let cc = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(8))
+        .min_coherence(0.0)
+        .min_cluster_size(1)
+        .seed(5)
+        // Fast decay, so that bindings are pruned and proto-concepts fade within a few cycles.
+        .forgetting(ForgettingCurve::Exponential { half_life: 10.0 })
+        .prune_below(0.2);
+    let mut e = engine(dim, cc);
+    let rows = &data.data;
+    // Episodes before any concept: everything is the tail, and the first search builds.
+    let first = feed(&mut e, &rows[..300 * dim], 0);
+    assert!(!e.concept_list_stats().built || e.concept_list_stats().tail == 300);
+    check_lists(&e, "before any cycle");
+    // A cold cycle creates concepts (soft membership puts some episodes in two lists).
+    e.consolidate(1).expect("cycle");
+    check_lists(&e, "after the first cycle");
+    // Appends between cycles join the tail; a warm cycle updates the concepts.
+    feed(&mut e, &rows[300 * dim..700 * dim], 2);
+    check_lists(&e, "appends before a cycle");
+    e.consolidate(3).expect("cycle");
+    check_lists(&e, "after a warm cycle");
+    // Forgotten episodes leave their lists (and the tail).
+    for id in first.iter().step_by(7) {
+        e.forget(*id).expect("forget");
+    }
+    check_lists(&e, "after forgetting");
+    e.compact();
+    check_lists(&e, "after compaction");
+    // Cycles long after: bindings decay below the threshold and are pruned, proto-concepts
+    // fade and are removed; new rows form or update concepts.
+    let mut pruned = false;
+    for (i, t) in [200u64, 400, 600].into_iter().enumerate() {
+        let before = e.graph().binding_count();
+        let lo = 700 + i * 150;
+        feed(&mut e, &rows[lo * dim..(lo + 150) * dim], t);
+        let report = e.consolidate(t + 1).expect("cycle");
+        pruned |= report.bindings_pruned > 0 || e.graph().binding_count() < before;
+        check_lists(&e, &format!("after late cycle {i}"));
+    }
+    assert!(
+        pruned,
+        "the decay never pruned a binding: the test does not test pruning"
+    );
+    assert!(e.graph().binding_count() > 0);
+}
+
+/// An independent reference of the same search: the `probes` concepts whose centroids are
+/// nearest (f64), the union of their members and every unbound episode, the exact f64 top-k.
+fn reference(e: &Engram, q: &[f32], k: usize, probes: usize) -> Vec<(u64, f64)> {
+    let qn = norm(q);
+    let mut cs: Vec<(ConceptId, f64)> = e
+        .concepts()
+        .into_iter()
+        .map(|c| {
+            let v = e.centroid(c.id).expect("centroid");
+            (c.id, common::gpu::dot64(&v, q) / (qn * norm(&v)))
+        })
+        .collect();
+    cs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut cand: BTreeSet<u64> = unbound(e);
+    for (c, _) in cs.iter().take(probes) {
+        cand.extend(e.members(*c).expect("members").iter().map(|(id, _)| id.0));
+    }
+    let mut s: Vec<(u64, f64)> = cand
+        .into_iter()
+        .map(|id| {
+            // The stored row as it is (an f16 row is not renormalised, as the engine scores it).
+            let v = e.embedding(EpisodeId(id)).expect("row");
+            (id, common::gpu::dot64(&v, q) / qn)
+        })
+        .collect();
+    s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    s.truncate(k);
+    s
+}
+
+/// `got` equals the reference: the same scores within 1e-5 rank by rank, the same ids except
+/// where the reference's scores are within 1e-5 of a tie.
+fn assert_matches(got: &[Scored<EpisodeId>], want: &[(u64, f64)], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g.score as f64 - w.1).abs() < 1e-5,
+            "{what}: rank {i}: {} vs {}",
+            g.score,
+            w.1
+        );
+        if g.id.0 != w.0 {
+            let tie = want
+                .iter()
+                .any(|x| x.0 == g.id.0 && (x.1 - w.1).abs() < 1e-5);
+            let last = (want[want.len() - 1].1 - g.score as f64).abs() < 1e-5;
+            assert!(tie || last, "{what}: rank {i}: id {} vs {}", g.id.0, w.0);
+        }
+    }
+}
+
+/// The semantic search equals the reference, single and batched, at several probe counts and
+/// k; recall against exact search never falls as probes rise, and is 1 with every concept.
+fn check_against_reference(e: &Engram, queries: &[f32], what: &str) {
+    let dim = e.dim();
+    let n_concepts = e.graph().concept_count();
+    for &k in &[1usize, 10, 100] {
+        for &probes in &[1usize, 3, n_concepts / 4, n_concepts] {
+            let probes = probes.max(1);
+            let batch = e.search_semantic_batch(queries, k, probes).expect("batch");
+            for (j, q) in queries.chunks_exact(dim).enumerate() {
+                let want = reference(e, q, k, probes);
+                let single = e.search_semantic(q, k, probes).expect("single");
+                let w = format!("{what}, k {k}, probes {probes}, query {j}");
+                assert_matches(&single, &want, &format!("{w} (single)"));
+                assert_matches(&batch[j], &want, &format!("{w} (batch)"));
+            }
+        }
+    }
+    // Recall@10 against exact search: monotone in probes, 1 when every concept is probed.
+    let mut last = vec![0.0f64; queries.len() / dim];
+    for probes in [1, 2, 4, 8, n_concepts] {
+        let got = e
+            .search_semantic_batch(queries, 10, probes.min(n_concepts))
+            .expect("batch");
+        for (j, q) in queries.chunks_exact(dim).enumerate() {
+            let exact: Vec<u64> = e
+                .search(q, 10)
+                .expect("exact")
+                .iter()
+                .map(|h| h.id.0)
+                .collect();
+            let ids: Vec<u64> = got[j].iter().map(|h| h.id.0).collect();
+            let r = common::recall(&exact, &ids);
+            assert!(r + 1e-9 >= last[j], "{what}: recall fell with more probes");
+            last[j] = r;
+        }
+    }
+    assert!(
+        last.iter().all(|&r| r == 1.0),
+        "{what}: every concept probed"
+    );
+}
+
+#[test]
+fn equals_the_reference_on_real_vectors() {
+    // 10,000 MiniLM word vectors (real data): the first 3,000, 40 concepts.
+    let lex = common::read_f32("lexicon/vectors.f32");
+    let dim = 384;
+    let n = 3_000;
+    let cc = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(40))
+        .min_coherence(0.0)
+        .min_cluster_size(1)
+        .max_iter(10)
+        .seed(1);
+    let mut e = engine(dim, cc);
+    feed(&mut e, &lex[..n * dim], 0);
+    e.consolidate(1).expect("cycle");
+    // Appends after the cycle stay in the tail and must be found.
+    feed(&mut e, &lex[n * dim..(n + 100) * dim], 2);
+    assert_eq!(e.concept_list_stats().tail, unbound(&e).len());
+    assert!(e.concept_list_stats().tail >= 100);
+    // Queries: other words of the lexicon (never stored).
+    let queries = &lex[5_000 * dim..5_012 * dim];
+    check_against_reference(&e, queries, "lexicon");
+}
+
+#[test]
+fn equals_the_reference_on_overlapping_clusters() {
+    // Overlapping clusters (σ² = 3/d, Zipf sizes), f16-only storage.
+    let dim = 48;
+    let data = SynthParams::new(4_000, dim, 30)
+        .sigma2(3.0 / dim as f64)
+        .sizes(Sizes::Zipf { exponent: 1.0 })
+        .seed(11)
+        .check()
+        .expect("synth")
+        .generate();
+    let cc = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(30))
+        .min_coherence(0.0)
+        .min_cluster_size(1)
+        .max_iter(10)
+        .seed(2);
+    for storage in [engram::Precision::F32, engram::Precision::F16] {
+        let mut e = Engram::new(
+            Config::new(dim)
+                .backend(BackendChoice::Cpu)
+                .precision(storage)
+                .consolidation(cc.clone()),
+        )
+        .expect("engine");
+        feed(&mut e, &data.data[..3_900 * dim], 0);
+        e.consolidate(1).expect("cycle");
+        // 8,192+ candidate rows take the parallel single-query path at every-concept probes.
+        let queries = &data.data[3_900 * dim..3_916 * dim];
+        check_against_reference(&e, queries, &format!("synthetic {storage:?}"));
+    }
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let mut e = engine(4, ConsolidationConfig::default());
+    feed(&mut e, &[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0], 0);
+    assert!(e
+        .search_semantic_batch(&[1.0, 0.0, 0.0, 0.0], 0, 1)
+        .is_err());
+    assert!(e
+        .search_semantic_batch(&[1.0, 0.0, 0.0, 0.0], 1, 0)
+        .is_err());
+    assert!(e.search_semantic_batch(&[1.0, 0.0, 0.0], 1, 1).is_err());
+    assert!(e.search_semantic_batch(&[], 1, 1).is_err());
+    assert!(e
+        .search_semantic_batch(&[1.0, 0.0, f32::NAN, 0.0], 1, 1)
+        .is_err());
+    assert!(e.search_semantic_batch(&[0.0; 4], 1, 1).is_err());
+    // No concept yet: the tail (everything) answers, exactly.
+    let hits = e
+        .search_semantic(&[1.0, 0.1, 0.0, 0.0], 2, 5)
+        .expect("search");
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].id, EpisodeId(0));
+}
