@@ -66,6 +66,6 @@ pub use memory::{
     Binding, Concept, ConceptId, ConceptState, Episode, EpisodeId, EpisodeMeta, MemoryNode, Payload,
 };
 pub use recall::{
-    Activation, Familiarity, ListStats, Pathways, RecallConfig, RecallHit, RecallMode,
+    Activation, Familiarity, IndexList, ListStats, Pathways, RecallConfig, RecallHit, RecallMode,
     RecallParams, Retrieval,
 };

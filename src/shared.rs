@@ -110,6 +110,34 @@ impl SharedEngram {
         self.inner.read().engine().search_batch(queries, k)
     }
 
+    /// [`Engram::search_semantic`] under the read lock.
+    pub fn search_semantic(
+        &self,
+        query: &[f32],
+        k: usize,
+        probes: usize,
+    ) -> Result<Vec<Scored<EpisodeId>>> {
+        self.inner.read().engine().search_semantic(query, k, probes)
+    }
+
+    /// [`Engram::search_semantic_batch`] under the read lock.
+    pub fn search_semantic_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        probes: usize,
+    ) -> Result<Vec<Vec<Scored<EpisodeId>>>> {
+        self.inner
+            .read()
+            .engine()
+            .search_semantic_batch(queries, k, probes)
+    }
+
+    /// [`Engram::concept_list_stats`] under the read lock.
+    pub fn concept_list_stats(&self) -> crate::ListStats {
+        self.inner.read().engine().concept_list_stats()
+    }
+
     /// [`Engram::recall_view`] under the read lock: nothing changes.
     pub fn recall_view(&self, cue: &[f32], params: &RecallParams) -> Result<Vec<RecallHit>> {
         self.inner.read().engine().recall_view(cue, params)

@@ -105,7 +105,7 @@ fn import_consolidate_concepts_search() {
     assert!(total >= 600, "every episode is bound: {total}");
 
     // Search by an episode, each mode: the episode finds itself first, then its cluster.
-    for mode in ["episodic", "semantic", "blended"] {
+    for mode in ["episodic", "semantic", "blended", "index"] {
         let v = json(&[
             "search",
             "--store",
@@ -130,6 +130,7 @@ fn import_consolidate_concepts_search() {
         match mode {
             "episodic" => assert_eq!(via["semantic"], false),
             "semantic" => assert_eq!(via["episodic"], false),
+            "index" => assert!((hits[0]["cosine"].as_f64().unwrap() - 1.0).abs() < 1e-5),
             _ => assert!(via["episodic"] == true && via["semantic"] == true),
         }
     }
@@ -150,6 +151,36 @@ fn import_consolidate_concepts_search() {
     assert_eq!(results.len(), 600);
     for (i, r) in results.iter().enumerate().step_by(97) {
         assert_eq!(r["hits"][0]["episode"], i as u64, "row {i} finds itself");
+    }
+    // The same rows through the concept index as one batch (every episode is bound: each
+    // row's own list holds it).
+    let v = json(&[
+        "search",
+        "--store",
+        st,
+        "--query-npy",
+        dir.path().join("rows.npy").to_str().unwrap(),
+        "-k",
+        "3",
+        "--mode",
+        "index",
+        "--probes",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(v["queries"], 600);
+    assert_eq!(v["unassigned"], 0, "{}", v["unassigned"]);
+    for (i, r) in v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .step_by(97)
+    {
+        assert_eq!(
+            r["hits"][0]["episode"], i as u64,
+            "row {i} finds itself (index)"
+        );
     }
 
     // A second cycle warm-starts from the stored concepts: same ids, updated.

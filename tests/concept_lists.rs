@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use engram::consolidation::{ClusterCount, ConsolidationConfig, ForgettingCurve};
 use engram::synth::{Sizes, SynthParams};
-use engram::{BackendChoice, ConceptId, Config, Engram, EpisodeId, EpisodeMeta, Scored};
+use engram::{BackendChoice, Config, Engram, EpisodeId, EpisodeMeta, IndexList, Scored};
 
 fn engine(dim: usize, cc: ConsolidationConfig) -> Engram {
     Engram::new(
@@ -36,10 +36,11 @@ fn unbound(e: &Engram) -> BTreeSet<u64> {
         .collect()
 }
 
-/// Checks every list against the graph through the public API: searching from a concept's
-/// own centroid with one probe and `k` = everything returns exactly its members and the
-/// unbound episodes, each once, with their exact cosines; the statistics count one entry per
-/// binding and the tail.
+/// Checks every list against the graph through the public API: the index's lists of each
+/// concept hold exactly its members, each once; searching from a list's own routing centroid
+/// with one probe and `k` = everything returns exactly that list and the unbound episodes,
+/// each once, with their exact cosines; the statistics count one entry per binding and the
+/// tail.
 fn check_lists(e: &Engram, what: &str) {
     let tail = unbound(e);
     let stats = e.concept_list_stats();
@@ -47,34 +48,68 @@ fn check_lists(e: &Engram, what: &str) {
     assert_eq!(stats.lists, e.graph().concept_count(), "{what}: lists");
     assert_eq!(stats.entries, e.graph().binding_count(), "{what}: entries");
     assert_eq!(stats.tail, tail.len(), "{what}: tail");
-    let all = e.graph().episode_count();
+    let index = e.concept_index();
     for c in e.concepts() {
-        let centroid = e.centroid(c.id).expect("centroid");
-        // The probe must land on this concept (two concepts with one centroid cannot be told
-        // apart by a query; skip them).
-        let nearest = e.search_concepts(&centroid, 2).expect("probe");
-        if nearest.len() > 1 && nearest[1].score >= nearest[0].score - 1e-6 {
-            continue;
-        }
-        assert_eq!(nearest[0].id, c.id, "{what}");
-        let got = e.search_semantic(&centroid, all.max(1), 1).expect("search");
-        let ids: Vec<u64> = got.iter().map(|h| h.id.0).collect();
-        let set: BTreeSet<u64> = ids.iter().copied().collect();
-        assert_eq!(set.len(), ids.len(), "{what}: an episode returned twice");
-        let mut want: BTreeSet<u64> = e
+        let mut got: Vec<u64> = index
+            .iter()
+            .filter(|l| l.concept == c.id)
+            .flat_map(|l| l.episodes.iter().map(|id| id.0))
+            .collect();
+        got.sort_unstable();
+        let want: Vec<u64> = e
             .members(c.id)
             .expect("members")
             .into_iter()
             .map(|(id, _)| id.0)
+            .collect::<BTreeSet<u64>>()
+            .into_iter()
             .collect();
+        assert_eq!(got, want, "{what}: the lists of concept {:?}", c.id);
+    }
+    let all = e.graph().episode_count();
+    for l in &index {
+        // The probe must land on this list (skip lists whose centroid is as near another's).
+        let ranked = rank_lists(&index, &l.centroid);
+        if ranked.len() > 1 && ranked[1].1 >= ranked[0].1 - 1e-6 {
+            continue;
+        }
+        assert!(std::ptr::eq(ranked[0].0, l), "{what}");
+        let got = e
+            .search_semantic(&l.centroid, all.max(1), 1)
+            .expect("search");
+        let ids: Vec<u64> = got.iter().map(|h| h.id.0).collect();
+        let set: BTreeSet<u64> = ids.iter().copied().collect();
+        assert_eq!(set.len(), ids.len(), "{what}: an episode returned twice");
+        let mut want: BTreeSet<u64> = l.episodes.iter().map(|id| id.0).collect();
         want.extend(&tail);
-        assert_eq!(set, want, "{what}: concept {:?}", c.id);
+        assert_eq!(set, want, "{what}: list {:?}/{:?}", l.concept, l.part);
         for h in got.iter().take(20) {
             let v = e.embedding(h.id).expect("row");
-            let cos = common::gpu::dot64(&v, &centroid) / norm(&centroid);
+            let cos = common::gpu::dot64(&v, &l.centroid) / norm(&l.centroid);
             assert!((h.score as f64 - cos).abs() < 1e-5, "{what}: score");
         }
     }
+}
+
+/// The lists of the index by f64 cosine of their routing centroids to `q`, nearest first
+/// (ties by concept, then part).
+fn rank_lists<'a>(index: &'a [IndexList], q: &[f32]) -> Vec<(&'a IndexList, f64)> {
+    let qn = norm(q);
+    let mut v: Vec<(&IndexList, f64)> = index
+        .iter()
+        .map(|l| {
+            (
+                l,
+                common::gpu::dot64(&l.centroid, q) / (qn * norm(&l.centroid)),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then(a.0.concept.cmp(&b.0.concept))
+            .then(a.0.part.cmp(&b.0.part))
+    });
+    v
 }
 
 fn norm(v: &[f32]) -> f64 {
@@ -138,22 +173,20 @@ fn lists_follow_every_kind_of_change() {
     assert!(e.graph().binding_count() > 0);
 }
 
-/// An independent reference of the same search: the `probes` concepts whose centroids are
-/// nearest (f64), the union of their members and every unbound episode, the exact f64 top-k.
-fn reference(e: &Engram, q: &[f32], k: usize, probes: usize) -> Vec<(u64, f64)> {
+/// An independent reference of the same search: the `probes` lists whose routing centroids
+/// are nearest (f64), the union of their episodes and every unbound episode, the exact f64
+/// top-k.
+fn reference(
+    e: &Engram,
+    index: &[IndexList],
+    q: &[f32],
+    k: usize,
+    probes: usize,
+) -> Vec<(u64, f64)> {
     let qn = norm(q);
-    let mut cs: Vec<(ConceptId, f64)> = e
-        .concepts()
-        .into_iter()
-        .map(|c| {
-            let v = e.centroid(c.id).expect("centroid");
-            (c.id, common::gpu::dot64(&v, q) / (qn * norm(&v)))
-        })
-        .collect();
-    cs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut cand: BTreeSet<u64> = unbound(e);
-    for (c, _) in cs.iter().take(probes) {
-        cand.extend(e.members(*c).expect("members").iter().map(|(id, _)| id.0));
+    for (l, _) in rank_lists(index, q).into_iter().take(probes) {
+        cand.extend(l.episodes.iter().map(|id| id.0));
     }
     let mut s: Vec<(u64, f64)> = cand
         .into_iter()
@@ -193,13 +226,14 @@ fn assert_matches(got: &[Scored<EpisodeId>], want: &[(u64, f64)], what: &str) {
 /// k; recall against exact search never falls as probes rise, and is 1 with every concept.
 fn check_against_reference(e: &Engram, queries: &[f32], what: &str) {
     let dim = e.dim();
-    let n_concepts = e.graph().concept_count();
+    let index = e.concept_index();
+    let n_concepts = index.len();
     for &k in &[1usize, 10, 100] {
         for &probes in &[1usize, 3, n_concepts / 4, n_concepts] {
             let probes = probes.max(1);
             let batch = e.search_semantic_batch(queries, k, probes).expect("batch");
             for (j, q) in queries.chunks_exact(dim).enumerate() {
-                let want = reference(e, q, k, probes);
+                let want = reference(e, &index, q, k, probes);
                 let single = e.search_semantic(q, k, probes).expect("single");
                 let w = format!("{what}, k {k}, probes {probes}, query {j}");
                 assert_matches(&single, &want, &format!("{w} (single)"));
@@ -258,7 +292,7 @@ fn equals_the_reference_on_real_vectors() {
 
 #[test]
 fn equals_the_reference_on_overlapping_clusters() {
-    // Overlapping clusters (σ² = 3/d, Zipf sizes), f16-only storage.
+    // Overlapping clusters (σ² = 3/d, Zipf sizes), f32 and f16 storage.
     let dim = 48;
     let data = SynthParams::new(4_000, dim, 30)
         .sigma2(3.0 / dim as f64)
@@ -287,6 +321,64 @@ fn equals_the_reference_on_overlapping_clusters() {
         let queries = &data.data[3_900 * dim..3_916 * dim];
         check_against_reference(&e, queries, &format!("synthetic {storage:?}"));
     }
+}
+
+#[test]
+fn giant_concepts_are_split_for_routing() {
+    // 20 overlapping clusters of 150; the first eight form one giant concept of 1,200 members
+    // (more than four times the mean list size), the others one concept each.
+    let dim = 48;
+    let data = SynthParams::new(3_000, dim, 20)
+        .sigma2(2.0 / dim as f64)
+        .seed(4)
+        .check()
+        .expect("synth")
+        .generate();
+    let mut e = engine(dim, ConsolidationConfig::default());
+    let ids = feed(&mut e, &data.data, 0);
+    let groups = 13;
+    let group = |label: u32| (label as usize).saturating_sub(7);
+    for g in 0..groups {
+        let members: Vec<(EpisodeId, f32)> = ids
+            .iter()
+            .zip(&data.labels)
+            .filter(|(_, &l)| group(l) == g)
+            .map(|(&id, _)| (id, 1.0))
+            .collect();
+        let mut centroid = vec![0.0f32; dim];
+        for (id, _) in &members {
+            let v = e.embedding(*id).expect("row");
+            centroid.iter_mut().zip(&v).for_each(|(c, x)| *c += x);
+        }
+        e.insert_concept_with_members(&centroid, &members)
+            .expect("concept");
+    }
+    let stats = e.concept_list_stats();
+    assert_eq!(stats.split_lists, 1, "{stats:?}");
+    assert_eq!(stats.size_max, 1_200, "{stats:?}");
+    // The giant's parts are about the mean size: no probe reads a fifth of the store.
+    let index = e.concept_index();
+    let parts: Vec<usize> = index
+        .iter()
+        .filter(|l| l.part.is_some())
+        .map(|l| l.episodes.len())
+        .collect();
+    assert_eq!(
+        parts.len(),
+        1_200usize.div_ceil(3_000usize.div_ceil(groups))
+    );
+    assert!(stats.max_probe_share < 0.2, "{stats:?} {parts:?}");
+    check_lists(&e, "a split giant");
+    check_against_reference(&e, &data.data[..16 * dim], "split giant");
+    // Forgetting half of the giant's members shrinks it below the cap: it is whole again.
+    for (id, l) in ids.iter().zip(&data.labels) {
+        if *l < 8 && id.0 % 2 == 0 {
+            e.forget(*id).expect("forget");
+        }
+    }
+    let stats = e.concept_list_stats();
+    assert_eq!(stats.split_lists, 0, "{stats:?}");
+    check_lists(&e, "after the giant shrank");
 }
 
 #[test]

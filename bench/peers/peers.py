@@ -35,6 +35,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--out", default=None, help="output directory [bench/results]")
     p.add_argument("--seed", type=int, default=7, help="seed of every random choice [7]")
     p.add_argument("--data", default=None, help="data directory [the repository's data/]")
+    p.add_argument(
+        "--only",
+        default="search,kmeans,routed",
+        help="comma-separated sections to run: search, kmeans, routed [all]",
+    )
     return p.parse_args()
 
 
@@ -493,19 +498,28 @@ def at_recall(points, target):
     return None, "not reached"
 
 
+IVF_ITER = 10  # Lloyd iterations of both builds (faiss IVF's coarse quantiser: cp.niter)
+
+
 def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) -> dict:
     n, d = x.shape
     log(f"[routed] {name}: {n} x {d}, {len(q)} queries, {nlist} concepts / lists")
     ref_ids, ref_kth = exact_topk(x, q, K)
 
-    consolidation = dict(seed=ARGS.seed, clusters=nlist, min_coherence=0.0, min_cluster_size=1)
+    consolidation = dict(
+        seed=ARGS.seed, clusters=nlist, min_coherence=0.0, min_cluster_size=1, max_iter=IVF_ITER
+    )
     mem = engram.Engram(d, backend="cpu", consolidation=consolidation)
     ids = mem.remember_batch(x, timestamps=np.zeros(n, dtype=np.int64))
     id_to_row = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
     id_to_row[ids.astype(np.int64)] = np.arange(n)
     t = time.perf_counter()
-    mem.consolidate(now=1)
+    report = mem.consolidate(now=1)
+    # The concept lists are built by the first semantic search (then kept by consolidation):
+    # the build includes them, as faiss's includes `add`.
+    lists = mem.concept_list_stats()
     engram_build = time.perf_counter() - t
+    phases = dict(report["timings"])
     concepts = mem.concepts()
     n_concepts = len(concepts)
     bound = np.unique(np.concatenate([mem.members(c["id"])[0] for c in concepts]))
@@ -516,6 +530,7 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
     ivf.cp.min_points_per_centroid = 1
     ivf.cp.spherical = True
     ivf.cp.seed = ARGS.seed
+    ivf.cp.niter = IVF_ITER
     t = time.perf_counter()
     ivf.train(x)
     ivf.add(x)
@@ -565,13 +580,57 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
             + ", ".join(f"{p['probes']}:{p['recall']:.3f}/{p['us_per_query']:.0f}us" for p in pts)
         )
 
-    matched = []
-    for target in (0.9, 0.95, 0.99):
-        row = {"target_recall": target}
-        for lib, pts in curves.items():
-            us, how = at_recall(pts, target)
-            row[lib] = {"us_per_query": us, "how": how}
-        matched.append(row)
+    # Batches: every query in one call (engram groups the queries by probed list).
+    def engram_batch(p):
+        ids_, _ = mem.search_semantic_batch(q, K, probes=p)
+        rows = np.full(ids_.shape, -1, dtype=np.int64)
+        ok = ids_ != np.iinfo(np.uint64).max
+        rows[ok] = id_to_row[ids_[ok].astype(np.int64)]
+        return rows
+
+    def faiss_batch(p):
+        ivf.nprobe = p
+        return ivf.search(q, K)[1]
+
+    batch_curves = {}
+    for lib, fn in (
+        ("engram search_semantic_batch", engram_batch),
+        ("faiss IndexIVFFlat", faiss_batch),
+    ):
+        pts = []
+        for p in sweep_probes(n_concepts):
+            fn(p)  # warm-up
+            passes, got = [], None
+            for _ in range(SIZES["ivf_repeats"]):
+                t = time.perf_counter()
+                got = fn(p)
+                passes.append((time.perf_counter() - t) / len(q))
+            rec = recall_at_k(x, q, ref_ids, ref_kth, got)
+            pts.append(
+                {
+                    "probes": p,
+                    "recall": rec["recall"],
+                    "recall_ids": rec["recall_ids"],
+                    "us_per_query": 1e6 * statistics.median(passes),
+                }
+            )
+        batch_curves[lib] = pts
+        log(
+            f"  batch {lib}: "
+            + ", ".join(f"{p['probes']}:{p['recall']:.3f}/{p['us_per_query']:.1f}us" for p in pts)
+        )
+
+    def matched_at(curves_):
+        out_ = []
+        for target in (0.9, 0.95, 0.99):
+            row = {"target_recall": target}
+            for lib, pts in curves_.items():
+                us, how = at_recall(pts, target)
+                row[lib] = {"us_per_query": us, "how": how}
+            out_.append(row)
+        return out_
+
+    matched = matched_at(curves)
     return {
         "data": name,
         "source": source,
@@ -584,10 +643,15 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
         "episodes_bound": int(len(bound)),
         "consolidation": consolidation,
         "engram_build_s": engram_build,
+        "engram_build_phases_s": phases,
+        "engram_lists": lists,
+        "lloyd_iterations": IVF_ITER,
         "faiss_build_s": faiss_build,
         "faiss_nlist": n_concepts,
         "curves": curves,
         "matched": matched,
+        "batch_curves": batch_curves,
+        "batch_matched": matched_at(batch_curves),
     }
 
 
@@ -707,11 +771,25 @@ def markdown(res: dict) -> str:
             f"{s['concepts']} concepts / lists)"
         )
         out.append("")
+        ph = s.get("engram_build_phases_s", {})
+        li = s.get("engram_lists", {})
         out.append(
-            f"{s['source']}. Build: engram consolidate {s['engram_build_s']:.2f} s "
-            f"({s['episodes_bound']:,} of {s['n']:,} episodes bound to a concept); faiss "
+            f"{s['source']}. Build ({s.get('lloyd_iterations', '?')} Lloyd iterations each): "
+            f"engram consolidate + concept lists {s['engram_build_s']:.2f} s "
+            f"({s['engram_build_s'] / s['faiss_build_s']:.2f}× faiss; phases: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in ph.items() if isinstance(v, float))
+            + f"; {s['episodes_bound']:,} of {s['n']:,} episodes bound to a concept); faiss "
             f"train + add {s['faiss_build_s']:.2f} s."
         )
+        if li:
+            out.append("")
+            out.append(
+                f"Concept lists: {li['lists']:,} lists, {li['entries']:,} entries "
+                f"({li['entries'] / s['n']:.3f} per episode: soft membership), "
+                f"{li['bytes'] / s['n']:,.0f} bytes per episode; list sizes min "
+                f"{li['size_min']}, median {li['size_median']}, p99 {li['size_p99']}, max "
+                f"{li['size_max']}; unassigned tail {li['tail']:,}."
+            )
         out.append("")
         libs = list(s["curves"])
         out.append(
@@ -744,6 +822,44 @@ def markdown(res: dict) -> str:
                 )
                 + f" | {ratio} |"
             )
+        if "batch_curves" in s:
+            blibs = list(s["batch_curves"])
+            out.append("")
+            out.append(
+                f"Batches of {s['queries']:,} queries in one call, µs per query (median of "
+                "repeats):"
+            )
+            out.append("")
+            out.append(
+                "| probes | " + " | ".join(f"{lib} recall@10 | {lib} µs" for lib in blibs) + " |"
+            )
+            out.append("|---:|" + "---:|---:|" * len(blibs))
+            for i in range(len(s["batch_curves"][blibs[0]])):
+                cells = []
+                for lib in blibs:
+                    p = s["batch_curves"][lib][i]
+                    cells += [f"{p['recall']:.4f}", f"{p['us_per_query']:.2f}"]
+                out.append(
+                    f"| {s['batch_curves'][blibs[0]][i]['probes']} | " + " | ".join(cells) + " |"
+                )
+            out.append("")
+            out.append(
+                "| matched recall@10 (batch) | "
+                + " | ".join(f"{lib} µs" for lib in blibs)
+                + " | ratio (faiss / engram) |"
+            )
+            out.append("|---:|" + "---:|" * len(blibs) + "---:|")
+            for row in s["batch_matched"]:
+                a, b = (row[lib]["us_per_query"] for lib in blibs)
+                ratio = fmt(b / a, ".2f") if a and b else "—"
+                out.append(
+                    f"| {row['target_recall']} | "
+                    + " | ".join(
+                        f"{fmt(row[lib]['us_per_query'], '.2f')} ({row[lib]['how']})"
+                        for lib in blibs
+                    )
+                    + f" | {ratio} |"
+                )
     out.append("")
     return "\n".join(out)
 
@@ -761,7 +877,53 @@ def main() -> None:
         f"{max(1, len(lex) // SIZES['search_nq'])}th word (each is also stored)"
     )
 
+    only = {x.strip() for x in ARGS.only.split(",") if x.strip()}
+    res["sections"] = sorted(only)
+    res["search"], res["kmeans"], res["routed"] = [], [], []
+
     # 1. exact search
+    if "search" in only:
+        bench_exact(res, lex, lex_q, lex_src, seed)
+
+    # 2. k-means
+    if "kmeans" in only:
+        bench_all_kmeans(res, seed)
+
+    # 3. concept-routed search vs IVF-Flat: overlapping clusters (sigma2 = 2/dim, Zipf sizes)
+    if "routed" in only:
+        ivf_n, ivf_nq = SIZES["ivf_n"], SIZES["ivf_nq"]
+        xo, _ = engram.synth(ivf_n + ivf_nq, DIM, clusters=SIZES["ivf_nlist"], seed=seed,
+                             sigma2=2.0 / DIM, zipf=1.0)
+        over_src = (
+            f"`engram.synth(n={ivf_n + ivf_nq:,}, dim={DIM}, clusters={SIZES['ivf_nlist']}, "
+            f"seed={seed}, sigma2=2/dim, zipf=1.0)`: overlapping clusters of Zipf sizes, "
+            f"shuffled; rows [0, {ivf_n:,}) stored, the next {ivf_nq:,} are the queries"
+        )
+        res["routed"] = [
+            bench_ivf(
+                "synthetic: overlapping mixture",
+                np.ascontiguousarray(xo[:ivf_n]),
+                np.ascontiguousarray(xo[ivf_n:]),
+                SIZES["ivf_nlist"],
+                over_src,
+            ),
+            bench_ivf("real: lexicon", lex, lex_q, SIZES["ivf_lex_nlist"], lex_src),
+        ]
+        del xo
+
+    res["load_average_at_end"] = list(os.getloadavg())
+    res["total_seconds"] = time.perf_counter() - t_start
+    out_dir = Path(ARGS.out) if ARGS.out else ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "peers-quick-smoke" if ARGS.quick else "peers"
+    (out_dir / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
+    md = markdown(res)
+    (out_dir / f"{stem}.md").write_text(md)
+    print(md)
+    log(f"wrote {out_dir / stem}.md and .json in {res['total_seconds']:.0f} s")
+
+
+def bench_exact(res, lex, lex_q, lex_src, seed) -> None:
     xs = sphere(SIZES["search_n"], DIM, seed)
     qs = sphere(SIZES["search_nq"], DIM, seed + 1)
     res["search"] = [
@@ -776,10 +938,10 @@ def main() -> None:
     ]
     del xs
 
-    # 2. k-means
+
+def bench_all_kmeans(res, seed) -> None:
     n, k = SIZES["km_n"], SIZES["km_k"]
-    ivf_n, ivf_nq = SIZES["ivf_n"], SIZES["ivf_nq"]
-    total = max(n, ivf_n + ivf_nq)
+    total = n
     xm, ym = engram.synth(total, DIM, clusters=k, seed=seed)
     synth_src = (
         f"`engram.synth(n={total:,}, dim={DIM}, clusters={k}, seed={seed})`: a mixture "
@@ -818,30 +980,6 @@ def main() -> None:
             "labels.i32, k = 16",
         ),
     ]
-
-    # 3. concept-routed search vs IVF-Flat
-    res["routed"] = [
-        bench_ivf(
-            "synthetic: mixture",
-            np.ascontiguousarray(xm[:ivf_n]),
-            np.ascontiguousarray(xm[ivf_n : ivf_n + ivf_nq]),
-            SIZES["ivf_nlist"],
-            f"{synth_src.replace(f'first {n:,} rows', '')}rows [0, {ivf_n:,}) stored, the "
-            f"next {ivf_nq:,} rows are the queries",
-        ),
-        bench_ivf("real: lexicon", lex, lex_q, SIZES["ivf_lex_nlist"], lex_src),
-    ]
-
-    res["load_average_at_end"] = list(os.getloadavg())
-    res["total_seconds"] = time.perf_counter() - t_start
-    out_dir = Path(ARGS.out) if ARGS.out else ROOT / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "peers-quick-smoke" if ARGS.quick else "peers"
-    (out_dir / f"{stem}.json").write_text(json.dumps(res, indent=1) + "\n")
-    md = markdown(res)
-    (out_dir / f"{stem}.md").write_text(md)
-    print(md)
-    log(f"wrote {out_dir / stem}.md and .json in {res['total_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class CycleTimings(TypedDict):
     apply: float
     decay: float
     prune: float
+    lists: float  # bringing the concept lists of search_semantic up to date
     total: float
     checkpoint: Optional[float]  # durable stores: seconds writing the snapshot
 
@@ -292,7 +293,13 @@ class Engram:
     def search_semantic(
         self, q: FloatVector, k: int, probes: int = 8
     ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
-        """Approximate top-k through the `probes` nearest concepts' members."""
+        """Approximate top-k through the `probes` nearest concepts' lists and the unbound tail."""
+    def search_semantic_batch(
+        self, q: FloatArray, k: int, probes: int = 8
+    ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+        """search_semantic for every row of Q (padded like search_batch)."""
+    def concept_list_stats(self) -> Dict[str, Any]:
+        """Sizes and bytes of the concept lists behind search_semantic."""
     def add_concept(
         self,
         centroid: FloatVector,

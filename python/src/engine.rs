@@ -798,10 +798,10 @@ impl PyEngram {
         .transpose()
     }
 
-    /// Approximate top-`k` episodes through the concepts alone: probes the `probes` concepts
-    /// nearest `q` and ranks their bound episodes by cosine. `(ids uint64[m], scores
-    /// float32[m])`, ordered like `search`. Episodes bound to no probed concept are not found
-    /// (none at all before the first `consolidate`).
+    /// Approximate top-`k` episodes through the concept index: probes the `probes` concepts
+    /// nearest `q` and ranks the episodes bound to them (one contiguous list per concept) and
+    /// the episodes bound to no concept (stored since the last `consolidate`, scanned
+    /// exactly) by cosine. `(ids uint64[m], scores float32[m])`, ordered like `search`.
     #[pyo3(signature = (q, k, probes = 8))]
     fn search_semantic<'py>(
         &self,
@@ -819,6 +819,55 @@ impl PyEngram {
             .map_err(to_py)?;
         let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
         Ok((vec1(py, ids), vec1(py, s)))
+    }
+
+    /// `search_semantic` for each row of `Q`: `(ids uint64[nq, k], scores float32[nq, k])`,
+    /// padded like `search_batch`. Queries are grouped by probed concept, so each concept's
+    /// list is read once for the whole batch.
+    #[pyo3(signature = (q, k, probes = 8))]
+    fn search_semantic_batch<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: i64,
+        probes: i64,
+    ) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
+        let k = check_k(k, "k")?;
+        let probes = check_k(probes, "probes")?;
+        let m = matrix(q, "Q", false)?;
+        self.check_dim(&m, "Q")?;
+        let nq = m.rows;
+        if nq == 0 {
+            return Ok((vec2(py, vec![], 0, k)?, vec2(py, vec![], 0, k)?));
+        }
+        let qs = m.as_slice();
+        let (ids, scores) = self
+            .timed(py, || {
+                self.inner
+                    .with(|e| e.search_semantic_batch(qs, k, probes))
+                    .map(|h| pad_hits(&h, k, |i: EpisodeId| i.0))
+            })
+            .map_err(to_py)?;
+        Ok((vec2(py, ids, nq, k)?, vec2(py, scores, nq, k)?))
+    }
+
+    /// Sizes and memory of the concept lists behind `search_semantic` (built by the first
+    /// semantic search if never built): a dict with `built`, `lists`, `entries` (one per
+    /// binding), `tail` (episodes bound to no concept), `bytes`, and the list sizes
+    /// `size_min`, `size_median`, `size_p99`, `size_max`.
+    fn concept_list_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.concept_list_stats();
+        let d = PyDict::new(py);
+        d.set_item("built", s.built)?;
+        d.set_item("lists", s.lists)?;
+        d.set_item("entries", s.entries)?;
+        d.set_item("tail", s.tail)?;
+        d.set_item("bytes", s.bytes)?;
+        d.set_item("size_min", s.size_min)?;
+        d.set_item("size_median", s.size_median)?;
+        d.set_item("size_p99", s.size_p99)?;
+        d.set_item("size_max", s.size_max)?;
+        Ok(d)
     }
 
     /// Adds a concept with this centroid (normalised) and no bound episodes; returns its id.

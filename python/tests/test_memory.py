@@ -211,6 +211,29 @@ def test_search_semantic(consolidated):
     assert len(engram.Engram(DIM, backend="cpu").search_semantic(x[0], 3)[0]) == 0
 
 
+def test_search_semantic_batch_equals_single(consolidated):
+    mem, x, _, _ = consolidated
+    rng = np.random.default_rng(6)
+    q = x[rng.integers(0, len(x), 40)] + 0.3 * unit_rows(rng, 40, DIM)
+    for probes in (1, 3):
+        ids, scores = mem.search_semantic_batch(q, 10, probes=probes)
+        assert ids.shape == (40, 10) and ids.dtype == np.uint64 and scores.dtype == np.float32
+        for j, row in enumerate(q):
+            one, s1 = mem.search_semantic(row, 10, probes=probes)
+            assert ids[j, : len(one)].tolist() == one.tolist()
+            np.testing.assert_allclose(scores[j, : len(one)], s1, atol=1e-5)
+    stats = mem.concept_list_stats()
+    assert stats["built"] and stats["lists"] == len(mem.concepts())
+    assert stats["size_min"] <= stats["size_median"] <= stats["size_p99"] <= stats["size_max"]
+    assert stats["bytes"] >= stats["entries"] * DIM * 4
+    with pytest.raises(engram.InputError):
+        mem.search_semantic_batch(q, 0)
+    with pytest.raises(engram.InputError):
+        mem.search_semantic_batch(q, 10, probes=0)
+    with pytest.raises(engram.InputError):
+        mem.search_semantic_batch(q[:, :3], 10)
+
+
 def test_added_concept_is_a_starting_point():
     x, labels = stream(2000)
     mem = engram.Engram(DIM, backend="cpu", consolidation=dict(clusters=CLUSTERS))

@@ -2,8 +2,9 @@
 
 use rustc_hash::FxHashMap;
 
-use super::lists::{scan_blocks, Arena, ConceptLists, ListStats};
+use super::lists::{scan_blocks, Arena, ConceptLists, IndexList, ListStats, Unit};
 use super::params::{Pathways, RecallHit, RecallMode, RecallParams};
+use crate::compute::rows::{RowChunk, Rows};
 use crate::engine::{Engram, Scored};
 use crate::error::{InputError, Result};
 use crate::memory::{ConceptId, EpisodeId, MemoryNode};
@@ -237,6 +238,16 @@ impl Engram {
         self.lists().stats()
     }
 
+    /// Every list of the concept index behind [`Engram::search_semantic`], by concept id
+    /// then part: each concept's members as one list routed by its centroid, or — for a
+    /// concept whose list holds more than four times the mean list size (and at least 512
+    /// rows) — its routing parts, each with its own centroid. The episodes bound to no concept
+    /// (the unassigned tail, [`ListStats::tail`]) are not in any list. Builds the lists if
+    /// they were never built.
+    pub fn concept_index(&self) -> Vec<IndexList> {
+        self.lists().index_lists(|c| self.centroid(c).ok())
+    }
+
     /// The `probes` concepts nearest each normalised query (row-major), with their support
     /// scale `coherence · cos(query, centroid)`.
     fn probe(
@@ -272,6 +283,54 @@ impl Engram {
         .collect()
     }
 
+    /// The `probes` lists nearest each normalised query (row-major) for the concept index:
+    /// whole concepts, except that a concept whose list is split for routing is reached
+    /// through its parts (each probed on its own, by its own centroid). Nearest first.
+    fn probe_units(&self, lists: &ConceptLists, queries: &[f32], probes: usize) -> Vec<Vec<Unit>> {
+        let dim = self.dim();
+        let concepts = self.probe(lists, queries, probes + lists.split_count());
+        let (routing, units) = lists.routing();
+        let parts = if units.is_empty() {
+            vec![Vec::new(); concepts.len()]
+        } else {
+            crate::compute::cpu::search(
+                self.device.level(),
+                &[RowChunk {
+                    first_row: 0,
+                    rows: Rows::F32(routing),
+                }],
+                dim,
+                queries,
+                probes.min(units.len()),
+                None,
+            )
+        };
+        concepts
+            .into_iter()
+            .zip(parts)
+            .map(|(cs, ps)| {
+                let mut v: Vec<(Unit, f32)> = cs
+                    .into_iter()
+                    .filter(|c| !lists.is_split(c.id))
+                    .map(|c| {
+                        let u = Unit {
+                            concept: c.id,
+                            part: None,
+                        };
+                        (u, c.score)
+                    })
+                    .chain(
+                        ps.into_iter()
+                            .filter_map(|h| units.get(h.id as usize).map(|&u| (u, h.score))),
+                    )
+                    .collect();
+                v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                v.truncate(probes);
+                v.into_iter().map(|(u, _)| u).collect()
+            })
+            .collect()
+    }
+
     /// The semantic pathway: the `probes` concepts nearest the (normalised) cue, then every
     /// episode bound to them scored by `(1 − w)·cos(cue, e) + w·b·coherence·cos(cue, c)`
     /// (`b` the binding strength; the best over the probed concepts an episode is bound to).
@@ -297,20 +356,32 @@ impl Engram {
         tail: bool,
     ) -> Result<(Vec<SemanticHit>, Vec<Scored<ConceptId>>)> {
         let lists = self.lists();
-        let probed = self
-            .probe(&lists, q, probes)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let scaled: Vec<(ConceptId, f32)> = probed
-            .iter()
-            .filter_map(|c| {
-                let n = self.graph.concept_node(c.id)?;
-                Some((c.id, n.concept.coherence.max(0.0) * c.score))
-            })
-            .collect();
         let arena = Arena::of(&self.episodes);
-        let mut blocks = lists.probed_blocks(&scaled);
+        let (probed, mut blocks) = if tail {
+            // The concept index: routing units (split lists by their parts), then the tail.
+            let units = self
+                .probe_units(&lists, q, probes)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let units: Vec<(Unit, f32)> = units.into_iter().map(|u| (u, 0.0)).collect();
+            (Vec::new(), lists.unit_blocks(self.dim(), &units))
+        } else {
+            let probed = self
+                .probe(&lists, q, probes)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let scaled: Vec<(ConceptId, f32)> = probed
+                .iter()
+                .filter_map(|c| {
+                    let n = self.graph.concept_node(c.id)?;
+                    Some((c.id, n.concept.coherence.max(0.0) * c.score))
+                })
+                .collect();
+            let blocks = lists.probed_blocks(&scaled);
+            (probed, blocks)
+        };
         if tail {
             blocks.extend(lists.tail_blocks(&arena, self.dim()));
         }
@@ -342,12 +413,18 @@ impl Engram {
     }
 
     /// Approximate top-`k` episodes by cosine through the concept index, ordered like
-    /// [`Engram::search`]: the `probes` concepts whose centroids are nearest the query, then
-    /// every episode bound to them (each concept's members are one contiguous list, scanned
-    /// by the exact-search kernels) and every live episode bound to no concept (the
-    /// *unassigned tail* — episodes stored since the last consolidation, or left unbound by
-    /// it — scanned exactly, so nothing stored is ever out of reach). Recall rises with
-    /// `probes` and equals exact search when every concept is probed.
+    /// [`Engram::search`]: the `probes` lists whose centroids are nearest the query, then
+    /// every episode in them (each concept's members are one contiguous list, scanned by the
+    /// exact-search kernels) and every live episode bound to no concept (the *unassigned
+    /// tail* — episodes stored since the last consolidation, or left unbound by it — scanned
+    /// exactly, so nothing stored is ever out of reach). Recall rises with `probes` and
+    /// equals exact search when every list is probed.
+    ///
+    /// A list is a concept's members, except that a "giant" concept — more than four times
+    /// the mean list size and at least 512 members — is split for routing into parts of about
+    /// the mean size (spherical k-means on its members, deterministic), each probed on its
+    /// own by its own centroid, so that one probe never reads a large share of the store. The
+    /// concepts themselves are unchanged; [`Engram::concept_index`] lists every list.
     ///
     /// The lists are built by the first call (then kept in step by consolidation; see
     /// [`Engram::concept_list_stats`] for their size and memory).
@@ -396,14 +473,10 @@ impl Engram {
         check_probes(probes)?;
         let q = self.prepare_queries(queries, k)?;
         let lists = self.lists();
-        let probed: Vec<Vec<ConceptId>> = self
-            .probe(&lists, &q, probes)
-            .into_iter()
-            .map(|p| p.into_iter().map(|c| c.id).collect())
-            .collect();
+        let probed = self.probe_units(&lists, &q, probes);
         let arena = Arena::of(&self.episodes);
         let tail = lists.tail_blocks(&arena, self.dim());
-        let blocks = lists.batch_blocks(&probed, &tail);
+        let blocks = lists.batch_blocks(self.dim(), &probed, &tail);
         let tops =
             crate::compute::cpu::search_blocks(self.device.level(), &q, self.dim(), &blocks, k);
         Ok(tops

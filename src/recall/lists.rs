@@ -40,13 +40,35 @@ const PARALLEL_ROWS: usize = 8_192;
 /// of the tail in a batch.
 const TASK_ROWS: usize = 4_096;
 
-/// One concept's members: ids ascending and their rows in the same order.
+/// A list is split for routing when it holds more than this many times the mean list size
+/// (and at least [`SPLIT_MIN_ROWS`] rows).
+pub(crate) const SPLIT_FACTOR: usize = 4;
+
+/// Lists below this many rows are never split.
+pub(crate) const SPLIT_MIN_ROWS: usize = 512;
+
+/// Lloyd iterations of the k-means that splits a list.
+const SPLIT_ITER: usize = 10;
+
+/// One concept's members: ids and their rows in the same order (ascending ids; when split,
+/// ascending within each part).
 #[derive(Debug, Clone)]
 struct List {
     /// The [`ConceptNode::members_version`] it was built from.
     version: u64,
     ids: Vec<u64>,
     rows: ListRows,
+    /// Routing parts of a list far larger than the mean (empty: not split). The parts cover
+    /// the list in order; each is probed on its own by [`crate::Engram::search_semantic`].
+    parts: Vec<Part>,
+}
+
+/// A contiguous part of a split list and the centroid that routes to it.
+#[derive(Debug, Clone)]
+struct Part {
+    start: usize,
+    len: usize,
+    centroid: Vec<f32>,
 }
 
 /// A list's rows in the store's layout.
@@ -70,7 +92,84 @@ impl List {
                 ListRows::F32(r) => r.len() * 4,
                 ListRows::F16(r) => r.len() * 2,
             }
+            + self
+                .parts
+                .iter()
+                .map(|p| p.centroid.len() * 4 + 16)
+                .sum::<usize>()
     }
+
+    /// Rows `start..start + len` as a block.
+    fn block(&self, dim: usize, start: usize, len: usize, concept: (ConceptId, f32)) -> Block<'_> {
+        Block {
+            rows: self.rows().slice(dim, start, start + len),
+            ids: &self.ids[start..start + len],
+            concept: Some(concept),
+        }
+    }
+
+    /// Splits the list into `parts` routing parts by spherical k-means on its rows (seeded by
+    /// the concept id: deterministic), reordering rows so that each part is contiguous. Left
+    /// whole if the k-means fails (it cannot on finite unit rows with `parts ≤ rows`).
+    fn split(&mut self, dim: usize, parts: usize, seed: u64) {
+        self.parts.clear();
+        let n = self.ids.len();
+        if parts < 2 || n < parts {
+            return;
+        }
+        let data: Vec<f32> = match &self.rows {
+            ListRows::F32(r) => r.clone(),
+            ListRows::F16(r) => r.iter().map(|x| x.to_f32()).collect(),
+        };
+        let Ok(model) = crate::cluster::KMeansParams::new(parts)
+            .metric(crate::cluster::Metric::Spherical)
+            .max_iter(SPLIT_ITER)
+            .seed(seed)
+            .fit(&data, dim)
+        else {
+            return;
+        };
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (model.labels[i], self.ids[i]));
+        self.ids = order.iter().map(|&i| self.ids[i]).collect();
+        self.rows = match &self.rows {
+            ListRows::F32(r) => ListRows::F32(
+                order
+                    .iter()
+                    .flat_map(|&i| &r[i * dim..(i + 1) * dim])
+                    .copied()
+                    .collect(),
+            ),
+            ListRows::F16(r) => ListRows::F16(
+                order
+                    .iter()
+                    .flat_map(|&i| &r[i * dim..(i + 1) * dim])
+                    .copied()
+                    .collect(),
+            ),
+        };
+        let mut start = 0;
+        for c in 0..parts {
+            let len = model.labels.iter().filter(|&&l| l as usize == c).count();
+            if len > 0 {
+                self.parts.push(Part {
+                    start,
+                    len,
+                    centroid: model.centroids[c * dim..(c + 1) * dim].to_vec(),
+                });
+            }
+            start += len;
+        }
+    }
+}
+
+/// What one probe of [`crate::Engram::search_semantic`] reads: a concept's whole list or
+/// one part of a split list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Unit {
+    pub(crate) concept: ConceptId,
+    /// The part, for a split list.
+    pub(crate) part: Option<u32>,
 }
 
 /// A run of tail episodes on consecutive rows of one arena chunk.
@@ -100,6 +199,12 @@ pub(crate) struct ConceptLists {
     tail_runs: Vec<TailRun>,
     /// The largest episode id looked at; later ones are new.
     seen_id: Option<u64>,
+    /// The routing centroids of every part of every split list, row-major.
+    routing: Vec<f32>,
+    /// The list part of each routing centroid.
+    routing_units: Vec<Unit>,
+    /// Concepts whose lists are split.
+    split: usize,
 }
 
 /// Sizes of the concept lists ([`crate::Engram::concept_list_stats`]).
@@ -123,6 +228,26 @@ pub struct ListStats {
     pub size_p99: usize,
     /// Largest list.
     pub size_max: usize,
+    /// Lists split into routing parts (each larger than
+    /// `4 ×` the mean list size and at least 512 rows).
+    pub split_lists: usize,
+    /// The largest share of all entries one probe can read (the largest list or part over
+    /// all entries).
+    pub max_probe_share: f64,
+}
+
+/// One list of the concept index as [`crate::Engram::concept_index`] shows it: a concept's
+/// whole list, or one routing part of a split one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexList {
+    /// The concept.
+    pub concept: ConceptId,
+    /// The routing part, when the concept's list is split (`None`: the whole list).
+    pub part: Option<u32>,
+    /// The centroid a query is routed by: the concept's own, or the part's.
+    pub centroid: Vec<f32>,
+    /// The episodes in the list, in list order.
+    pub episodes: Vec<EpisodeId>,
 }
 
 /// Where the tail's rows are read: the episode arena's chunks.
@@ -208,10 +333,12 @@ impl ConceptLists {
             .collect();
         for (c, l) in built {
             if let Some(old) = self.lists.insert(c, l) {
-                let new = &self.lists[&c].ids;
+                let mut new = self.lists[&c].ids.clone();
+                new.sort_unstable();
                 left.extend(old.ids.iter().filter(|id| new.binary_search(id).is_err()));
             }
         }
+        self.split_large(episodes.dim());
         self.by_row = vec![None; centroid_rows];
         for n in graph.concepts() {
             if let Some(slot) = self.by_row.get_mut(n.row) {
@@ -261,6 +388,102 @@ impl ConceptLists {
         self.synced = Some(version);
     }
 
+    /// Splits every list far larger than the mean into parts of about the mean size (and
+    /// rejoins lists no longer that large), then gathers the routing centroids. A list is
+    /// re-split only if it was rebuilt or its number of parts should change.
+    fn split_large(&mut self, dim: usize) {
+        let entries: usize = self.lists.values().map(|l| l.ids.len()).sum();
+        let mean = entries.div_ceil(self.lists.len().max(1)).max(1);
+        let cap = (SPLIT_FACTOR * mean).max(SPLIT_MIN_ROWS);
+        let want = |n: usize| if n > cap { n.div_ceil(mean) } else { 0 };
+        let todo: Vec<(&ConceptId, &mut List)> = self
+            .lists
+            .iter_mut()
+            .filter(|(_, l)| {
+                let w = want(l.ids.len());
+                // Rebuilt lists are whole (no parts) and ascending.
+                (w == 0) != l.parts.is_empty() || (w > 0 && l.parts.len().abs_diff(w) > w / 4)
+            })
+            .collect();
+        todo.into_par_iter().for_each(|(c, l)| {
+            let w = want(l.ids.len());
+            if w == 0 {
+                // Back to one ascending block.
+                l.split(dim, 1, 0);
+            } else {
+                l.split(dim, w, c.0);
+            }
+        });
+        self.routing.clear();
+        self.routing_units.clear();
+        let mut split: Vec<(&ConceptId, &List)> = self
+            .lists
+            .iter()
+            .filter(|(_, l)| !l.parts.is_empty())
+            .collect();
+        split.sort_by_key(|(c, _)| **c);
+        self.split = split.len();
+        for (c, l) in split {
+            for (i, p) in l.parts.iter().enumerate() {
+                self.routing.extend_from_slice(&p.centroid);
+                self.routing_units.push(Unit {
+                    concept: *c,
+                    part: Some(i as u32),
+                });
+            }
+        }
+    }
+
+    /// Every list of the index, by concept id then part; `centroid_of` gives a whole list's
+    /// routing centroid (its concept's).
+    pub(crate) fn index_lists(
+        &self,
+        centroid_of: impl Fn(ConceptId) -> Option<Vec<f32>>,
+    ) -> Vec<IndexList> {
+        let mut cs: Vec<&ConceptId> = self.lists.keys().collect();
+        cs.sort_unstable();
+        let mut out = Vec::new();
+        for c in cs {
+            let l = &self.lists[c];
+            let ids = |s: usize, n: usize| l.ids[s..s + n].iter().map(|&i| EpisodeId(i)).collect();
+            if l.parts.is_empty() {
+                if let Some(centroid) = centroid_of(*c) {
+                    out.push(IndexList {
+                        concept: *c,
+                        part: None,
+                        centroid,
+                        episodes: ids(0, l.ids.len()),
+                    });
+                }
+            } else {
+                for (i, p) in l.parts.iter().enumerate() {
+                    out.push(IndexList {
+                        concept: *c,
+                        part: Some(i as u32),
+                        centroid: p.centroid.clone(),
+                        episodes: ids(p.start, p.len),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a concept's list is split into routing parts.
+    pub(crate) fn is_split(&self, c: ConceptId) -> bool {
+        self.lists.get(&c).is_some_and(|l| !l.parts.is_empty())
+    }
+
+    /// How many lists are split.
+    pub(crate) fn split_count(&self) -> usize {
+        self.split
+    }
+
+    /// The routing centroids of the parts of split lists (row-major) and their units.
+    pub(crate) fn routing(&self) -> (&[f32], &[Unit]) {
+        (&self.routing, &self.routing_units)
+    }
+
     /// Sizes and memory of the lists.
     pub(crate) fn stats(&self) -> ListStats {
         let mut sizes: Vec<usize> = self.lists.values().map(|l| l.ids.len()).collect();
@@ -283,6 +506,22 @@ impl ConceptLists {
             size_median: at(0.5),
             size_p99: at(0.99),
             size_max: sizes.last().copied().unwrap_or(0),
+            split_lists: self.split,
+            max_probe_share: {
+                let largest = self
+                    .lists
+                    .values()
+                    .map(|l| {
+                        if l.parts.is_empty() {
+                            l.ids.len()
+                        } else {
+                            l.parts.iter().map(|p| p.len).max().unwrap_or(0)
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                largest as f64 / sizes.iter().sum::<usize>().max(1) as f64
+            },
         }
     }
 
@@ -301,6 +540,21 @@ impl ConceptLists {
                     ids: &l.ids,
                     concept: Some((c, scale)),
                 })
+            })
+            .collect()
+    }
+
+    /// The blocks of probed units (`(unit, support scale)`), in probe order.
+    pub(crate) fn unit_blocks(&self, dim: usize, units: &[(Unit, f32)]) -> Vec<Block<'_>> {
+        units
+            .iter()
+            .filter_map(|&(u, scale)| {
+                let l = self.lists.get(&u.concept)?;
+                let (start, len) = match u.part {
+                    Some(p) => l.parts.get(p as usize).map(|p| (p.start, p.len))?,
+                    None => (0, l.ids.len()),
+                };
+                Some(l.block(dim, start, len, (u.concept, scale)))
             })
             .collect()
     }
@@ -325,24 +579,29 @@ impl<'a> ConceptLists {
     /// of `probed[j]` and every block of `tail`.
     pub(crate) fn batch_blocks(
         &'a self,
-        probed: &[Vec<ConceptId>],
+        dim: usize,
+        probed: &[Vec<Unit>],
         tail: &[Block<'a>],
     ) -> Vec<IdBlock<'a>> {
-        let mut at: FxHashMap<ConceptId, usize> = FxHashMap::default();
+        let mut at: FxHashMap<Unit, usize> = FxHashMap::default();
         let mut out: Vec<IdBlock<'a>> = Vec::new();
-        for (j, cs) in probed.iter().enumerate() {
-            for c in cs {
-                let Some(l) = self.lists.get(c) else {
-                    continue;
+        for (j, us) in probed.iter().enumerate() {
+            for u in us {
+                let i = match at.get(u) {
+                    Some(&i) => i,
+                    None => {
+                        let Some(b) = self.unit_blocks(dim, &[(*u, 0.0)]).pop() else {
+                            continue;
+                        };
+                        out.push(IdBlock {
+                            rows: b.rows,
+                            ids: b.ids,
+                            queries: Vec::new(),
+                        });
+                        at.insert(*u, out.len() - 1);
+                        out.len() - 1
+                    }
                 };
-                let i = *at.entry(*c).or_insert_with(|| {
-                    out.push(IdBlock {
-                        rows: l.rows(),
-                        ids: &l.ids,
-                        queries: Vec::new(),
-                    });
-                    out.len() - 1
-                });
                 out[i].queries.push(j as u32);
             }
         }
@@ -396,6 +655,7 @@ fn build_list(node: &ConceptNode, graph: &Graph, episodes: &VectorArena, f16: bo
         version: node.members_version(),
         ids: kept,
         rows,
+        parts: Vec::new(),
     }
 }
 

@@ -33,5 +33,5 @@ pub use activation_gpu::GPU_SPREAD_MIN_WORK;
 pub use config::RecallConfig;
 pub use familiarity::Familiarity;
 pub(crate) use lists::ConceptLists;
-pub use lists::ListStats;
+pub use lists::{IndexList, ListStats};
 pub use params::{Pathways, RecallHit, RecallMode, RecallParams};

@@ -8,6 +8,7 @@
 //! engram consolidate --store mem --now 1
 //! engram concepts --store mem --members 5
 //! engram search --store mem --episode 0 -k 10 --mode semantic
+//! engram search --store mem --query-npy queries.npy -k 10 --mode index --probes 16
 //! ```
 //!
 //! A store that does not exist, a query of the wrong dimension or an unknown episode is a
@@ -54,6 +55,10 @@ pub enum Mode {
     Semantic,
     /// Both, fused.
     Blended,
+    /// The concept index alone (`search_semantic_batch`): every query row at once, each
+    /// concept's list read once for the batch, plus the episodes bound to no concept; hits
+    /// ranked by cosine.
+    Index,
 }
 
 impl From<Mode> for RecallMode {
@@ -61,7 +66,7 @@ impl From<Mode> for RecallMode {
         match m {
             Mode::Episodic => RecallMode::Episodic,
             Mode::Semantic => RecallMode::Semantic,
-            Mode::Blended => RecallMode::Blended,
+            Mode::Blended | Mode::Index => RecallMode::Blended,
         }
     }
 }
@@ -140,6 +145,9 @@ pub fn search(c: &Common, a: SearchArgs) -> anyhow::Result<()> {
         },
         _ => unreachable!("clap requires exactly one cue"),
     };
+    if matches!(a.mode, Mode::Index) {
+        return search_index(c, &a, &s, &queries, cue_episode);
+    }
     let mode: RecallMode = a.mode.into();
     if !matches!(mode, RecallMode::Episodic) && s.concepts().is_empty() {
         log::warn!(
@@ -178,6 +186,40 @@ pub fn search(c: &Common, a: SearchArgs) -> anyhow::Result<()> {
                 "  {node:>10}  score {:.4}  cosine {:.4}",
                 h.score, h.similarity
             );
+        }
+    }
+    Ok(())
+}
+
+/// `engram search --mode index`: the concept index over the whole batch.
+fn search_index(
+    c: &Common,
+    a: &SearchArgs,
+    s: &DurableEngram,
+    queries: &[f32],
+    cue_episode: Option<u64>,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let results = s.search_semantic_batch(queries, a.k, a.probes)?;
+    let elapsed = secs(t);
+    let stats = s.concept_list_stats();
+    if c.json {
+        return print_json(&json!({
+            "store": a.store.display().to_string(), "dim": s.dim(), "episodes": s.len(),
+            "concepts": s.concepts().len(), "mode": "index", "k": a.k, "probes": a.probes,
+            "unassigned": stats.tail, "list_bytes": stats.bytes,
+            "cue_episode": cue_episode, "queries": results.len(), "secs": elapsed,
+            "results": results.iter().enumerate().map(|(i, hits)| json!({
+                "query": i,
+                "hits": hits.iter().map(|h| json!({"episode": h.id.0, "cosine": h.score}))
+                    .collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    for (i, hits) in results.iter().enumerate() {
+        println!("query {i}:");
+        for h in hits {
+            println!("  {:>10}  cosine {:.4}", format!("e{}", h.id.0), h.score);
         }
     }
     Ok(())
