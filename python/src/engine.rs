@@ -854,7 +854,8 @@ impl PyEngram {
     /// Sizes and memory of the concept lists behind `search_semantic` (built by the first
     /// semantic search if never built): a dict with `built`, `lists`, `entries` (one per
     /// binding), `tail` (episodes bound to no concept), `bytes`, and the list sizes
-    /// `size_min`, `size_median`, `size_p99`, `size_max`.
+    /// `size_min`, `size_median`, `size_p99`, `size_max`; `split_lists` (giant concepts split
+    /// into routing parts) and `max_probe_share` (the largest share of entries one probe reads).
     fn concept_list_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.inner.concept_list_stats();
         let d = PyDict::new(py);
@@ -867,6 +868,8 @@ impl PyEngram {
         d.set_item("size_median", s.size_median)?;
         d.set_item("size_p99", s.size_p99)?;
         d.set_item("size_max", s.size_max)?;
+        d.set_item("split_lists", s.split_lists)?;
+        d.set_item("max_probe_share", s.max_probe_share)?;
         Ok(d)
     }
 

@@ -34,11 +34,11 @@ use crate::memory::{ConceptId, EpisodeId};
 use crate::vectors::VectorArena;
 
 /// Rows below which a single query's lists are scanned on the calling thread.
-const PARALLEL_ROWS: usize = 8_192;
+const PARALLEL_ROWS: usize = 3_072;
 
 /// Rows of one task when a single query's lists are scanned in parallel, and of one piece
 /// of the tail in a batch.
-const TASK_ROWS: usize = 4_096;
+const TASK_ROWS: usize = 1_536;
 
 /// A list is split for routing when it holds more than this many times the mean list size
 /// (and at least [`SPLIT_MIN_ROWS`] rows).

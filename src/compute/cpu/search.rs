@@ -108,12 +108,18 @@ type Slot = (Vec<TopK>, Scratch);
 /// static split waits for the slowest thread); each thread works in its own slot (never
 /// contended: one thread per slot). A task that finds every slot held (only if a kernel ever
 /// waited inside rayon and its thread stole another task meanwhile) gets a state of its own:
-/// never a deadlock.
+/// never a deadlock. A single task runs on the calling thread.
 pub(crate) fn per_thread<T: Sync, S: Send>(
     tasks: &[T],
     new_state: impl Fn() -> S + Sync,
     run: impl Fn(&T, &mut S) + Sync,
 ) -> Vec<S> {
+    // One task (a small search): on this thread, without a trip through the pool.
+    if let [t] = tasks {
+        let mut s = new_state();
+        run(t, &mut s);
+        return vec![s];
+    }
     let threads = rayon::current_num_threads().max(1);
     let slots: Vec<Mutex<Option<S>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     let extra: Mutex<Vec<S>> = Mutex::new(Vec::new());
