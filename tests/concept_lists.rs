@@ -404,3 +404,66 @@ fn bad_input_is_a_typed_error() {
     assert_eq!(hits.len(), 2);
     assert_eq!(hits[0].id, EpisodeId(0));
 }
+
+/// int8 lists: with every probed entry re-ranked the result is the f32 lists' result; with
+/// fewer, every hit carries its exact cosine, none beats the f32 result, and recall against it
+/// never falls as more candidates are re-ranked; codes follow consolidation.
+fn check_int8(e: &Engram, queries: &[f32], what: &str) {
+    let dim = e.dim();
+    let entries = e.concept_list_stats().entries.max(1);
+    for &probes in &[1usize, 4] {
+        for (j, q) in queries.chunks_exact(dim).enumerate() {
+            let w = format!("{what}, probes {probes}, query {j}");
+            let exact = e.search_semantic(q, 10, probes).expect("f32 lists");
+            let all = e
+                .search_semantic_int8(q, 10, probes, entries)
+                .expect("int8");
+            let ids = |v: &[Scored<EpisodeId>]| v.iter().map(|h| h.id.0).collect::<Vec<_>>();
+            assert_eq!(ids(&all), ids(&exact), "{w}: everything re-ranked");
+            let mut last = 0.0;
+            for rerank in [1usize, 2, 4, 16] {
+                let got = e.search_semantic_int8(q, 10, probes, rerank).expect("int8");
+                assert_eq!(got.len(), exact.len(), "{w}");
+                for (g, x) in got.iter().zip(&exact) {
+                    let v = e.embedding(g.id).expect("row");
+                    let cos = common::gpu::dot64(&v, q) / norm(q);
+                    assert!(
+                        (g.score as f64 - cos).abs() < 1e-5,
+                        "{w}: re-ranked exactly"
+                    );
+                    assert!(g.score <= x.score + 1e-6, "{w}: beats the exact lists");
+                }
+                let r = common::recall(&ids(&exact), &ids(&got));
+                assert!(
+                    r + 1e-9 >= last,
+                    "{w}: recall fell from {last} to {r} at {rerank}"
+                );
+                last = r;
+            }
+        }
+    }
+}
+
+#[test]
+fn int8_lists_rerank_to_the_exact_result() {
+    let lex = common::read_f32("lexicon/vectors.f32");
+    let dim = 384;
+    let cc = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(40))
+        .min_coherence(0.0)
+        .min_cluster_size(1)
+        .max_iter(10)
+        .seed(1);
+    let mut e = engine(dim, cc);
+    feed(&mut e, &lex[..2_500 * dim], 0);
+    e.consolidate(1).expect("cycle");
+    let queries = &lex[5_000 * dim..5_008 * dim];
+    check_int8(&e, queries, "lexicon");
+    let before = e.concept_list_stats().bytes;
+    // A warm cycle: the codes of the changed lists are rewritten with the lists.
+    feed(&mut e, &lex[2_500 * dim..3_500 * dim], 2);
+    e.consolidate(3).expect("cycle");
+    assert!(e.concept_list_stats().bytes > before);
+    check_int8(&e, queries, "lexicon after a warm cycle");
+    assert!(e.search_semantic_int8(&lex[..dim], 10, 1, 0).is_err());
+}

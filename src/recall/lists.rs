@@ -26,6 +26,7 @@ use half::f16;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use crate::compute::cpu::int8::{self, Sq8, Sq8Query};
 use crate::compute::cpu::{self, IdBlock, SimdLevel};
 use crate::compute::rows::{RowChunk, Rows};
 use crate::compute::TopK;
@@ -61,6 +62,8 @@ struct List {
     /// Routing parts of a list far larger than the mean (empty: not split). The parts cover
     /// the list in order; each is probed on its own by [`crate::Engram::search_semantic`].
     parts: Vec<Part>,
+    /// 8-bit codes of the rows (same order), once int8 search was used (else empty).
+    codes: Vec<u8>,
 }
 
 /// A contiguous part of a split list and the centroid that routes to it.
@@ -97,6 +100,26 @@ impl List {
                 .iter()
                 .map(|p| p.centroid.len() * 4 + 16)
                 .sum::<usize>()
+            + self.codes.len()
+    }
+
+    /// Encodes every row (replacing any codes).
+    fn encode(&mut self, sq8: &Sq8) {
+        let dim = sq8.dim();
+        self.codes.clear();
+        self.codes.reserve(self.ids.len() * dim);
+        let mut buf = vec![0.0f32; dim];
+        match &self.rows {
+            ListRows::F32(r) => r
+                .chunks_exact(dim)
+                .for_each(|x| sq8.encode(x, &mut self.codes)),
+            ListRows::F16(r) => {
+                for x in r.chunks_exact(dim) {
+                    buf.iter_mut().zip(x).for_each(|(b, v)| *b = v.to_f32());
+                    sq8.encode(&buf, &mut self.codes);
+                }
+            }
+        }
     }
 
     /// Rows `start..start + len` as a block.
@@ -105,6 +128,7 @@ impl List {
             rows: self.rows().slice(dim, start, start + len),
             ids: &self.ids[start..start + len],
             concept: Some(concept),
+            codes: self.codes.get(start * dim..(start + len) * dim),
         }
     }
 
@@ -113,6 +137,8 @@ impl List {
     /// whole if the k-means fails (it cannot on finite unit rows with `parts ≤ rows`).
     fn split(&mut self, dim: usize, parts: usize, seed: u64) {
         self.parts.clear();
+        // Rows are reordered: codes are re-encoded by the next sync.
+        self.codes.clear();
         let n = self.ids.len();
         if parts < 2 || n < parts {
             return;
@@ -205,6 +231,9 @@ pub(crate) struct ConceptLists {
     routing_units: Vec<Unit>,
     /// Concepts whose lists are split.
     split: usize,
+    /// The 8-bit quantiser of int8 search, trained by its first use (then every list keeps
+    /// codes, encoded by each sync).
+    sq8: Option<Sq8>,
 }
 
 /// Sizes of the concept lists ([`crate::Engram::concept_list_stats`]).
@@ -280,6 +309,8 @@ pub(crate) struct Block<'a> {
     ids: &'a [u64],
     /// The concept and `coherence · cos(cue, centroid)`; `None` for the tail (support 0).
     concept: Option<(ConceptId, f32)>,
+    /// The rows' 8-bit codes, when the list has them.
+    codes: Option<&'a [u8]>,
 }
 
 impl ConceptLists {
@@ -339,6 +370,7 @@ impl ConceptLists {
             }
         }
         self.split_large(episodes.dim());
+        self.encode_missing();
         self.by_row = vec![None; centroid_rows];
         for n in graph.concepts() {
             if let Some(slot) = self.by_row.get_mut(n.row) {
@@ -469,6 +501,58 @@ impl ConceptLists {
         out
     }
 
+    /// Encodes the lists that lack codes (after a rebuild or a split), if int8 is in use.
+    fn encode_missing(&mut self) {
+        let Some(sq8) = &self.sq8 else {
+            return;
+        };
+        let dim = sq8.dim();
+        self.lists
+            .par_iter_mut()
+            .filter(|(_, l)| l.codes.len() != l.ids.len() * dim)
+            .for_each(|(_, l)| l.encode(sq8));
+    }
+
+    /// Whether int8 codes are kept (and current).
+    pub(crate) fn has_codes(&self) -> bool {
+        self.sq8.is_some()
+    }
+
+    /// Trains the 8-bit quantiser on the lists' rows (at most 65,536 of them, evenly spread)
+    /// and encodes every list; from then on each sync keeps the codes current.
+    pub(crate) fn enable_codes(&mut self, dim: usize) {
+        if self.sq8.is_some() {
+            return;
+        }
+        let entries: usize = self.lists.values().map(|l| l.ids.len()).sum();
+        let every = entries.div_ceil(65_536).max(1);
+        let mut sample: Vec<f32> = Vec::new();
+        let mut i = 0usize;
+        let mut keys: Vec<&ConceptId> = self.lists.keys().collect();
+        keys.sort_unstable();
+        for c in keys {
+            let l = &self.lists[c];
+            for r in 0..l.ids.len() {
+                if i % every == 0 {
+                    match &l.rows {
+                        ListRows::F32(x) => sample.extend_from_slice(&x[r * dim..(r + 1) * dim]),
+                        ListRows::F16(x) => {
+                            sample.extend(x[r * dim..(r + 1) * dim].iter().map(|v| v.to_f32()))
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
+        self.sq8 = Some(Sq8::train(dim, sample.chunks_exact(dim.max(1))));
+        self.encode_missing();
+    }
+
+    /// The quantiser, once int8 search was used.
+    pub(crate) fn sq8(&self) -> Option<&Sq8> {
+        self.sq8.as_ref()
+    }
+
     /// Whether a concept's list is split into routing parts.
     pub(crate) fn is_split(&self, c: ConceptId) -> bool {
         self.lists.get(&c).is_some_and(|l| !l.parts.is_empty())
@@ -539,6 +623,7 @@ impl ConceptLists {
                     rows: l.rows(),
                     ids: &l.ids,
                     concept: Some((c, scale)),
+                    codes: None,
                 })
             })
             .collect()
@@ -568,6 +653,7 @@ impl ConceptLists {
                     rows,
                     ids: &self.tail[r.start..r.start + r.len],
                     concept: None,
+                    codes: None,
                 })
             })
             .collect()
@@ -656,6 +742,7 @@ fn build_list(node: &ConceptNode, graph: &Graph, episodes: &VectorArena, f16: bo
         ids: kept,
         rows,
         parts: Vec::new(),
+        codes: Vec::new(),
     }
 }
 
@@ -672,10 +759,47 @@ pub(crate) fn scan_blocks(
     k: usize,
     w: f32,
 ) -> TopK {
+    scan_blocks_with(level, dim, blocks, k, &|b, top| {
+        scan_one(level, graph, q, dim, b, top, w)
+    })
+}
+
+/// Scores one query's int8 approximations (`offset + scale · Σ w·c`) against the codes of
+/// `blocks` (blocks without codes are skipped) into a [`TopK::unique`] of `k`.
+pub(crate) fn scan_codes(
+    level: SimdLevel,
+    q: &Sq8Query,
+    dim: usize,
+    blocks: &[Block<'_>],
+    k: usize,
+) -> TopK {
+    let one = |b: &Block<'_>, top: &mut TopK| {
+        let Some(codes) = b.codes else {
+            return;
+        };
+        for (c, &id) in codes.chunks_exact(dim).zip(b.ids) {
+            let s = q.offset + q.scale * int8::dot_u8i8(level, c, &q.weights) as f32;
+            if s >= top.threshold() {
+                top.push(s, id);
+            }
+        }
+    };
+    scan_blocks_with(level, dim, blocks, k, &one)
+}
+
+/// Runs `one` over the blocks into a [`TopK::unique`] of `k`: on this thread for a few rows,
+/// else in tasks of about [`TASK_ROWS`] rows over the threads, merged.
+fn scan_blocks_with(
+    _level: SimdLevel,
+    dim: usize,
+    blocks: &[Block<'_>],
+    k: usize,
+    one: &(dyn Fn(&Block<'_>, &mut TopK) + Sync),
+) -> TopK {
     let rows: usize = blocks.iter().map(|b| b.ids.len()).sum();
     let run = |blocks: &[Block<'_>], top: &mut TopK| {
         for b in blocks {
-            scan_one(level, graph, q, dim, b, top, w);
+            one(b, top);
         }
     };
     if rows < PARALLEL_ROWS || rayon::current_num_threads() < 2 {
@@ -694,6 +818,7 @@ pub(crate) fn scan_blocks(
                 rows: b.rows.slice(dim, s, e),
                 ids: &b.ids[s..e],
                 concept: b.concept,
+                codes: b.codes.and_then(|c| c.get(s * dim..e * dim)),
             });
             s = e;
         }

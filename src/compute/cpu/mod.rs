@@ -17,6 +17,7 @@ mod avx2;
 mod avx512;
 mod batch;
 pub mod gemm;
+pub mod int8;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 pub mod scalar;
