@@ -533,7 +533,7 @@ impl ConceptLists {
         for c in keys {
             let l = &self.lists[c];
             for r in 0..l.ids.len() {
-                if i % every == 0 {
+                if i.is_multiple_of(every) {
                     match &l.rows {
                         ListRows::F32(x) => sample.extend_from_slice(&x[r * dim..(r + 1) * dim]),
                         ListRows::F16(x) => {
