@@ -498,6 +498,7 @@ def at_recall(points, target):
     return None, "not reached"
 
 
+INT8_RERANK = 4  # engram int8 lists: k * this many candidates re-scored exactly
 IVF_ITER = 10  # Lloyd iterations of both builds (faiss IVF's coarse quantiser: cp.niter)
 
 
@@ -547,8 +548,21 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
         ivf.nprobe = p
         return ivf.search(v[None, :], K)[1][0]
 
+    def engram_int8(v, p):
+        r = engram_rows(mem.search_semantic_int8(v, K, probes=p, rerank=INT8_RERANK)[0], id_to_row)
+        core[0] += mem.last_call_seconds
+        return r
+
+    t = time.perf_counter()
+    mem.search_semantic_int8(q[0], K, probes=1)  # builds the int8 codes (timed apart)
+    int8_build = time.perf_counter() - t
+    lists_int8 = mem.concept_list_stats()
     curves = {}
-    for lib, fn in (("engram search_semantic", engram_one), ("faiss IndexIVFFlat", faiss_one)):
+    for lib, fn in (
+        ("engram search_semantic", engram_one),
+        ("faiss IndexIVFFlat", faiss_one),
+        (f"engram search_semantic_int8 (rerank {INT8_RERANK})", engram_int8),
+    ):
         pts = []
         for p in sweep_probes(n_concepts):
             fn(q[0], p)  # warm-up
@@ -645,6 +659,9 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
         "engram_build_s": engram_build,
         "engram_build_phases_s": phases,
         "engram_lists": lists,
+        "engram_int8_codes_build_s": int8_build,
+        "engram_lists_with_int8": lists_int8,
+        "int8_rerank": INT8_RERANK,
         "lloyd_iterations": IVF_ITER,
         "faiss_build_s": faiss_build,
         "faiss_nlist": n_concepts,
@@ -810,17 +827,23 @@ def markdown(res: dict) -> str:
             "| matched recall@10 | "
             + " | ".join(f"{lib} µs" for lib in libs)
             + " | ratio (faiss / engram) |"
+            + (" ratio (engram f32 / int8) |" if len(libs) > 2 else "")
         )
-        out.append("|---:|" + "---:|" * len(libs) + "---:|")
+        out.append("|---:|" + "---:|" * len(libs) + "---:|" + ("---:|" if len(libs) > 2 else ""))
         for row in s["matched"]:
-            a, b = (row[lib]["us_per_query"] for lib in libs)
+            us = [row[lib]["us_per_query"] for lib in libs]
+            a, b = us[0], us[1]
             ratio = fmt(b / a, ".2f") if a and b else "—"
+            extra = ""
+            if len(us) > 2:
+                extra = f" {fmt(a / us[2], '.2f') if a and us[2] else '—'} |"
             out.append(
                 f"| {row['target_recall']} | "
                 + " | ".join(
                     f"{fmt(row[lib]['us_per_query'], '.1f')} ({row[lib]['how']})" for lib in libs
                 )
                 + f" | {ratio} |"
+                + extra
             )
         if "batch_curves" in s:
             blibs = list(s["batch_curves"])

@@ -294,6 +294,10 @@ class Engram:
         self, q: FloatVector, k: int, probes: int = 8
     ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
         """Approximate top-k through the `probes` nearest concepts' lists and the unbound tail."""
+    def search_semantic_int8(
+        self, q: FloatVector, k: int, probes: int = 8, rerank: int = 4
+    ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+        """search_semantic over int8 codes, the best k*rerank re-scored exactly."""
     def search_semantic_batch(
         self, q: FloatArray, k: int, probes: int = 8
     ) -> Tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:

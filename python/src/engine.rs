@@ -821,6 +821,34 @@ impl PyEngram {
         Ok((vec1(py, ids), vec1(py, s)))
     }
 
+    /// `search_semantic` scoring the lists' int8 codes (8-bit scalar quantisation per
+    /// dimension, integer dot products), then re-scoring the best `k * rerank` candidates
+    /// exactly from the stored rows. The codes are built by the first call (one byte per
+    /// component and binding) and kept in step by `consolidate`.
+    #[pyo3(signature = (q, k, probes = 8, rerank = 4))]
+    fn search_semantic_int8<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: i64,
+        probes: i64,
+        rerank: i64,
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
+        let k = check_k(k, "k")?;
+        let probes = check_k(probes, "probes")?;
+        let rerank = check_k(rerank, "rerank")?;
+        let m = self.cue(q, "q")?;
+        let qs = m.as_slice();
+        let hits = self
+            .timed(py, || {
+                self.inner
+                    .with(|e| e.search_semantic_int8(qs, k, probes, rerank))
+            })
+            .map_err(to_py)?;
+        let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
+        Ok((vec1(py, ids), vec1(py, s)))
+    }
+
     /// `search_semantic` for each row of `Q`: `(ids uint64[nq, k], scores float32[nq, k])`,
     /// padded like `search_batch`. Queries are grouped by probed concept, so each concept's
     /// list is read once for the whole batch.

@@ -232,6 +232,15 @@ def test_search_semantic_batch_equals_single(consolidated):
         mem.search_semantic_batch(q, 10, probes=0)
     with pytest.raises(engram.InputError):
         mem.search_semantic_batch(q[:, :3], 10)
+    # int8 lists: everything re-ranked gives the f32 lists' answer; hits carry exact scores.
+    for row in q[:5]:
+        f32_ids, f32_s = mem.search_semantic(row, 10, probes=2)
+        ids8, s8 = mem.search_semantic_int8(row, 10, probes=2, rerank=10_000)
+        assert ids8.tolist() == f32_ids.tolist()
+        ids8, s8 = mem.search_semantic_int8(row, 10, probes=2, rerank=2)
+        assert len(ids8) == len(f32_ids) and np.all(s8 <= f32_s + 1e-6)
+    with pytest.raises(engram.InputError):
+        mem.search_semantic_int8(q[0], 10, rerank=0)
 
 
 def test_added_concept_is_a_starting_point():
