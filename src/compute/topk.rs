@@ -66,7 +66,15 @@ pub struct TopK {
     select_at: usize,
     /// Whether an id may be offered more than once (each id's best hit is kept).
     unique: bool,
+    /// For a unique selection: where each buffered id sits in `buf`, an open-addressing table
+    /// (`(id, index)`, `EMPTY` id for a free slot) at most half full, rebuilt by each
+    /// selection. An id offered again updates its entry in place, so `buf` never holds an id
+    /// twice.
+    slots: Vec<(u64, u32)>,
 }
+
+/// A free slot of [`TopK`]'s id table (no engine id reaches it: ids are counters).
+const EMPTY: u64 = u64::MAX;
 
 impl TopK {
     /// An empty selection of at most `k` hits.
@@ -77,6 +85,7 @@ impl TopK {
             thr: f32::NEG_INFINITY,
             select_at: k.max(1),
             unique: false,
+            slots: Vec::new(),
         }
     }
 
@@ -84,9 +93,44 @@ impl TopK {
     /// offered. The threshold is then the `k`-th best score among
     /// distinct ids, so a hit below it still cannot enter.
     pub fn unique(k: usize) -> Self {
-        Self {
+        let mut t = Self {
             unique: true,
             ..Self::new(k)
+        };
+        t.rebuild_slots();
+        t
+    }
+
+    /// Sizes the id table for the buffer's next fill (up to `select_at` ids, at most half
+    /// full) and indexes the ids buffered now.
+    fn rebuild_slots(&mut self) {
+        let want = (self.select_at.max(self.buf.len()) * 2)
+            .next_power_of_two()
+            .max(16);
+        if self.slots.len() != want {
+            self.slots = vec![(EMPTY, 0); want];
+        } else {
+            self.slots.fill((EMPTY, 0));
+        }
+        for i in 0..self.buf.len() {
+            let id = self.buf[i].id;
+            let s = self.slot_of(id);
+            self.slots[s] = (id, i as u32);
+        }
+    }
+
+    /// The slot holding `id`, or the free slot where it would go.
+    #[inline]
+    fn slot_of(&self, id: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        // Fibonacci hashing: consecutive ids spread over the table.
+        let mut s = (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
+        loop {
+            let (x, _) = self.slots[s];
+            if x == id || x == EMPTY {
+                return s;
+            }
+            s = (s + 1) & mask;
         }
     }
 
@@ -124,9 +168,6 @@ impl TopK {
     /// The worst of the `k` best hits, if `k` are held (a selection over the buffer: O(k)).
     pub fn worst(&self) -> Option<Hit> {
         let mut v = self.buf.clone();
-        if self.unique {
-            dedup_ids(&mut v);
-        }
         if v.len() < self.k || self.k == 0 {
             return None;
         }
@@ -141,6 +182,19 @@ impl TopK {
         if score < self.thr || self.k == 0 {
             return;
         }
+        if self.unique && id != EMPTY {
+            let s = self.slot_of(id);
+            let (x, i) = self.slots[s];
+            if x == id {
+                // Offered again: keep the better of the two.
+                let h = &mut self.buf[i as usize];
+                if score > h.score {
+                    h.score = score;
+                }
+                return;
+            }
+            self.slots[s] = (id, self.buf.len() as u32);
+        }
         self.buf.push(Hit { score, id });
         // Select when the buffer first holds k (so the threshold filters from then on), then
         // each time it holds 2k.
@@ -151,9 +205,11 @@ impl TopK {
 
     /// Keeps the best `k` of the buffer (of distinct ids, if unique) and sets the threshold to
     /// the `k`-th best score; the next selection runs `k` appends later (amortised O(1) per
-    /// append, O(log k) when unique).
+    /// append; a unique selection re-indexes the `k` it kept).
     fn select(&mut self) {
         if self.unique {
+            // The buffer holds each id once (see `slots`); only the id `EMPTY` (never an
+            // engine id) can repeat.
             dedup_ids(&mut self.buf);
         }
         if self.buf.len() >= self.k && self.k > 0 {
@@ -166,6 +222,9 @@ impl TopK {
             }
         }
         self.select_at = self.buf.len() + self.k.max(1);
+        if self.unique {
+            self.rebuild_slots();
+        }
     }
 
     /// Offers every hit of another selection (the merge of two partial results).
@@ -196,10 +255,20 @@ impl TopK {
     }
 }
 
-/// Keeps each id's best hit (the first of equal ones), in no particular order.
+/// Keeps one hit with the id `EMPTY` (the best), the only id the table of a unique selection
+/// does not index; the others are already distinct.
 fn dedup_ids(buf: &mut Vec<Hit>) {
-    buf.sort_unstable_by(|a, b| a.id.cmp(&b.id).then_with(|| a.rank_cmp(b)));
-    buf.dedup_by_key(|h| h.id);
+    let mut best: Option<Hit> = None;
+    buf.retain(|h| {
+        if h.id != EMPTY {
+            return true;
+        }
+        if best.is_none_or(|b| h.ranks_before(&b)) {
+            best = Some(*h);
+        }
+        false
+    });
+    buf.extend(best);
 }
 
 /// Merges several partial results into the best `k`, in result order.
