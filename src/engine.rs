@@ -71,7 +71,7 @@ pub struct Engram {
     /// was built from (rebuilt when the graph changed).
     pub(crate) spread_graph: crate::recall::SpreadGraphCache,
     /// The concept lists of the semantic pathway (built by its first use, then kept in step).
-    pub(crate) lists: parking_lot::RwLock<crate::recall::ConceptLists>,
+    pub(crate) lists: parking_lot::RwLock<std::sync::Arc<crate::recall::ConceptLists>>,
 }
 
 impl Clone for Engram {

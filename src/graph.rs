@@ -115,6 +115,26 @@ pub struct Graph {
     changed: std::sync::atomic::AtomicBool,
     /// The last [`ConceptNode::members_version`] handed out.
     member_epoch: u64,
+    /// Mutable accesses so far (bumped by every `&mut self` method, under `&mut`).
+    mutations: u64,
+    /// This graph's identity (a fresh one per graph and per clone).
+    uid: GraphUid,
+}
+
+/// A process-unique graph identity: fresh for every new graph and every clone.
+#[derive(Debug)]
+struct GraphUid(u64);
+
+impl Default for GraphUid {
+    fn default() -> Self {
+        Self(VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Clone for GraphUid {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Clone for Graph {
@@ -130,6 +150,8 @@ impl Clone for Graph {
             version: self.version.load(Relaxed).into(),
             changed: self.changed.load(Relaxed).into(),
             member_epoch: self.member_epoch,
+            mutations: self.mutations,
+            uid: self.uid.clone(),
         }
     }
 }
@@ -164,6 +186,15 @@ impl Graph {
     #[inline]
     fn touch(&mut self) {
         *self.changed.get_mut() = true;
+        self.mutations = self.mutations.wrapping_add(1);
+    }
+
+    /// A key that changes with every mutable access to this graph and differs between graphs
+    /// (and between a graph and its clones): derived data keyed by it is current while the key
+    /// is the same. Unlike [`Graph::version`], reading it changes nothing, so concurrent
+    /// readers always agree.
+    pub fn change_key(&self) -> (u64, u64) {
+        (self.uid.0, self.mutations)
     }
 
     /// A fresh [`ConceptNode::members_version`].

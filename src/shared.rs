@@ -133,6 +133,25 @@ impl SharedEngram {
             .search_semantic_batch(queries, k, probes)
     }
 
+    /// [`Engram::search_semantic_int8`] under the read lock.
+    pub fn search_semantic_int8(
+        &self,
+        query: &[f32],
+        k: usize,
+        probes: usize,
+        rerank: usize,
+    ) -> Result<Vec<Scored<EpisodeId>>> {
+        self.inner
+            .read()
+            .engine()
+            .search_semantic_int8(query, k, probes, rerank)
+    }
+
+    /// [`Engram::concept_index`] under the read lock.
+    pub fn concept_index(&self) -> Vec<crate::IndexList> {
+        self.inner.read().engine().concept_index()
+    }
+
     /// [`Engram::concept_list_stats`] under the read lock.
     pub fn concept_list_stats(&self) -> crate::ListStats {
         self.inner.read().engine().concept_list_stats()

@@ -170,6 +170,19 @@ fn lists_follow_every_kind_of_change() {
         pruned,
         "the decay never pruned a binding: the test does not test pruning"
     );
+    // Several kinds of change between two searches: forget, a cycle, compaction.
+    let live: Vec<EpisodeId> = e.graph().episodes().map(|(_, id, _)| id).collect();
+    for id in live.iter().step_by(5) {
+        e.forget(*id).expect("forget");
+    }
+    feed(&mut e, &rows[1_150 * dim..1_200 * dim], 700);
+    e.consolidate(701).expect("cycle");
+    for id in live.iter().skip(1).step_by(9) {
+        let _ = e.forget(*id);
+    }
+    e.compact();
+    feed(&mut e, &rows[..10 * dim], 702);
+    check_lists(&e, "after forget, a cycle, forget, compaction and appends");
     assert!(e.graph().binding_count() > 0);
 }
 
@@ -370,6 +383,15 @@ fn giant_concepts_are_split_for_routing() {
     assert!(stats.max_probe_share < 0.2, "{stats:?} {parts:?}");
     check_lists(&e, "a split giant");
     check_against_reference(&e, &data.data[..16 * dim], "split giant");
+    check_int8(&e, &data.data[..8 * dim], "split giant");
+    // Any number of probes: everything (no overflow past the lists there are).
+    let q = &data.data[..dim];
+    let all = e.search_semantic(q, 50, index.len()).expect("all");
+    assert_eq!(e.search_semantic(q, 50, usize::MAX).expect("huge"), all);
+    assert_eq!(
+        e.search_semantic_batch(q, 50, usize::MAX).expect("huge")[0],
+        all
+    );
     // Forgetting half of the giant's members shrinks it below the cap: it is whole again.
     for (id, l) in ids.iter().zip(&data.labels) {
         if *l < 8 && id.0 % 2 == 0 {
@@ -379,6 +401,54 @@ fn giant_concepts_are_split_for_routing() {
     let stats = e.concept_list_stats();
     assert_eq!(stats.split_lists, 0, "{stats:?}");
     check_lists(&e, "after the giant shrank");
+}
+
+#[test]
+fn concurrent_searches_on_stale_lists_do_not_deadlock() {
+    use rayon::prelude::*;
+    let dim = 32;
+    let data = SynthParams::new(3_000, dim, 12)
+        .sigma2(2.0 / dim as f64)
+        .seed(9)
+        .check()
+        .expect("synth")
+        .generate();
+    let cc = ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(12))
+        .min_coherence(0.0)
+        .min_cluster_size(1)
+        .seed(3);
+    let mut e = engine(dim, cc);
+    feed(&mut e, &data.data[..2_500 * dim], 0);
+    e.consolidate(1).expect("cycle");
+    // Lists never built, then stale after appends: many searches at once on the rayon pool,
+    // each of which may rebuild them (in parallel, stealing the others' jobs).
+    for round in 0..3 {
+        if round > 0 {
+            let lo = 2_500 + round * 100;
+            feed(&mut e, &data.data[lo * dim..(lo + 100) * dim], round as u64);
+        }
+        let shared = &e;
+        let got: Vec<Vec<Scored<EpisodeId>>> = (0..64)
+            .into_par_iter()
+            .map(|j| {
+                let q = &data.data[j * dim..(j + 1) * dim];
+                if j % 3 == 0 {
+                    shared.search_semantic_int8(q, 10, 3, 4).expect("int8")
+                } else {
+                    shared.search_semantic(q, 10, 3).expect("search")
+                }
+            })
+            .collect();
+        for (j, g) in got.iter().enumerate() {
+            let q = &data.data[j * dim..(j + 1) * dim];
+            let want = e.search_semantic(q, 10, 3).expect("search");
+            if j % 3 != 0 {
+                assert_eq!(g, &want, "round {round}, query {j}");
+            }
+        }
+        check_lists(&e, &format!("round {round}"));
+    }
 }
 
 #[test]

@@ -885,7 +885,8 @@ impl PyEngram {
     /// `size_min`, `size_median`, `size_p99`, `size_max`; `split_lists` (giant concepts split
     /// into routing parts) and `max_probe_share` (the largest share of entries one probe reads).
     fn concept_list_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.concept_list_stats();
+        // Builds the lists if never built: without the GIL.
+        let s = self.timed(py, || self.inner.concept_list_stats());
         let d = PyDict::new(py);
         d.set_item("built", s.built)?;
         d.set_item("lists", s.lists)?;

@@ -64,12 +64,6 @@ impl Engram {
         self.prune_and_relink(faded, &cfg, &mut report)?;
         report.timings.prune = t.elapsed();
 
-        // Concept lists in use follow the cycle now (only the lists whose members changed
-        // are rewritten), so the next semantic search does not pay for it.
-        let t = Instant::now();
-        self.sync_lists_if_used();
-        report.timings.lists = t.elapsed();
-
         let prev = self.consolidation.last_time;
         self.consolidation.watermark = self.consolidation.watermark.max(plan.watermark);
         self.consolidation.last_time = Some(prev.map_or(now, |p| p.max(now)));

@@ -95,7 +95,15 @@ impl Engram {
     /// As [`Engram::prepare_cycle`]; nothing is changed on error.
     pub fn consolidate(&mut self, now: u64) -> Result<CycleReport> {
         let plan = self.prepare_cycle(now)?;
-        self.apply_cycle(plan)
+        let mut report = self.apply_cycle(plan)?;
+        // Concept lists in use follow the cycle now (only the lists whose members changed
+        // are rewritten), so the next semantic search does not pay for it. (A cycle applied
+        // by `apply_cycle` alone — under a shared engine's write lock — leaves that to the
+        // next semantic search, which rebuilds outside any lock.)
+        let t = std::time::Instant::now();
+        self.sync_lists_if_used();
+        report.timings.lists = t.elapsed();
+        Ok(report)
     }
 
     /// Replaces the consolidation thresholds of this engine (checked first). A durable store's

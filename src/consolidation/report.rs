@@ -19,8 +19,10 @@ pub struct PhaseTimings {
     pub decay: Duration,
     /// Pruning of weak bindings and faded proto-concepts, and concept links.
     pub prune: Duration,
-    /// Bringing the concept lists of the semantic pathway up to date (zero until a semantic
-    /// search first built them; then only the lists whose members changed are rewritten).
+    /// Bringing the concept lists of the semantic pathway up to date at the end of
+    /// [`crate::Engram::consolidate`] (zero until the semantic pathway first built them, and
+    /// for a cycle applied by `apply_cycle` alone; only the lists whose members changed are
+    /// rewritten).
     pub lists: Duration,
     /// The checkpoint that made the cycle durable (a durable store's log sync and snapshot
     /// write after the cycle); `None` in memory. Not part of [`PhaseTimings::total`].

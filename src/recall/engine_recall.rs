@@ -1,8 +1,13 @@
 //! Recall on [`Engram`]: episodic, semantic, blended, pattern completion, strengthening.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
-use super::lists::{scan_blocks, scan_codes, Arena, ConceptLists, IndexList, ListStats, Unit};
+use super::lists::{
+    scan_blocks, scan_codes, Arena, ConceptLists, Gathered, IndexList, ListStats, Unit,
+    MAX_TAIL_BLOCKS,
+};
 use super::params::{Pathways, RecallHit, RecallMode, RecallParams};
 use crate::compute::rows::{RowChunk, Rows};
 use crate::compute::TopK;
@@ -18,6 +23,10 @@ pub(crate) struct SemanticHit {
     pub cosine: f32,
     pub score: f32,
 }
+
+/// The largest dimension of int8 lists: an i32 sum of 255 · 127 products stays exact up to
+/// 66,311 components.
+const MAX_INT8_DIM: usize = 65_536;
 
 /// `probes` must be at least 1.
 fn check_probes(probes: usize) -> Result<()> {
@@ -208,27 +217,42 @@ impl Engram {
 
     /// The concept lists, brought up to date with the graph first if it changed since they
     /// were last synced (built on first use).
-    pub(crate) fn lists(&self) -> parking_lot::RwLockReadGuard<'_, ConceptLists> {
-        let version = self.graph.version();
-        let read = self.lists.read();
-        if read.is_current(version) {
-            return read;
+    ///
+    /// No lock is held while lists are built: the lock guards only the swap of a shared
+    /// snapshot. A stale snapshot is cloned (cheaply: the lists' rows are shared), brought up
+    /// to date — in parallel, where a rayon worker may steal another search that comes here
+    /// too — and swapped in. Readers racing on the same stale state each build the same
+    /// result; the graph cannot change meanwhile (it needs `&mut`).
+    pub(crate) fn lists(&self) -> Arc<ConceptLists> {
+        let key = self.graph.change_key();
+        let current = self.lists.read().clone();
+        if current.is_current(key) {
+            return current;
         }
-        drop(read);
-        let mut write = self.lists.write();
-        if !write.is_current(version) {
-            write.sync(&self.graph, &self.episodes, self.centroids.len(), version);
+        let mut next = (*current).clone();
+        next.sync(&self.graph, &self.episodes, self.centroids.len(), key);
+        self.publish_lists(next)
+    }
+
+    /// Swaps in an updated snapshot of the lists (unless one at least as current is already
+    /// there, e.g. from a racing reader) and returns the one in place.
+    fn publish_lists(&self, next: ConceptLists) -> Arc<ConceptLists> {
+        let next = Arc::new(next);
+        let mut slot = self.lists.write();
+        if !slot.is_current(self.graph.change_key()) || (next.has_codes() && !slot.has_codes()) {
+            *slot = next.clone();
+            return next;
         }
-        parking_lot::RwLockWriteGuard::downgrade(write)
+        slot.clone()
     }
 
     /// Brings the concept lists up to date if a semantic search ever built them (called at
-    /// the end of a consolidation cycle).
+    /// the end of [`Engram::consolidate`]).
     pub(crate) fn sync_lists_if_used(&mut self) {
-        let version = self.graph.version();
+        let key = self.graph.change_key();
         let lists = self.lists.get_mut();
-        if lists.in_use() && !lists.is_current(version) {
-            lists.sync(&self.graph, &self.episodes, self.centroids.len(), version);
+        if lists.in_use() && !lists.is_current(key) {
+            Arc::make_mut(lists).sync(&self.graph, &self.episodes, self.centroids.len(), key);
         }
     }
 
@@ -289,7 +313,7 @@ impl Engram {
     /// through its parts (each probed on its own, by its own centroid). Nearest first.
     fn probe_units(&self, lists: &ConceptLists, queries: &[f32], probes: usize) -> Vec<Vec<Unit>> {
         let dim = self.dim();
-        let concepts = self.probe(lists, queries, probes + lists.split_count());
+        let concepts = self.probe(lists, queries, probes.saturating_add(lists.split_count()));
         let (routing, units) = lists.routing();
         let parts = if units.is_empty() {
             vec![Vec::new(); concepts.len()]
@@ -467,7 +491,8 @@ impl Engram {
     /// ([`ListStats::bytes`]).
     ///
     /// # Errors
-    /// As [`Engram::search_semantic`]; `rerank = 0` is out of range.
+    /// As [`Engram::search_semantic`]; `rerank = 0` is out of range, and so is a dimension
+    /// above 65,536 (the integer sums would overflow).
     pub fn search_semantic_int8(
         &self,
         query: &[f32],
@@ -490,15 +515,23 @@ impl Engram {
         }
         let q = self.prepare_cue(query)?;
         let dim = self.dim();
+        if dim > MAX_INT8_DIM {
+            return Err(InputError::OutOfRange {
+                name: "dimension (int8 lists)",
+                range: "[1, 65536]",
+                value: dim as f64,
+                row: None,
+            }
+            .into());
+        }
         let lists = {
-            let read = self.lists();
-            if read.has_codes() {
-                read
+            let current = self.lists();
+            if current.has_codes() {
+                current
             } else {
-                drop(read);
-                let mut write = self.lists.write();
-                write.enable_codes(dim);
-                parking_lot::RwLockWriteGuard::downgrade(write)
+                let mut next = (*current).clone();
+                next.enable_codes(dim);
+                self.publish_lists(next)
             }
         };
         let level = self.device.level();
@@ -567,7 +600,14 @@ impl Engram {
         let lists = self.lists();
         let probed = self.probe_units(&lists, &q, probes);
         let arena = Arena::of(&self.episodes);
-        let tail = lists.tail_blocks(&arena, self.dim());
+        let mut tail = lists.tail_blocks(&arena, self.dim());
+        // A tail spread over many runs (episodes left unbound between bound ones) is read
+        // once into one block, so the batch's queries are packed once for it, not per run.
+        let gathered;
+        if tail.len() > MAX_TAIL_BLOCKS {
+            gathered = Gathered::from_blocks(&tail);
+            tail = vec![gathered.block()];
+        }
         let blocks = lists.batch_blocks(self.dim(), &probed, &tail);
         let tops =
             crate::compute::cpu::search_blocks(self.device.level(), &q, self.dim(), &blocks, k);

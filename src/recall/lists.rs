@@ -16,11 +16,15 @@
 //!   it) form the **unassigned tail**, scanned exactly by
 //!   [`Engram::search_semantic`](crate::Engram::search_semantic), so a stored episode is never
 //!   missed for want of a concept;
-//! - they are built the first time the semantic pathway runs and, from then on, brought up to
-//!   date at the end of every consolidation cycle (and lazily after any other change).
+//! - they are built the first time the semantic pathway runs (`search_semantic*`, or `recall`
+//!   in its semantic or blended mode) and, from then on, brought up to date at the end of
+//!   [`Engram::consolidate`](crate::Engram::consolidate) and lazily, by the next search, after
+//!   any other change (outside every lock: a snapshot is rebuilt and swapped in).
 //!
 //! Memory: one row copy per binding (an episode bound to two concepts is in both lists) plus
 //! 8 bytes of id; [`ListStats`] reports it.
+
+use std::sync::Arc;
 
 use half::f16;
 use rayon::prelude::*;
@@ -57,13 +61,16 @@ const SPLIT_ITER: usize = 10;
 struct List {
     /// The [`ConceptNode::members_version`] it was built from.
     version: u64,
-    ids: Vec<u64>,
-    rows: ListRows,
+    ids: Arc<Vec<u64>>,
+    rows: Arc<ListRows>,
     /// Routing parts of a list far larger than the mean (empty: not split). The parts cover
     /// the list in order; each is probed on its own by [`crate::Engram::search_semantic`].
-    parts: Vec<Part>,
+    parts: Arc<Vec<Part>>,
     /// 8-bit codes of the rows (same order), once int8 search was used (else empty).
-    codes: Vec<u8>,
+    codes: Arc<Vec<u8>>,
+    /// The number of parts the last split asked for (0: whole), for the hysteresis of
+    /// [`ConceptLists::split_large`].
+    split_target: usize,
 }
 
 /// A contiguous part of a split list and the centroid that routes to it.
@@ -83,7 +90,7 @@ enum ListRows {
 
 impl List {
     fn rows(&self) -> Rows<'_> {
-        match &self.rows {
+        match &*self.rows {
             ListRows::F32(r) => Rows::F32(r),
             ListRows::F16(r) => Rows::F16(r),
         }
@@ -91,7 +98,7 @@ impl List {
 
     fn bytes(&self) -> usize {
         self.ids.len() * 8
-            + match &self.rows {
+            + match &*self.rows {
                 ListRows::F32(r) => r.len() * 4,
                 ListRows::F16(r) => r.len() * 2,
             }
@@ -106,20 +113,18 @@ impl List {
     /// Encodes every row (replacing any codes).
     fn encode(&mut self, sq8: &Sq8) {
         let dim = sq8.dim();
-        self.codes.clear();
-        self.codes.reserve(self.ids.len() * dim);
+        let mut codes = Vec::with_capacity(self.ids.len() * dim);
         let mut buf = vec![0.0f32; dim];
-        match &self.rows {
-            ListRows::F32(r) => r
-                .chunks_exact(dim)
-                .for_each(|x| sq8.encode(x, &mut self.codes)),
+        match &*self.rows {
+            ListRows::F32(r) => r.chunks_exact(dim).for_each(|x| sq8.encode(x, &mut codes)),
             ListRows::F16(r) => {
                 for x in r.chunks_exact(dim) {
                     buf.iter_mut().zip(x).for_each(|(b, v)| *b = v.to_f32());
-                    sq8.encode(&buf, &mut self.codes);
+                    sq8.encode(&buf, &mut codes);
                 }
             }
         }
+        self.codes = Arc::new(codes);
     }
 
     /// Rows `start..start + len` as a block.
@@ -133,60 +138,63 @@ impl List {
     }
 
     /// Splits the list into `parts` routing parts by spherical k-means on its rows (seeded by
-    /// the concept id: deterministic), reordering rows so that each part is contiguous. Left
-    /// whole if the k-means fails (it cannot on finite unit rows with `parts ≤ rows`).
+    /// the concept id: deterministic), reordering rows so that each part is contiguous; with
+    /// `parts < 2`, makes it one block again in ascending id order. Left whole if the k-means
+    /// fails (it cannot on finite unit rows with `parts ≤ rows`).
     fn split(&mut self, dim: usize, parts: usize, seed: u64) {
-        self.parts.clear();
-        // Rows are reordered: codes are re-encoded by the next sync.
-        self.codes.clear();
         let n = self.ids.len();
-        if parts < 2 || n < parts {
-            return;
-        }
-        let data: Vec<f32> = match &self.rows {
-            ListRows::F32(r) => r.clone(),
-            ListRows::F16(r) => r.iter().map(|x| x.to_f32()).collect(),
-        };
-        let Ok(model) = crate::cluster::KMeansParams::new(parts)
-            .metric(crate::cluster::Metric::Spherical)
-            .max_iter(SPLIT_ITER)
-            .seed(seed)
-            .fit(&data, dim)
-        else {
-            return;
-        };
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&i| (model.labels[i], self.ids[i]));
-        self.ids = order.iter().map(|&i| self.ids[i]).collect();
-        self.rows = match &self.rows {
-            ListRows::F32(r) => ListRows::F32(
-                order
-                    .iter()
-                    .flat_map(|&i| &r[i * dim..(i + 1) * dim])
-                    .copied()
-                    .collect(),
-            ),
-            ListRows::F16(r) => ListRows::F16(
-                order
-                    .iter()
-                    .flat_map(|&i| &r[i * dim..(i + 1) * dim])
-                    .copied()
-                    .collect(),
-            ),
-        };
-        let mut start = 0;
-        for c in 0..parts {
-            let len = model.labels.iter().filter(|&&l| l as usize == c).count();
-            if len > 0 {
-                self.parts.push(Part {
-                    start,
-                    len,
-                    centroid: model.centroids[c * dim..(c + 1) * dim].to_vec(),
-                });
+        self.split_target = if parts >= 2 && n >= parts { parts } else { 0 };
+        let mut new_parts = Vec::new();
+        let mut labels: Vec<u32> = vec![0; n];
+        if self.split_target > 0 {
+            let data: Vec<f32> = match &*self.rows {
+                ListRows::F32(r) => r.to_vec(),
+                ListRows::F16(r) => r.iter().map(|x| x.to_f32()).collect(),
+            };
+            let fit = crate::cluster::KMeansParams::new(parts)
+                .metric(crate::cluster::Metric::Spherical)
+                .max_iter(SPLIT_ITER)
+                .seed(seed)
+                .fit(&data, dim);
+            match fit {
+                Ok(model) => {
+                    let mut start = 0;
+                    for c in 0..parts {
+                        let len = model.labels.iter().filter(|&&l| l as usize == c).count();
+                        if len > 0 {
+                            new_parts.push(Part {
+                                start,
+                                len,
+                                centroid: model.centroids[c * dim..(c + 1) * dim].to_vec(),
+                            });
+                        }
+                        start += len;
+                    }
+                    labels = model.labels;
+                }
+                Err(_) => self.split_target = 0,
             }
-            start += len;
         }
+        self.parts = Arc::new(new_parts);
+        // Rows in (part, id) order; codes are re-encoded by the next sync.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (labels[i], self.ids[i]));
+        self.rows = Arc::new(match &*self.rows {
+            ListRows::F32(r) => ListRows::F32(reorder_rows(r, &order, dim)),
+            ListRows::F16(r) => ListRows::F16(reorder_rows(r, &order, dim)),
+        });
+        self.ids = Arc::new(order.iter().map(|&i| self.ids[i]).collect());
+        self.codes = Arc::new(Vec::new());
     }
+}
+
+/// Rows `order[0], order[1], …` of `r` (`dim` components each), in that order.
+fn reorder_rows<T: Copy>(r: &[T], order: &[usize], dim: usize) -> Vec<T> {
+    order
+        .iter()
+        .flat_map(|&i| &r[i * dim..(i + 1) * dim])
+        .copied()
+        .collect()
 }
 
 /// What one probe of [`crate::Engram::search_semantic`] reads: a concept's whole list or
@@ -210,10 +218,14 @@ struct TailRun {
 }
 
 /// The concept lists of one engine (see the module documentation).
-#[derive(Debug, Default)]
+///
+/// Cheap to clone (every list's rows, ids, parts and codes are shared): a sync works on a
+/// clone that the engine then swaps in, so no lock is held while lists are rebuilt.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ConceptLists {
-    /// The graph version the lists reflect; `None` until first built.
-    synced: Option<u64>,
+    /// The graph [`change key`](Graph::change_key) the lists reflect; `None` until first
+    /// built.
+    synced: Option<(u64, u64)>,
     /// Whether rows are kept as f16 (the store keeps no f32 rows).
     f16: bool,
     lists: FxHashMap<ConceptId, List>,
@@ -247,7 +259,7 @@ pub struct ListStats {
     pub entries: usize,
     /// Live episodes bound to no concept (the unassigned tail, scanned exactly).
     pub tail: usize,
-    /// Bytes held by the lists (row copies and ids).
+    /// Bytes held by the lists: row copies, ids, int8 codes, routing centroids, the tail.
     pub bytes: usize,
     /// List sizes, ascending: smallest, median, 99th percentile, largest.
     pub size_min: usize,
@@ -313,10 +325,64 @@ pub(crate) struct Block<'a> {
     codes: Option<&'a [u8]>,
 }
 
+/// Tail blocks beyond this many are gathered into one contiguous block for a batch (each
+/// block of a batch costs a copy and packing of the queries that scan it).
+pub(crate) const MAX_TAIL_BLOCKS: usize = 8;
+
+/// Rows and ids gathered from scattered blocks into one contiguous block (a batch's tail
+/// when it is spread over many runs of rows).
+pub(crate) struct Gathered {
+    rows: ListRows,
+    ids: Vec<u64>,
+}
+
+impl Gathered {
+    /// The rows and ids of `blocks`, in order, in one block (f16 stays f16).
+    pub(crate) fn from_blocks(blocks: &[Block<'_>]) -> Self {
+        let ids: Vec<u64> = blocks.iter().flat_map(|b| b.ids.iter().copied()).collect();
+        let rows = match blocks.first().map(|b| b.rows) {
+            Some(Rows::F16(_)) => ListRows::F16(
+                blocks
+                    .iter()
+                    .flat_map(|b| match b.rows {
+                        Rows::F16(r) => r,
+                        Rows::F32(_) => &[],
+                    })
+                    .copied()
+                    .collect(),
+            ),
+            _ => ListRows::F32(
+                blocks
+                    .iter()
+                    .flat_map(|b| match b.rows {
+                        Rows::F32(r) => r,
+                        Rows::F16(_) => &[],
+                    })
+                    .copied()
+                    .collect(),
+            ),
+        };
+        Self { rows, ids }
+    }
+
+    /// The gathered block.
+    pub(crate) fn block(&self) -> Block<'_> {
+        Block {
+            rows: match &self.rows {
+                ListRows::F32(r) => Rows::F32(r),
+                ListRows::F16(r) => Rows::F16(r),
+            },
+            ids: &self.ids,
+            concept: None,
+            codes: None,
+        }
+    }
+}
+
 impl ConceptLists {
-    /// Whether the lists reflect the graph at `version`.
-    pub(crate) fn is_current(&self, version: u64) -> bool {
-        self.synced == Some(version)
+    /// Whether the lists reflect the graph at change key `key`.
+    pub(crate) fn is_current(&self, key: (u64, u64)) -> bool {
+        self.synced == Some(key)
     }
 
     /// Whether the lists were ever built (then consolidation keeps them current).
@@ -332,7 +398,7 @@ impl ConceptLists {
         graph: &Graph,
         episodes: &VectorArena,
         centroid_rows: usize,
-        version: u64,
+        version: (u64, u64),
     ) {
         let f16 = !episodes.precision().has_f32();
         if f16 != self.f16 {
@@ -364,7 +430,7 @@ impl ConceptLists {
             .collect();
         for (c, l) in built {
             if let Some(old) = self.lists.insert(c, l) {
-                let mut new = self.lists[&c].ids.clone();
+                let mut new = self.lists[&c].ids.to_vec();
                 new.sort_unstable();
                 left.extend(old.ids.iter().filter(|id| new.binary_search(id).is_err()));
             }
@@ -427,24 +493,33 @@ impl ConceptLists {
         let entries: usize = self.lists.values().map(|l| l.ids.len()).sum();
         let mean = entries.div_ceil(self.lists.len().max(1)).max(1);
         let cap = (SPLIT_FACTOR * mean).max(SPLIT_MIN_ROWS);
-        let want = |n: usize| if n > cap { n.div_ceil(mean) } else { 0 };
+        // Hysteresis: a split list is rejoined only below 3/4 of the cap, and re-split only
+        // when the number of parts it should have moved by more than a quarter (the mean
+        // moves with every cycle).
+        let want = |l: &List| -> usize {
+            let n = l.ids.len();
+            let split = if l.split_target > 0 {
+                4 * n > 3 * cap
+            } else {
+                n > cap
+            };
+            if split {
+                n.div_ceil(mean).max(2)
+            } else {
+                0
+            }
+        };
         let todo: Vec<(&ConceptId, &mut List)> = self
             .lists
             .iter_mut()
             .filter(|(_, l)| {
-                let w = want(l.ids.len());
-                // Rebuilt lists are whole (no parts) and ascending.
-                (w == 0) != l.parts.is_empty() || (w > 0 && l.parts.len().abs_diff(w) > w / 4)
+                let (w, t) = (want(l), l.split_target);
+                (w == 0) != (t == 0) || (w > 0 && w.abs_diff(t) > t / 4)
             })
             .collect();
         todo.into_par_iter().for_each(|(c, l)| {
-            let w = want(l.ids.len());
-            if w == 0 {
-                // Back to one ascending block.
-                l.split(dim, 1, 0);
-            } else {
-                l.split(dim, w, c.0);
-            }
+            let w = want(l);
+            l.split(dim, w, c.0);
         });
         self.routing.clear();
         self.routing_units.clear();
@@ -534,7 +609,7 @@ impl ConceptLists {
             let l = &self.lists[c];
             for r in 0..l.ids.len() {
                 if i.is_multiple_of(every) {
-                    match &l.rows {
+                    match &*l.rows {
                         ListRows::F32(x) => sample.extend_from_slice(&x[r * dim..(r + 1) * dim]),
                         ListRows::F16(x) => {
                             sample.extend(x[r * dim..(r + 1) * dim].iter().map(|v| v.to_f32()))
@@ -739,10 +814,11 @@ fn build_list(node: &ConceptNode, graph: &Graph, episodes: &VectorArena, f16: bo
     };
     List {
         version: node.members_version(),
-        ids: kept,
-        rows,
-        parts: Vec::new(),
-        codes: Vec::new(),
+        ids: Arc::new(kept),
+        rows: Arc::new(rows),
+        parts: Arc::new(Vec::new()),
+        codes: Arc::new(Vec::new()),
+        split_target: 0,
     }
 }
 

@@ -269,7 +269,11 @@ impl<'a> Pusher<'a> {
                 }
             }
             let id = match self.ids {
-                Some(ids) => ids.get(row).copied().unwrap_or(u64::MAX),
+                Some(ids) => {
+                    // Blocks with ids are scanned from row 0, so every row has one.
+                    debug_assert!(row < ids.len(), "row {row} past the block's ids");
+                    ids.get(row).copied().unwrap_or(u64::MAX)
+                }
                 None => row as u64,
             };
             self.top.push(score, id);
