@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use engram::consolidation::{ClusterCount, ConsolidationConfig, ForgettingCurve};
-use engram::synth::{Sizes, SynthParams};
+use engram::synth::{Sizes, SynthData, SynthParams};
 use engram::{BackendChoice, Config, Engram, EpisodeId, EpisodeMeta, IndexList, Scored};
 
 fn engine(dim: usize, cc: ConsolidationConfig) -> Engram {
@@ -19,6 +19,34 @@ fn engine(dim: usize, cc: ConsolidationConfig) -> Engram {
             .consolidation(cc),
     )
     .expect("engine")
+}
+
+/// Overlapping synthetic clusters: `σ² = spread / dim`, Zipf sizes (exponent `zipf`, or equal
+/// sizes with `None`).
+fn clusters(
+    n: usize,
+    dim: usize,
+    k: usize,
+    spread: f64,
+    zipf: Option<f64>,
+    seed: u64,
+) -> SynthData {
+    let mut p = SynthParams::new(n, dim, k)
+        .sigma2(spread / dim as f64)
+        .seed(seed);
+    if let Some(exponent) = zipf {
+        p = p.sizes(Sizes::Zipf { exponent });
+    }
+    p.check().expect("synth").generate()
+}
+
+/// Consolidation into exactly `k` concepts, every cluster kept.
+fn fixed(k: usize, seed: u64) -> ConsolidationConfig {
+    ConsolidationConfig::default()
+        .clusters(ClusterCount::Fixed(k))
+        .min_coherence(0.0)
+        .min_cluster_size(1)
+        .seed(seed)
 }
 
 fn feed(e: &mut Engram, rows: &[f32], t: u64) -> Vec<EpisodeId> {
@@ -119,18 +147,8 @@ fn norm(v: &[f32]) -> f64 {
 #[test]
 fn lists_follow_every_kind_of_change() {
     let dim = 24;
-    let data = SynthParams::new(1_200, dim, 8)
-        .sigma2(2.0 / dim as f64)
-        .sizes(Sizes::Zipf { exponent: 1.0 })
-        .seed(3)
-        .check()
-        .expect("synth")
-        .generate();
-    let cc = ConsolidationConfig::default()
-        .clusters(ClusterCount::Fixed(8))
-        .min_coherence(0.0)
-        .min_cluster_size(1)
-        .seed(5)
+    let data = clusters(1_200, dim, 8, 2.0, Some(1.0), 3);
+    let cc = fixed(8, 5)
         // Fast decay, so that bindings are pruned and proto-concepts fade within a few cycles.
         .forgetting(ForgettingCurve::Exponential { half_life: 10.0 })
         .prune_below(0.2);
@@ -285,12 +303,7 @@ fn equals_the_reference_on_real_vectors() {
     let lex = common::read_f32("lexicon/vectors.f32");
     let dim = 384;
     let n = 3_000;
-    let cc = ConsolidationConfig::default()
-        .clusters(ClusterCount::Fixed(40))
-        .min_coherence(0.0)
-        .min_cluster_size(1)
-        .max_iter(10)
-        .seed(1);
+    let cc = fixed(40, 1).max_iter(10);
     let mut e = engine(dim, cc);
     feed(&mut e, &lex[..n * dim], 0);
     e.consolidate(1).expect("cycle");
@@ -307,19 +320,8 @@ fn equals_the_reference_on_real_vectors() {
 fn equals_the_reference_on_overlapping_clusters() {
     // Overlapping clusters (σ² = 3/d, Zipf sizes), f32 and f16 storage.
     let dim = 48;
-    let data = SynthParams::new(4_000, dim, 30)
-        .sigma2(3.0 / dim as f64)
-        .sizes(Sizes::Zipf { exponent: 1.0 })
-        .seed(11)
-        .check()
-        .expect("synth")
-        .generate();
-    let cc = ConsolidationConfig::default()
-        .clusters(ClusterCount::Fixed(30))
-        .min_coherence(0.0)
-        .min_cluster_size(1)
-        .max_iter(10)
-        .seed(2);
+    let data = clusters(4_000, dim, 30, 3.0, Some(1.0), 11);
+    let cc = fixed(30, 2).max_iter(10);
     for storage in [engram::Precision::F32, engram::Precision::F16] {
         let mut e = Engram::new(
             Config::new(dim)
@@ -341,12 +343,7 @@ fn giant_concepts_are_split_for_routing() {
     // 20 overlapping clusters of 150; the first eight form one giant concept of 1,200 members
     // (more than four times the mean list size), the others one concept each.
     let dim = 48;
-    let data = SynthParams::new(3_000, dim, 20)
-        .sigma2(2.0 / dim as f64)
-        .seed(4)
-        .check()
-        .expect("synth")
-        .generate();
+    let data = clusters(3_000, dim, 20, 2.0, None, 4);
     let mut e = engine(dim, ConsolidationConfig::default());
     let ids = feed(&mut e, &data.data, 0);
     let groups = 13;
@@ -407,17 +404,8 @@ fn giant_concepts_are_split_for_routing() {
 fn concurrent_searches_on_stale_lists_do_not_deadlock() {
     use rayon::prelude::*;
     let dim = 32;
-    let data = SynthParams::new(3_000, dim, 12)
-        .sigma2(2.0 / dim as f64)
-        .seed(9)
-        .check()
-        .expect("synth")
-        .generate();
-    let cc = ConsolidationConfig::default()
-        .clusters(ClusterCount::Fixed(12))
-        .min_coherence(0.0)
-        .min_cluster_size(1)
-        .seed(3);
+    let data = clusters(3_000, dim, 12, 2.0, None, 9);
+    let cc = fixed(12, 3);
     let mut e = engine(dim, cc);
     feed(&mut e, &data.data[..2_500 * dim], 0);
     e.consolidate(1).expect("cycle");
@@ -518,12 +506,7 @@ fn check_int8(e: &Engram, queries: &[f32], what: &str) {
 fn int8_lists_rerank_to_the_exact_result() {
     let lex = common::read_f32("lexicon/vectors.f32");
     let dim = 384;
-    let cc = ConsolidationConfig::default()
-        .clusters(ClusterCount::Fixed(40))
-        .min_coherence(0.0)
-        .min_cluster_size(1)
-        .max_iter(10)
-        .seed(1);
+    let cc = fixed(40, 1).max_iter(10);
     let mut e = engine(dim, cc);
     feed(&mut e, &lex[..2_500 * dim], 0);
     e.consolidate(1).expect("cycle");

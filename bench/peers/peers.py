@@ -557,6 +557,16 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
     mem.search_semantic_int8(q[0], K, probes=1)  # builds the int8 codes (timed apart)
     int8_build = time.perf_counter() - t
     lists_int8 = mem.concept_list_stats()
+    def point(p, passes, got):
+        """One sweep point: recall of `got` and the median µs per query of `passes`."""
+        rec = recall_at_k(x, q, ref_ids, ref_kth, got)
+        return {
+            "probes": p,
+            "recall": rec["recall"],
+            "recall_ids": rec["recall_ids"],
+            "us_per_query": 1e6 * statistics.median(passes),
+        }
+
     curves = {}
     for lib, fn in (
         ("engram search_semantic", engram_one),
@@ -577,15 +587,7 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
                 passes.append((time.perf_counter() - t) / len(q))
                 cores.append(core[0] / len(q))
                 got = rows
-            rec = recall_at_k(x, q, ref_ids, ref_kth, got)
-            pts.append(
-                {
-                    "probes": p,
-                    "recall": rec["recall"],
-                    "recall_ids": rec["recall_ids"],
-                    "us_per_query": 1e6 * statistics.median(passes),
-                }
-            )
+            pts.append(point(p, passes, got))
             if lib.startswith("engram"):
                 pts[-1]["core_us_per_query"] = 1e6 * statistics.median(cores)
         curves[lib] = pts
@@ -596,11 +598,7 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
 
     # Batches: every query in one call (engram groups the queries by probed list).
     def engram_batch(p):
-        ids_, _ = mem.search_semantic_batch(q, K, probes=p)
-        rows = np.full(ids_.shape, -1, dtype=np.int64)
-        ok = ids_ != np.iinfo(np.uint64).max
-        rows[ok] = id_to_row[ids_[ok].astype(np.int64)]
-        return rows
+        return engram_rows(mem.search_semantic_batch(q, K, probes=p)[0], id_to_row)
 
     def faiss_batch(p):
         ivf.nprobe = p
@@ -619,15 +617,7 @@ def bench_ivf(name: str, x: np.ndarray, q: np.ndarray, nlist: int, source: str) 
                 t = time.perf_counter()
                 got = fn(p)
                 passes.append((time.perf_counter() - t) / len(q))
-            rec = recall_at_k(x, q, ref_ids, ref_kth, got)
-            pts.append(
-                {
-                    "probes": p,
-                    "recall": rec["recall"],
-                    "recall_ids": rec["recall_ids"],
-                    "us_per_query": 1e6 * statistics.median(passes),
-                }
-            )
+            pts.append(point(p, passes, got))
         batch_curves[lib] = pts
         log(
             f"  batch {lib}: "
