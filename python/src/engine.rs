@@ -195,6 +195,33 @@ impl PyEngram {
         })
     }
 
+    /// A batch search's result for the rows of `Q` as `(ids uint64[nq, k], scores
+    /// float32[nq, k])`, padded with `NO_ID` / nan; `run` searches the flat rows (without the
+    /// GIL).
+    fn batch_hits<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        k: usize,
+        run: impl FnOnce(&Engram, &[f32]) -> engram::Result<Vec<Vec<Scored<EpisodeId>>>> + Send,
+    ) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
+        let m = matrix(q, "Q", false)?;
+        self.check_dim(&m, "Q")?;
+        let nq = m.rows;
+        if nq == 0 {
+            return Ok((vec2(py, vec![], 0, k)?, vec2(py, vec![], 0, k)?));
+        }
+        let qs = m.as_slice();
+        let (ids, scores) = self
+            .timed(py, || {
+                self.inner
+                    .with(|e| run(e, qs))
+                    .map(|h| pad_hits(&h, k, |i: EpisodeId| i.0))
+            })
+            .map_err(to_py)?;
+        Ok((vec2(py, ids, nq, k)?, vec2(py, scores, nq, k)?))
+    }
+
     /// A 1-D float argument of the engine's dimension.
     fn cue<'py>(&self, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Matrix<'py>> {
         let m = matrix(obj, name, true)?;
@@ -494,21 +521,7 @@ impl PyEngram {
     ) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
         let k = check_k(k, "k")?;
         let layout = parse_layout(layout)?;
-        let m = matrix(q, "Q", false)?;
-        self.check_dim(&m, "Q")?;
-        let nq = m.rows;
-        if nq == 0 {
-            return Ok((vec2(py, vec![], 0, k)?, vec2(py, vec![], 0, k)?));
-        }
-        let qs = m.as_slice();
-        let (ids, scores) = self
-            .timed(py, || {
-                self.inner
-                    .with(|e| e.search_batch_in(qs, k, layout))
-                    .map(|h| pad_hits(&h, k, |i: EpisodeId| i.0))
-            })
-            .map_err(to_py)?;
-        Ok((vec2(py, ids, nq, k)?, vec2(py, scores, nq, k)?))
+        self.batch_hits(py, q, k, |e, qs| e.search_batch_in(qs, k, layout))
     }
 
     /// The record of a live episode as a dict (id, timestamp, stream, strength, confidence,
@@ -862,21 +875,7 @@ impl PyEngram {
     ) -> PyResult<(Arr2<'py, u64>, Arr2<'py, f32>)> {
         let k = check_k(k, "k")?;
         let probes = check_k(probes, "probes")?;
-        let m = matrix(q, "Q", false)?;
-        self.check_dim(&m, "Q")?;
-        let nq = m.rows;
-        if nq == 0 {
-            return Ok((vec2(py, vec![], 0, k)?, vec2(py, vec![], 0, k)?));
-        }
-        let qs = m.as_slice();
-        let (ids, scores) = self
-            .timed(py, || {
-                self.inner
-                    .with(|e| e.search_semantic_batch(qs, k, probes))
-                    .map(|h| pad_hits(&h, k, |i: EpisodeId| i.0))
-            })
-            .map_err(to_py)?;
-        Ok((vec2(py, ids, nq, k)?, vec2(py, scores, nq, k)?))
+        self.batch_hits(py, q, k, |e, qs| e.search_semantic_batch(qs, k, probes))
     }
 
     /// Sizes and memory of the concept lists behind `search_semantic` (built by the first
