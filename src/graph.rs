@@ -115,8 +115,9 @@ pub struct Graph {
     changed: std::sync::atomic::AtomicBool,
     /// The last [`ConceptNode::members_version`] handed out.
     member_epoch: u64,
-    /// Mutable accesses so far (bumped by every `&mut self` method, under `&mut`).
-    mutations: u64,
+    /// Structural changes so far other than membership changes (those bump `member_epoch`):
+    /// episodes added or removed, concepts removed or handed out mutably, rows renumbered.
+    structure: u64,
     /// This graph's identity (a fresh one per graph and per clone).
     uid: GraphUid,
 }
@@ -150,7 +151,7 @@ impl Clone for Graph {
             version: self.version.load(Relaxed).into(),
             changed: self.changed.load(Relaxed).into(),
             member_epoch: self.member_epoch,
-            mutations: self.mutations,
+            structure: self.structure,
             uid: self.uid.clone(),
         }
     }
@@ -186,15 +187,23 @@ impl Graph {
     #[inline]
     fn touch(&mut self) {
         *self.changed.get_mut() = true;
-        self.mutations = self.mutations.wrapping_add(1);
     }
 
-    /// A key that changes with every mutable access to this graph and differs between graphs
-    /// (and between a graph and its clones): derived data keyed by it is current while the key
-    /// is the same. Unlike [`Graph::version`], reading it changes nothing, so concurrent
-    /// readers always agree.
+    /// Marks a structural change (see [`Graph::change_key`]).
+    #[inline]
+    fn reshape(&mut self) {
+        self.structure = self.structure.wrapping_add(1);
+    }
+
+    /// A key that changes whenever the graph's structure changes — an episode added or
+    /// removed, a concept added, removed or handed out mutably, a binding created or removed,
+    /// rows renumbered — but not when strengths, timestamps or records change (a rehearsal, a
+    /// decay), and that differs between graphs (and between a graph and its clones). Derived
+    /// data about which episodes and concepts exist and are bound (the concept lists) is
+    /// current while it is the same. Unlike [`Graph::version`], reading it changes nothing,
+    /// so concurrent readers always agree.
     pub fn change_key(&self) -> (u64, u64) {
-        (self.uid.0, self.mutations)
+        (self.uid.0, self.member_epoch.wrapping_add(self.structure))
     }
 
     /// A fresh [`ConceptNode::members_version`].
@@ -317,6 +326,7 @@ impl Graph {
     /// previous episode of its stream. Returns its row.
     pub fn push_episode(&mut self, id: EpisodeId, meta: EpisodeMeta, strength: f32) -> usize {
         self.touch();
+        self.reshape();
         debug_assert!(self.ep_ids.last().is_none_or(|&l| l < id.0));
         let row = self.ep_ids.len();
         let prev = self.stream_tails.insert(meta.stream, id.0).unwrap_or(NONE);
@@ -352,6 +362,7 @@ impl Graph {
     /// each other). Returns its former row.
     pub fn remove_episode(&mut self, id: EpisodeId) -> Option<usize> {
         self.touch();
+        self.reshape();
         let row = self.episode_row(id)?;
         let node = self.ep_nodes[row].take()?;
         self.live_episodes -= 1;
@@ -386,6 +397,7 @@ impl Graph {
     /// with the same id, whose bindings are dropped).
     pub fn add_concept(&mut self, concept: Concept, row: usize) {
         self.touch();
+        self.reshape();
         let id = concept.id;
         self.remove_concept(id);
         let members_version = self.next_members_version();
@@ -404,6 +416,7 @@ impl Graph {
     /// Removes a concept with its bindings and links. Returns its node.
     pub fn remove_concept(&mut self, id: ConceptId) -> Option<ConceptNode> {
         self.touch();
+        self.reshape();
         let node = self.concepts.remove(&id)?;
         for e in node.members.keys() {
             if let Some(en) = self.episode_node_mut(*e) {
@@ -427,6 +440,8 @@ impl Graph {
     /// A concept's node, mutably.
     pub fn concept_node_mut(&mut self, id: ConceptId) -> Option<&mut ConceptNode> {
         self.touch();
+        // Its public `row` may change.
+        self.reshape();
         self.concepts.get_mut(&id)
     }
 
@@ -646,6 +661,7 @@ impl Graph {
     /// episode arena must be compacted with the same map.
     pub fn compact(&mut self) -> Vec<Option<usize>> {
         self.touch();
+        self.reshape();
         let mut remap = Vec::with_capacity(self.ep_ids.len());
         let mut ids = Vec::with_capacity(self.live_episodes);
         let mut nodes = Vec::with_capacity(self.live_episodes);
@@ -667,6 +683,7 @@ impl Graph {
     /// Renumbers concept rows after the concept arena was compacted.
     pub fn remap_concept_rows(&mut self, remap: &[Option<usize>]) {
         self.touch();
+        self.reshape();
         for n in self.concepts.values_mut() {
             if let Some(Some(r)) = remap.get(n.row) {
                 n.row = *r;

@@ -702,3 +702,32 @@ impl Engram {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod list_tests {
+    use std::sync::Arc;
+
+    use crate::{BackendChoice, Config, Engram, EpisodeMeta};
+
+    #[test]
+    fn a_rehearsal_keeps_the_lists_and_a_new_episode_renews_them() {
+        let mut e = Engram::new(Config::new(4).backend(BackendChoice::Cpu)).expect("engine");
+        let rows = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let ids = e
+            .remember_batch(&rows, vec![EpisodeMeta::at(0); 2])
+            .expect("remember");
+        let a = e.lists();
+        assert_eq!(a.stats().tail, 2);
+        // Strengths and times change, the structure does not: the same snapshot serves.
+        e.rehearse(ids[0], 5).expect("rehearse");
+        let b = e.lists();
+        assert!(Arc::ptr_eq(&a, &b));
+        e.remember_batch(&rows[..4], vec![EpisodeMeta::at(6)])
+            .expect("remember");
+        let c = e.lists();
+        assert!(!Arc::ptr_eq(&b, &c));
+        assert_eq!(c.stats().tail, 3);
+        e.forget(ids[1]).expect("forget");
+        assert_eq!(e.lists().stats().tail, 2);
+    }
+}
