@@ -19,10 +19,14 @@
 //! - they are built the first time the semantic pathway runs (`search_semantic*`, or `recall`
 //!   in its semantic or blended mode) and, from then on, brought up to date at the end of
 //!   [`Engram::consolidate`](crate::Engram::consolidate) and lazily, by the next search, after
-//!   any other change (outside every lock: a snapshot is rebuilt and swapped in).
+//!   any other structural change ([`Graph::change_key`]: episodes, concepts, memberships,
+//!   rows — not strengths), outside every lock: a snapshot is rebuilt and swapped in;
+//! - a list far larger than the mean is split into routing parts (see
+//!   `ConceptLists::split_large`), and int8 codes are kept beside the rows once int8 search
+//!   was used.
 //!
 //! Memory: one row copy per binding (an episode bound to two concepts is in both lists) plus
-//! 8 bytes of id; [`ListStats`] reports it.
+//! 8 bytes of id (and one byte per component with int8 codes); [`ListStats`] reports it.
 
 use std::sync::Arc;
 
