@@ -195,6 +195,23 @@ impl PyEngram {
         })
     }
 
+    /// A one-query search's result for the cue `q` as `(ids uint64[m], scores float32[m])`;
+    /// `run` searches the cue (without the GIL).
+    fn single_hits<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Bound<'py, PyAny>,
+        run: impl FnOnce(&Engram, &[f32]) -> engram::Result<Vec<Scored<EpisodeId>>> + Send,
+    ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
+        let m = self.cue(q, "q")?;
+        let qs = m.as_slice();
+        let hits = self
+            .timed(py, || self.inner.with(|e| run(e, qs)))
+            .map_err(to_py)?;
+        let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
+        Ok((vec1(py, ids), vec1(py, s)))
+    }
+
     /// A batch search's result for the rows of `Q` as `(ids uint64[nq, k], scores
     /// float32[nq, k])`, padded with `NO_ID` / nan; `run` searches the flat rows (without the
     /// GIL).
@@ -811,8 +828,9 @@ impl PyEngram {
         .transpose()
     }
 
-    /// Approximate top-`k` episodes through the concept index: probes the `probes` concepts
-    /// nearest `q` and ranks the episodes bound to them (one contiguous list per concept) and
+    /// Approximate top-`k` episodes through the concept index: probes the `probes` lists
+    /// nearest `q` (one contiguous list per concept; a giant concept's routing parts each
+    /// count as one) and ranks the episodes in them and
     /// the episodes bound to no concept (stored since the last `consolidate`, scanned
     /// exactly) by cosine. `(ids uint64[m], scores float32[m])`, ordered like `search`.
     #[pyo3(signature = (q, k, probes = 8))]
@@ -825,13 +843,7 @@ impl PyEngram {
     ) -> PyResult<(Arr1<'py, u64>, Arr1<'py, f32>)> {
         let k = check_k(k, "k")?;
         let probes = check_k(probes, "probes")?;
-        let m = self.cue(q, "q")?;
-        let qs = m.as_slice();
-        let hits = self
-            .timed(py, || self.inner.with(|e| e.search_semantic(qs, k, probes)))
-            .map_err(to_py)?;
-        let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
-        Ok((vec1(py, ids), vec1(py, s)))
+        self.single_hits(py, q, |e, qs| e.search_semantic(qs, k, probes))
     }
 
     /// `search_semantic` scoring the lists' int8 codes (8-bit scalar quantisation per
@@ -850,16 +862,7 @@ impl PyEngram {
         let k = check_k(k, "k")?;
         let probes = check_k(probes, "probes")?;
         let rerank = check_k(rerank, "rerank")?;
-        let m = self.cue(q, "q")?;
-        let qs = m.as_slice();
-        let hits = self
-            .timed(py, || {
-                self.inner
-                    .with(|e| e.search_semantic_int8(qs, k, probes, rerank))
-            })
-            .map_err(to_py)?;
-        let (ids, s): (Vec<u64>, Vec<f32>) = hits.iter().map(|h| (h.id.0, h.score)).unzip();
-        Ok((vec1(py, ids), vec1(py, s)))
+        self.single_hits(py, q, |e, qs| e.search_semantic_int8(qs, k, probes, rerank))
     }
 
     /// `search_semantic` for each row of `Q`: `(ids uint64[nq, k], scores float32[nq, k])`,
