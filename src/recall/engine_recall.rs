@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::lists::{
-    scan_blocks, scan_codes, Arena, ConceptLists, Gathered, IndexList, ListStats, Unit,
+    scan_blocks, scan_codes, Arena, Block, ConceptLists, Gathered, IndexList, ListStats, Unit,
     MAX_TAIL_BLOCKS,
 };
 use super::params::{Pathways, RecallHit, RecallMode, RecallParams};
@@ -356,6 +356,25 @@ impl Engram {
             .collect()
     }
 
+    /// The blocks of the `probes` lists of the concept index nearest one normalised query
+    /// (support scale 0: the index ranks by cosine alone).
+    fn index_blocks<'a>(
+        &self,
+        lists: &'a ConceptLists,
+        q: &[f32],
+        probes: usize,
+    ) -> Vec<Block<'a>> {
+        let units: Vec<(Unit, f32)> = self
+            .probe_units(lists, q, probes)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (u, 0.0))
+            .collect();
+        lists.unit_blocks(self.dim(), &units)
+    }
+
     /// The semantic pathway: the `probes` concepts nearest the (normalised) cue, then every
     /// episode bound to them scored by `(1 − w)·cos(cue, e) + w·b·coherence·cos(cue, c)`
     /// (`b` the binding strength; the best over the probed concepts an episode is bound to).
@@ -381,16 +400,13 @@ impl Engram {
         tail: bool,
     ) -> Result<(Vec<SemanticHit>, Vec<Scored<ConceptId>>)> {
         let lists = self.lists();
-        let arena = Arena::of(&self.episodes);
-        let (probed, mut blocks) = if tail {
+        let arena;
+        let (probed, blocks) = if tail {
             // The concept index: routing units (split lists by their parts), then the tail.
-            let units = self
-                .probe_units(&lists, q, probes)
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let units: Vec<(Unit, f32)> = units.into_iter().map(|u| (u, 0.0)).collect();
-            (Vec::new(), lists.unit_blocks(self.dim(), &units))
+            arena = Arena::of(&self.episodes);
+            let mut blocks = self.index_blocks(&lists, q, probes);
+            blocks.extend(lists.tail_blocks(&arena, self.dim()));
+            (Vec::new(), blocks)
         } else {
             let probed = self
                 .probe(&lists, q, probes)
@@ -407,9 +423,6 @@ impl Engram {
             let blocks = lists.probed_blocks(&scaled);
             (probed, blocks)
         };
-        if tail {
-            blocks.extend(lists.tail_blocks(&arena, self.dim()));
-        }
         let level = self.device.level();
         let top = scan_blocks(level, &self.graph, q, self.dim(), &blocks, k, w);
         let mut buf = vec![0.0f32; self.dim()];
@@ -535,15 +548,7 @@ impl Engram {
             }
         };
         let level = self.device.level();
-        let units: Vec<(Unit, f32)> = self
-            .probe_units(&lists, &q, probes)
-            .into_iter()
-            .next()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|u| (u, 0.0))
-            .collect();
-        let blocks = lists.unit_blocks(dim, &units);
+        let blocks = self.index_blocks(&lists, &q, probes);
         let mut top = match lists.sq8() {
             Some(sq8) => scan_codes(
                 level,

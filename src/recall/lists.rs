@@ -839,7 +839,7 @@ pub(crate) fn scan_blocks(
     k: usize,
     w: f32,
 ) -> TopK {
-    scan_blocks_with(level, dim, blocks, k, &|b, top| {
+    scan_blocks_with(dim, blocks, k, &|b, top| {
         scan_one(level, graph, q, dim, b, top, w)
     })
 }
@@ -864,13 +864,12 @@ pub(crate) fn scan_codes(
             }
         }
     };
-    scan_blocks_with(level, dim, blocks, k, &one)
+    scan_blocks_with(dim, blocks, k, &one)
 }
 
 /// Runs `one` over the blocks into a [`TopK::unique`] of `k`: on this thread for a few rows,
 /// else in tasks of about [`TASK_ROWS`] rows over the threads, merged.
 fn scan_blocks_with(
-    _level: SimdLevel,
     dim: usize,
     blocks: &[Block<'_>],
     k: usize,
